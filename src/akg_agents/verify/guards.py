@@ -1,0 +1,71 @@
+"""Runtime guards around a candidate's `forward`, inside the worker.
+
+`ForwardGuard` is a TorchDispatchMode: every ATen op that `forward` reaches, from Python or from
+C++ (a load_inline extension calling at::matmul too), passes through it. It
+
+- records ops that compute (anything not an allocation, view, copy or fill): the math must run
+  in the candidate's kernels, so `torch.relu` hidden behind getattr or a C++ helper is caught;
+- poisons fresh allocations (NaN for floats, a sentinel for integers), so a kernel that skips
+  work, or returns a buffer it never wrote, fails instead of passing on leftover memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+# ATen ops forward may use: allocate, view, reshape, copy, fill, cast, query.
+ALLOWED_OPS = {
+    "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "zeros", "zeros_like",
+    "new_zeros", "ones", "ones_like", "new_ones", "full", "full_like", "new_full", "fill", "fill_",
+    "zero", "zero_", "view", "_unsafe_view", "reshape", "_reshape_alias", "as_strided", "expand",
+    "permute", "transpose", "t", "unsqueeze", "squeeze", "contiguous", "clone", "copy", "copy_",
+    "_to_copy", "to", "detach", "alias", "slice", "select", "split", "split_with_sizes", "chunk",
+    "narrow", "flatten", "unflatten", "lift_fresh", "unbind", "view_as", "resize_", "_local_scalar_dense",
+    "is_same_size", "sym_size", "sym_stride", "sym_numel", "sym_storage_offset", "_has_compatible_shallow_copy_type",
+    "arange", "scalar_tensor", "item", "record_stream",
+}
+ALLOCATIONS = {"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided"}
+
+
+class OutputCheckError(Exception):
+    pass
+
+
+def plain_outputs(raw: Any) -> list[torch.Tensor]:
+    """Normalize forward's result to a list of plain tensors, or explain what is wrong."""
+    values = list(raw) if isinstance(raw, (tuple, list)) else [raw]
+    for index, value in enumerate(values):
+        if not isinstance(value, torch.Tensor):
+            raise OutputCheckError(f"returned a {type(value).__name__} as output {index}, not a tensor")
+        if type(value) is not torch.Tensor and not isinstance(value, torch.nn.Parameter):
+            raise OutputCheckError(f"returned a tensor subclass ({type(value).__name__}) as output {index}")
+    return values
+
+
+def _poison(tensor: torch.Tensor) -> None:
+    if tensor.numel() == 0:
+        return
+    if tensor.is_floating_point() or tensor.is_complex():
+        tensor.fill_(float("nan"))
+    elif tensor.dtype == torch.bool:
+        tensor.fill_(True)
+    else:
+        tensor.fill_(torch.iinfo(tensor.dtype).max)
+
+
+class ForwardGuard(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forbidden: set[str] = set()
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        name = func.overloadpacket.__name__
+        if name not in ALLOWED_OPS:
+            self.forbidden.add(f"aten.{name}")
+        result = func(*args, **(kwargs or {}))
+        if name in ALLOCATIONS and isinstance(result, torch.Tensor):
+            _poison(result)
+        return result

@@ -1,0 +1,135 @@
+"""The warm fork server: `python -m akg_agents.verify.server`.
+
+It imports torch and the worker once (about a second), then forks a fresh child per job, so a
+candidate pays a fork, not an interpreter start. It never runs a torch op itself: OpenMP and
+CUDA are initialized only in children, which keeps fork safe.
+
+Protocol: one JSON request per stdin line, one JSON reply per stdout line; children never write
+to the server's stdout (their fds 1 and 2 go to a log file in the job's own directory).
+
+Each child: its own process group (a kill takes its compilers and helpers too), its own temp dir,
+limits on address space, file size (runaway output) and CPU time, and a wall-clock deadline
+enforced here by SIGKILL to the whole group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import sys
+import time
+from typing import Any
+
+import torch._dynamo  # noqa: F401  (imported here, once: the dispatch guard pulls it in at first use)
+
+from akg_agents.records import from_dict, to_json
+from akg_agents.verify import worker
+from akg_agents.verify.protocol import CandidateJob, ReferenceJob
+
+MAX_LOG_BYTES = 512 * 1024 * 1024
+
+
+def _vm_size_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def _limit_child(request: dict[str, Any]) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_LOG_BYTES, MAX_LOG_BYTES))
+    cpu_s = int(request["timeout_s"] * max(os.cpu_count() or 1, 1) * 2) + 10
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
+    memory_mb = int(request.get("memory_mb", 0))
+    # CUDA reserves huge virtual ranges, so an address-space limit only makes sense on the CPU.
+    if memory_mb > 0 and not str(request["job"].get("device", "cpu")).startswith("cuda"):
+        limit = _vm_size_bytes() + memory_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _child(request: dict[str, Any]) -> None:
+    """Runs in the forked child; never returns."""
+    code = 0
+    try:
+        os.setsid()
+        job_dir = request["job_dir"]
+        log_fd = os.open(os.path.join(job_dir, "log.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        null_fd = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null_fd, 0)  # the job must not read the server's request pipe
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        sys.stdout = os.fdopen(1, "w", buffering=1)
+        sys.stderr = os.fdopen(2, "w", buffering=1)
+        os.chdir(job_dir)
+        os.environ["TMPDIR"] = job_dir
+        threads = int(request["job"].get("threads", 0))
+        if threads > 0:
+            os.environ["OMP_NUM_THREADS"] = str(threads)  # read by the kernels' own OpenMP runtime
+        _limit_child(request)
+        kind = ReferenceJob if request["kind"] == "reference" else CandidateJob
+        report = worker.run_job(from_dict(kind, request["job"]))
+        tmp = os.path.join(job_dir, "report.json.tmp")
+        with open(tmp, "w") as handle:
+            handle.write(to_json(report))
+        os.replace(tmp, os.path.join(job_dir, "report.json"))
+    except BaseException:  # the parent reads the log; the exit code says "no report"
+        code = 1
+    finally:
+        sys.stdout.flush() if sys.stdout else None
+        os._exit(code)
+
+
+def _wait(pid: int, timeout_s: float) -> tuple[int | None, int | None, bool]:
+    deadline = time.monotonic() + timeout_s
+    delay = 0.001
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            if os.WIFSIGNALED(status):
+                return None, os.WTERMSIG(status), False
+            return os.WEXITSTATUS(status), None, False
+        if time.monotonic() > deadline:
+            _kill_group(pid)
+            os.waitpid(pid, 0)
+            return None, signal.SIGKILL, True
+        time.sleep(delay)
+        delay = min(delay * 2, 0.02)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def serve() -> None:
+    print(json.dumps({"ready": True, "pid": os.getpid()}), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        start = time.monotonic()
+        pid = os.fork()
+        if pid == 0:
+            _child(request)
+        returncode, sig, timed_out = _wait(pid, float(request["timeout_s"]))
+        # Anything the job left running in its group (a stray g++, a daemonized helper) dies too.
+        _kill_group(pid)
+        reply = {
+            "id": request["id"],
+            "returncode": returncode,
+            "signal": sig,
+            "timed_out": timed_out,
+            "elapsed_s": time.monotonic() - start,
+        }
+        print(json.dumps(reply), flush=True)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the server ends
+    serve()

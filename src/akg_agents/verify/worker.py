@@ -1,0 +1,254 @@
+"""The code that runs inside the sandboxed child process: one job, then exit.
+
+Imports only the standard library, torch and akg_agents modules that need nothing else, so the
+worker starts on any machine that can run the kernel. The parent never trusts this process: it
+compares the outputs this writes against references computed by a separate process, and reads
+a report that the child could only forge by breaking the AST and runtime checks first.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import traceback
+import types
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from akg_agents.profile.timer import CpuTimer, time_interleaved
+from akg_agents.records import ProfileResult, Status
+from akg_agents.verify.compare import compare_outputs
+from akg_agents.verify.guards import ForwardGuard, OutputCheckError, plain_outputs
+from akg_agents.verify.protocol import CandidateJob, ReferenceJob, WorkerReport
+
+INIT_SEED = 1234  # weights are built under this seed for Model and ModelNew alike
+SUSPICIOUS_SPEEDUP = 10.0
+
+
+class JobFailed(Exception):
+    def __init__(self, status: Status, message: str, rule: str | None = None, log: str = "") -> None:
+        super().__init__(message)
+        self.status, self.message, self.rule, self.log = status, message, rule, log
+
+
+def load_module(source: str, name: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+    module.__file__ = f"<{name}>"
+    sys.modules[name] = module
+    exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+    return module
+
+
+def _short_traceback(limit: int = 12) -> str:
+    return "".join(traceback.format_exc().splitlines(keepends=True)[-limit:])
+
+
+def _to_device(values: list[Any], device: str) -> list[Any]:
+    return [v.to(device) if isinstance(v, torch.Tensor) else v for v in values]
+
+
+def _inputs(task: types.ModuleType, seed: int, device: str) -> list[Any]:
+    torch.manual_seed(seed)
+    return _to_device(list(task.get_inputs()), device)
+
+
+def _build(cls: Any, task: types.ModuleType, device: str) -> Any:
+    torch.manual_seed(INIT_SEED)
+    init = list(task.get_init_inputs())
+    model = cls(*init)
+    return model.to(device).eval() if isinstance(model, torch.nn.Module) else model
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _set_threads(threads: int) -> None:
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference job: validate the task and write reference outputs.
+
+
+def run_reference(job: ReferenceJob) -> WorkerReport:
+    _set_threads(job.threads)
+    try:
+        task = load_module(job.task_source, "akg_task")
+    except Exception as exc:
+        raise JobFailed(Status.COMPILE_ERROR, f"the task does not import: {exc!r}", log=_short_traceback()) from None
+    for required in ("Model", "get_inputs", "get_init_inputs"):
+        if not hasattr(task, required):
+            raise JobFailed(Status.COMPILE_ERROR, f"the task defines no `{required}`")
+    with torch.no_grad():
+        first: list[torch.Tensor] = []
+        inputs: list[Any] = []
+        for seed in job.seeds:
+            model, inputs, outputs = _reference_outputs(task, seed, job.device)
+            if not first:
+                first = outputs
+                _check_deterministic(task, seed, job.device, outputs)
+            torch.save(outputs, os.path.join(job.out_dir, f"ref_seed{seed}.pt"))
+        timing = time_interleaved([lambda: model(*inputs)], warmup=1, runs=job.time_runs, timer=_timer(job.device))[0]
+    return WorkerReport(
+        status="ok",
+        input_shapes=[list(v.shape) for v in inputs if isinstance(v, torch.Tensor)],
+        output_shapes=[list(t.shape) for t in first],
+        output_dtypes=[str(t.dtype).replace("torch.", "") for t in first],
+        eager_ms=timing.median_ms,
+    )
+
+
+def _reference_outputs(task: types.ModuleType, seed: int, device: str) -> tuple[Any, list[Any], list[torch.Tensor]]:
+    try:
+        model = _build(task.Model, task, device)
+        inputs = _inputs(task, seed, device)
+        raw = model(*inputs)
+        _sync(device)
+    except Exception as exc:
+        raise JobFailed(Status.RUNTIME_ERROR, f"Model raised on get_inputs() (seed {seed}): {exc!r}", log=_short_traceback()) from None
+    try:
+        outputs = plain_outputs(raw)
+    except OutputCheckError as exc:
+        raise JobFailed(Status.RUNTIME_ERROR, f"Model.forward {exc}") from None
+    return model, inputs, [t.detach().clone() for t in outputs]
+
+
+def _check_deterministic(task: types.ModuleType, seed: int, device: str, outputs: list[torch.Tensor]) -> None:
+    _, _, again = _reference_outputs(task, seed, device)
+    for ref, out in zip(outputs, again, strict=True):
+        if not torch.equal(torch.nan_to_num(ref), torch.nan_to_num(out)):
+            raise JobFailed(
+                Status.MISMATCH,
+                "the task is not deterministic: two runs with the same seed gave different outputs "
+                "(seed torch's RNG in get_inputs and avoid randomness in forward)",
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# Candidate job: load, run on every seed under guards, self-check, profile.
+
+
+def run_candidate(job: CandidateJob) -> WorkerReport:
+    from akg_agents.dsl import get_plugin
+
+    _set_threads(job.threads)
+    plugin = get_plugin(job.dsl)
+    task = load_module(job.task_source, "akg_task")
+    timings: dict[str, float] = {}
+    with plugin.instrument() as launches:
+        start = time.perf_counter()
+        try:
+            candidate = load_module(job.candidate_code, "akg_candidate")
+        except Exception as exc:
+            log = str(getattr(exc, "args", [""])[0]) if type(exc).__name__.endswith("CompileError") else _short_traceback()
+            raise JobFailed(Status.COMPILE_ERROR, f"the candidate does not build: {type(exc).__name__}", log=log) from None
+        timings["compile"] = time.perf_counter() - start
+        if not hasattr(candidate, "ModelNew"):
+            raise JobFailed(Status.REJECTED, "the candidate defines no ModelNew", rule="model-new")
+        try:
+            model = _build(candidate.ModelNew, task, job.device)
+        except Exception as exc:
+            raise JobFailed(Status.RUNTIME_ERROR, f"ModelNew(*get_init_inputs()) raised {exc!r}", log=_short_traceback()) from None
+        start = time.perf_counter()
+        verified = _verify_seeds(job, task, model, launches)
+        timings["verify"] = time.perf_counter() - start
+        profile = None
+        if job.profile:
+            start = time.perf_counter()
+            profile = _profile(job, task, model, verified)
+            timings["profile"] = time.perf_counter() - start
+    return WorkerReport(status="ok", profile=profile, timings_s=timings)
+
+
+def _guarded_call(model: Any, inputs: list[Any], device: str, launches: Any) -> list[torch.Tensor]:
+    before = launches.count()
+    snapshot = [v.clone() if isinstance(v, torch.Tensor) else v for v in inputs]
+    guard = ForwardGuard()
+    try:
+        with torch.no_grad(), guard:
+            raw = model(*inputs)
+            _sync(device)
+    except Exception as exc:
+        raise JobFailed(Status.RUNTIME_ERROR, f"forward raised {exc!r}", log=_short_traceback()) from None
+    if guard.forbidden:
+        ops = ", ".join(sorted(guard.forbidden)[:6])
+        raise JobFailed(Status.REJECTED, f"forward ran PyTorch compute ops ({ops}); the math must run in the kernel", rule="torch-compute-in-forward")
+    if launches.count() == before:
+        raise JobFailed(Status.REJECTED, "forward returned without launching any kernel", rule="kernel-not-launched")
+    for index, (old, new) in enumerate(zip(snapshot, inputs, strict=True)):
+        if isinstance(old, torch.Tensor) and not torch.equal(torch.nan_to_num(old), torch.nan_to_num(new)):
+            raise JobFailed(Status.REJECTED, f"forward modified input {index} in place", rule="inputs-unchanged")
+    try:
+        return [t.detach().clone() for t in plain_outputs(raw)]
+    except OutputCheckError as exc:
+        raise JobFailed(Status.REJECTED, f"forward {exc}", rule="plain-tensor-outputs") from None
+
+
+def _verify_seeds(job: CandidateJob, task: types.ModuleType, model: Any, launches: Any) -> list[Any]:
+    first_inputs: list[Any] = []
+    for position, seed in enumerate(job.seeds):
+        inputs = _inputs(task, seed, job.device)
+        outputs = _guarded_call(model, inputs, job.device, launches)
+        if position == 0:
+            first_inputs = inputs
+            again = _guarded_call(model, _inputs(task, seed, job.device), job.device, launches)
+            problem = compare_outputs(outputs, again, seed, job.atol, job.rtol)
+            if problem is not None:
+                raise JobFailed(Status.MISMATCH, "two runs on the same inputs disagree (a race, stale buffer or uninitialized read)", rule="self-consistency")
+        torch.save([o.cpu() for o in outputs], os.path.join(job.out_dir, f"out_seed{seed}.pt"))
+    return first_inputs
+
+
+def _timer(device: str) -> Any:
+    if device.startswith("cuda"):
+        from akg_agents.profile.cuda_timer import CudaTimer
+
+        return CudaTimer()
+    return CpuTimer()
+
+
+def _profile(job: CandidateJob, task: types.ModuleType, model: Any, inputs: list[Any]) -> ProfileResult:
+    reference = _build(task.Model, task, job.device)
+    calls: list[Callable[[], Any]] = [lambda: model(*inputs), lambda: reference(*inputs)]
+    if job.baseline_compile:
+        compiled = torch.compile(reference)
+        calls.append(lambda: compiled(*inputs))
+    with torch.no_grad():
+        verified = [t.clone() for t in plain_outputs(model(*inputs))]
+        timings = time_interleaved(calls, job.warmup_times, job.run_times, _timer(job.device))
+        # The last timed call must still compute the verified answer: a kernel that counts its
+        # calls and stops working once the verifier is done is caught here.
+        last = [t.clone() for t in plain_outputs(model(*inputs))]
+    if compare_outputs(verified, last, job.seeds[0], job.atol, job.rtol) is not None:
+        raise JobFailed(Status.REJECTED, "outputs changed while being timed", rule="stable-under-profiling")
+    flags = []
+    speedup = timings[1].median_ms / max(timings[0].median_ms, 1e-9)
+    if speedup > SUSPICIOUS_SPEEDUP or not math.isfinite(speedup):
+        flags.append(f"suspicious speedup {speedup:.1f}x over eager: check the kernel by hand")
+    return ProfileResult(
+        candidate=timings[0],
+        eager=timings[1],
+        compiled=timings[2] if job.baseline_compile else None,
+        threads=torch.get_num_threads(),
+        flags=flags,
+    )
+
+
+def run_job(job: ReferenceJob | CandidateJob) -> WorkerReport:
+    try:
+        if isinstance(job, ReferenceJob):
+            return run_reference(job)
+        return run_candidate(job)
+    except JobFailed as failed:
+        return WorkerReport(status=failed.status.value, message=failed.message, rule=failed.rule, log_tail=failed.log[-4000:])
+    except MemoryError:
+        return WorkerReport(status=Status.RUNTIME_ERROR.value, message="out of memory (the sandbox's memory limit)")
+    except Exception as exc:
+        return WorkerReport(status=Status.RUNTIME_ERROR.value, message=f"{exc!r}", log_tail=_short_traceback())
