@@ -107,7 +107,23 @@ def _kill_group(pid: int) -> None:
         pass
 
 
+def _preload() -> None:
+    """Import heavy DSL runtimes (AKG_AGENTS_PRELOAD=triton,tilelang) once, before any fork.
+
+    Each child then starts with them loaded instead of paying one to several seconds per job.
+    Importing them initializes no CUDA context, so forking stays safe.
+    """
+    import importlib
+
+    for name in filter(None, os.environ.get("AKG_AGENTS_PRELOAD", "").split(",")):
+        try:
+            importlib.import_module(name.strip())
+        except ImportError as exc:  # the child will report the real problem if a job needs it
+            print(f"preload of {name} failed: {exc!r}", file=sys.stderr, flush=True)
+
+
 def serve() -> None:
+    _preload()
     print(json.dumps({"ready": True, "pid": os.getpid()}), flush=True)
     for line in sys.stdin:
         if not line.strip():

@@ -220,9 +220,10 @@ def _profile(job: CandidateJob, task: types.ModuleType, model: Any, inputs: list
     if job.baseline_compile:
         compiled = torch.compile(reference)
         calls.append(lambda: compiled(*inputs))
+    timer = _timer(job.device)
     with torch.no_grad():
         verified = [t.clone() for t in plain_outputs(model(*inputs))]
-        timings = time_interleaved(calls, job.warmup_times, job.run_times, _timer(job.device))
+        timings = time_interleaved(calls, job.warmup_times, job.run_times, timer)
         # The last timed call must still compute the verified answer: a kernel that counts its
         # calls and stops working once the verifier is done is caught here.
         last = [t.clone() for t in plain_outputs(model(*inputs))]
@@ -232,6 +233,11 @@ def _profile(job: CandidateJob, task: types.ModuleType, model: Any, inputs: list
     speedup = timings[1].median_ms / max(timings[0].median_ms, 1e-9)
     if speedup > SUSPICIOUS_SPEEDUP or not math.isfinite(speedup):
         flags.append(f"suspicious speedup {speedup:.1f}x over eager: check the kernel by hand")
+    if job.device.startswith("cuda"):
+        from akg_agents.profile.gpu_flags import gpu_flags
+
+        with torch.no_grad():
+            flags += gpu_flags(timer, calls[0], calls[1], reference, inputs, verified, timings[0].median_ms)
     return ProfileResult(
         candidate=timings[0],
         eager=timings[1],

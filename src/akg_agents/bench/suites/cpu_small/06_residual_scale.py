@@ -13,7 +13,7 @@ class Model(nn.Module):
         return (x + residual) * self.scale
 
 
-batch_size = 1024
+batch_size = 512
 dim = 4096
 scale = 0.7071
 

@@ -12,7 +12,7 @@ class Model(nn.Module):
         return torch.amax(x, dim=-1)
 
 
-batch_size = 2048
+batch_size = 4096
 dim = 4096
 
 

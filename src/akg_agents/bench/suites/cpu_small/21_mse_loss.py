@@ -13,7 +13,7 @@ class Model(nn.Module):
         return F.mse_loss(predictions, targets)
 
 
-batch_size = 512
+batch_size = 768
 dim = 4096
 
 

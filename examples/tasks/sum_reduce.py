@@ -1,0 +1,24 @@
+import torch
+import torch.nn as nn
+
+
+class Model(nn.Module):
+    """Row sum over the last dimension: y[i] = sum_j x[i, j]."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return x.sum(dim=-1)
+
+
+batch_size = 4096
+dim = 4096
+
+
+def get_inputs():
+    return [torch.randn(batch_size, dim)]
+
+
+def get_init_inputs():
+    return []

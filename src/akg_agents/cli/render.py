@@ -1,0 +1,61 @@
+"""How runs look in a terminal: progress lines while work runs, one table at the end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from akg_agents.records import Candidate, EvalResult
+
+STATUS_STYLE = {
+    "passed": "green", "mismatch": "yellow", "rejected": "magenta", "compile_error": "red",
+    "runtime_error": "red", "timeout": "red",
+}
+
+
+class RichReporter:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._status: Any = None
+
+    def info(self, message: str) -> None:
+        self.console.print(f"[cyan]•[/] {message}")
+
+    def candidate_started(self, candidate: Candidate) -> None:
+        if self._status is None:
+            self._status = self.console.status(f"evaluating {candidate.id} (compile, verify, profile) ...")
+            self._status.start()
+        else:
+            self._status.update(f"evaluating {candidate.id} (compile, verify, profile) ...")
+
+    def candidate_done(self, candidate: Candidate, result: EvalResult, resumed: bool) -> None:
+        style = STATUS_STYLE.get(result.status.value, "white")
+        speed = f"  {result.profile.speedup:.2f}x vs eager" if result.profile else ""
+        took = f"  ({result.timings_s['total']:.2f} s)" if "total" in result.timings_s else ""
+        again = "  [dim](from an earlier run)[/]" if resumed else ""
+        self.console.print(f"  [{style}]{result.status.value:13s}[/] {candidate.id}{speed}{took}{again}  [dim]{result.message[:90]}[/]")
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+
+def results_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="Results", show_lines=False)
+    for column in ("candidate", "status", "time (ms)", "eager (ms)", "speedup"):
+        table.add_column(column, justify="right" if column not in ("candidate", "status") else "left")
+    for row in rows:
+        style = STATUS_STYLE.get(row["status"], "white")
+        table.add_row(
+            row["candidate"],
+            f"[{style}]{row['status']}[/]",
+            _fmt(row["candidate_ms"], ".4f"),
+            _fmt(row["eager_ms"], ".4f"),
+            _fmt(row["speedup"], ".2f") + ("x" if row["speedup"] is not None else ""),
+        )
+    return table
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "-" if value is None else format(value, spec)

@@ -1,0 +1,140 @@
+"""Settings: DSL defaults (YAML) < user file < AKG_AGENTS_* environment < command-line flags.
+
+The user file is `~/.config/akg_agents/config.yaml` (or the path in AKG_AGENTS_CONFIG). Only keys
+this module knows are accepted; a typo gets a one-line error naming the key, not silence.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from akg_agents.errors import ConfigError
+
+ENV_PREFIX = "AKG_AGENTS_"
+
+
+class ProfileSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    warmup_times: int = Field(5, ge=0)
+    run_times: int = Field(30, ge=1)
+
+
+class LLMSettings(BaseModel):
+    """Model endpoints by level. Filled by the user file or AKG_AGENTS_* variables."""
+
+    model_config = ConfigDict(extra="forbid")
+    provider: str = ""  # openai_compat | anthropic | exchange | replay | fake ('' = none configured)
+    base_url: str = ""
+    api_key: str = ""
+    models: dict[str, str] = Field(default_factory=dict)  # level -> model name
+    exchange_dir: str = ""
+    replay_file: str = ""
+    timeout_s: float = 300.0
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    agent_model_config: dict[str, str] = Field(default_factory=dict)
+    default_workflow: str = "kernelgen_only"
+    profile_settings: ProfileSettings = Field(default_factory=ProfileSettings)
+    verify_timeout: float = Field(60.0, gt=0)
+    log_dir: str = "akg_runs"
+    memory_limit_mb: int = Field(8192, ge=256)
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=3)
+    cache_dir: str = ""
+    threads: int = Field(0, ge=0)
+    skill_dirs: list[str] = Field(default_factory=list)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+
+    def resolved_cache_dir(self) -> str:
+        return self.cache_dir or str(Path.home() / ".cache" / "akg_agents")
+
+
+def load_targets() -> dict[str, Any]:
+    text = resources.files("akg_agents.config").joinpath("targets.yaml").read_text()
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+def validate_target(framework: str, backend: str, arch: str, dsl: str) -> None:
+    """One line naming the valid choices when a combination is wrong."""
+    targets = load_targets()
+    if framework not in targets["frameworks"]:
+        raise ConfigError(f"unknown --framework '{framework}'; valid: {', '.join(targets['frameworks'])}")
+    backends: dict[str, Any] = targets["backends"]
+    if backend not in backends:
+        raise ConfigError(f"unknown --backend '{backend}'; valid: {', '.join(backends)}")
+    entry = backends[backend]
+    if arch not in entry["archs"]:
+        raise ConfigError(f"--arch '{arch}' is not a {backend} arch; valid: {', '.join(entry['archs'])}")
+    if dsl not in entry["dsls"]:
+        raise ConfigError(f"--dsl '{dsl}' does not run on backend {backend}; valid: {', '.join(entry['dsls'])}")
+
+
+def _dsl_defaults(dsl: str) -> dict[str, Any]:
+    path = resources.files("akg_agents.config").joinpath("dsl", f"{dsl}.yaml")
+    if not path.is_file():
+        return {}
+    data: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+    return data
+
+
+def user_file() -> Path:
+    explicit = os.environ.get(ENV_PREFIX + "CONFIG")
+    return Path(explicit) if explicit else Path.home() / ".config" / "akg_agents" / "config.yaml"
+
+
+def _user_settings() -> dict[str, Any]:
+    path = user_file()
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings")
+    return data
+
+
+def _env_settings() -> dict[str, Any]:
+    """AKG_AGENTS_VERIFY_TIMEOUT=30, AKG_AGENTS_LLM__API_KEY=... (double underscore = nesting)."""
+    found: dict[str, Any] = {}
+    for key, value in os.environ.items():
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+            continue
+        path = key[len(ENV_PREFIX):].lower().split("__")
+        node = found
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = yaml.safe_load(value) if value else value
+    return found
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(dsl: str = "cpp", overrides: dict[str, Any] | None = None) -> Settings:
+    layers = [_dsl_defaults(dsl), _user_settings(), _env_settings(), overrides or {}]
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = _merge(merged, layer)
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"setting '{where}': {first['msg']}", hint=f"check {user_file()} and AKG_AGENTS_* variables") from None

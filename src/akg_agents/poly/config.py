@@ -1,0 +1,138 @@
+"""Scheduler configuration: objectives, constraints, fusion, post-passes; presets and YAML.
+
+The configuration is what makes the scheduler "configurable" in the PolyTOPS sense:
+the same dimension-by-dimension algorithm becomes isl-like, Pluto-like or
+Feautrier-like depending only on the ordered objective list and a few switches.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+OBJECTIVES = {
+    "parallel": "bound the distance of every dependence by u.N + w and minimise (u, w) first: "
+                "zero means the dimension carries nothing (outer parallelism)",
+    "proximity": "bound the distance of flow dependences by u.N + w and minimise it (locality)",
+    "carry_max": "strongly satisfy as many dependences as possible (Feautrier)",
+    "stride1_inner": "penalise putting stride-1 iterators on this (outer) dimension so they stay innermost",
+    "large_outer": "penalise iterators with small trip counts on this dimension",
+    "min_coef": "minimise the sum of schedule coefficients (simple, un-skewed loops)",
+}
+FUSIONS = ("max", "smart", "no")
+SOLVERS = ("isl", "milp")
+
+
+class ConfigError(ValueError):
+    """Raised for malformed configurations (one clear line for the CLI)."""
+
+
+@dataclass
+class SchedConfig:
+    name: str = "custom"
+    objectives: list[str] = field(default_factory=lambda: ["proximity", "min_coef"])
+    # per-dimension overrides of the objective list: {dim index: [objectives]}
+    dim_objectives: dict[int, list[str]] = field(default_factory=dict)
+    fusion: str = "smart"
+    coef_bound: int = 4  # iterator coefficients in [0, coef_bound] (no loop reversal)
+    shift_bound: int = 8  # constant shifts in [0, shift_bound]
+    solver: str = "isl"
+    tile: bool = True
+    tile_sizes: list[int] = field(default_factory=lambda: [32])  # last value repeats
+    intra_tile_stride1: bool = False
+    parallel: bool = True  # omp parallel for on the outermost parallel loop
+    simd: bool = False  # omp simd on the innermost parallel loop
+    # per-statement directives, e.g. {"S1": {"serial": ["k"]}}
+    directives: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def objectives_for(self, dim: int) -> list[str]:
+        return self.dim_objectives.get(dim, self.objectives)
+
+    def tile_size(self, member: int) -> int:
+        sizes = self.tile_sizes or [32]
+        return sizes[min(member, len(sizes) - 1)]
+
+    def validate(self) -> SchedConfig:
+        for obj in [*self.objectives, *(o for v in self.dim_objectives.values() for o in v)]:
+            if obj not in OBJECTIVES:
+                raise ConfigError(f"unknown objective {obj!r} (known: {', '.join(OBJECTIVES)})")
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"unknown fusion {self.fusion!r} (known: {', '.join(FUSIONS)})")
+        if self.solver not in SOLVERS:
+            raise ConfigError(f"unknown solver {self.solver!r} (known: {', '.join(SOLVERS)})")
+        if self.coef_bound < 1 or self.shift_bound < 0:
+            raise ConfigError("coef_bound must be >= 1 and shift_bound >= 0")
+        if any(int(t) < 1 for t in self.tile_sizes):
+            raise ConfigError("tile sizes must be positive")
+        return self
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # isl: coincidence (parallelism) first, then proximity; maximal fusion
+    "isl_like": dict(objectives=["parallel", "proximity", "min_coef"], fusion="max"),
+    # Pluto: minimise dependence distance bound (u, w) -> tileable, outer parallel; smartfuse
+    "pluto_like": dict(objectives=["proximity", "min_coef"], fusion="smart"),
+    # Feautrier: carry as many dependences as early as possible, no tiling, inner parallel
+    "feautrier_like": dict(objectives=["carry_max", "min_coef"], fusion="max", tile=False,
+                           simd=True),
+    # CPU vectorisation: outer parallel, stride-1 innermost (also inside tiles), simd
+    "cpu_vectorize": dict(objectives=["parallel", "stride1_inner", "large_outer", "proximity",
+                                      "min_coef"],
+                          fusion="smart", intra_tile_stride1=True, simd=True),
+}
+
+
+def preset(name: str) -> SchedConfig:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})")
+    return SchedConfig(name=name, **copy.deepcopy(PRESETS[name])).validate()
+
+
+_KEYS = {f.name for f in fields(SchedConfig)}
+
+
+def from_dict(data: dict[str, Any], name: str = "custom") -> SchedConfig:
+    """Build a config: ``base: <preset>`` then the given keys override it."""
+    if not isinstance(data, dict):
+        raise ConfigError("config must be a YAML mapping")
+    data = dict(data)
+    base = data.pop("base", None)
+    cfg = preset(base) if base else SchedConfig()
+    unknown = set(data) - _KEYS
+    if unknown:
+        raise ConfigError(f"unknown config keys: {', '.join(sorted(unknown))}")
+    for key, val in data.items():
+        if key == "dim_objectives":
+            val = {int(k): list(v) for k, v in (val or {}).items()}
+        if key == "tile_sizes" and isinstance(val, int):
+            val = [val]
+        setattr(cfg, key, val)
+    cfg.name = data.get("name", name if not base else f"{base}+{name}" if name != "custom" else base)
+    return cfg.validate()
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read config {path}: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path} must be a YAML mapping")
+    return data
+
+
+def load_config(path: str | Path) -> SchedConfig:
+    return from_dict(load_yaml(path), name=Path(path).stem)
+
+
+def load_overrides(path: str | Path) -> dict[str, SchedConfig]:
+    """Kernel-specific overrides: ``kernels: {name: {base: preset, key: value...}}``."""
+    data = load_yaml(path)
+    kernels = data.get("kernels")
+    if not isinstance(kernels, dict):
+        raise ConfigError(f"{path}: expected a top-level 'kernels:' mapping")
+    return {k: from_dict(v or {}, name=f"override:{k}") for k, v in kernels.items()}

@@ -1,0 +1,165 @@
+"""Post-passes on isl schedule trees: tiling, intra-tile loop order, OpenMP marks.
+
+* permutable bands of >= 2 members are tiled (sizes from the config);
+* inside a tile, the member giving stride-1 accesses moves innermost (legal because
+  any order of a permutable band is valid);
+* the outermost coincident member on each path gets an ``omp_parallel`` mark, the
+  innermost coincident member of a leaf band an ``omp_simd`` mark.
+Coincidence flags come from the scheduler (exact per-band checks) or from isl.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import islpy as isl
+
+from .config import SchedConfig
+from .dsl import Kernel
+
+BAND = isl.schedule_node_type.band
+LEAF = isl.schedule_node_type.leaf
+
+
+@dataclass
+class PostInfo:
+    tiled_bands: list[int] = field(default_factory=list)  # band sizes that were tiled
+    parallel_marks: int = 0
+    simd_marks: int = 0
+    reordered: int = 0
+
+
+def postpass(sched: isl.Schedule, kernel: Kernel, cfg: SchedConfig) -> tuple[isl.Schedule, PostInfo]:
+    info = PostInfo()
+    node = sched.get_root()
+    if cfg.tile:
+        node = _walk(node, lambda n: _tile(n, kernel, cfg, info))
+    node = _mark(node.root(), kernel, cfg, info, False)
+    return node.get_schedule(), info
+
+
+def _walk(node: isl.ScheduleNode, fn) -> isl.ScheduleNode:  # type: ignore[no-untyped-def]
+    """Pre-order walk; ``fn`` may rewrite a band and returns the node at the same spot."""
+    if node.get_type() == BAND:
+        node = fn(node)
+    for i in range(node.n_children()):
+        node = _walk(node.child(i), fn).parent()
+    return node
+
+
+def _tile(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostInfo) -> isl.ScheduleNode:
+    n = node.band_n_member()
+    if n < 2 or not node.band_get_permutable():
+        return node
+    space = node.band_get_space()
+    sizes = isl.MultiVal.zero(space)
+    for i in range(n):
+        sizes = sizes.set_val(i, isl.Val(cfg.tile_size(i)))
+    node = node.band_tile(sizes)
+    info.tiled_bands.append(n)
+    point = node.child(0)
+    if cfg.intra_tile_stride1:
+        point = _stride1_last(point, kernel, info)
+    # the point band must not be tiled again by the walk (its permutability is unused later)
+    return point.band_set_permutable(0).parent()
+
+
+def _member_iters(node: isl.ScheduleNode, m: int, kernel: Kernel) -> dict[str, list[str]]:
+    """Per statement, the iterators member ``m`` of a band depends on."""
+    upa = node.band_get_partial_schedule().get_at(m)
+    out: dict[str, list[str]] = {}
+    pas: list[isl.PwAff] = []
+    upa.foreach_pw_aff(pas.append)
+    for pa in pas:
+        name = pa.get_domain_space().get_tuple_name(isl.dim_type.set)
+        st = kernel.stmt_by_name(name)
+        out[name] = [it for d, it in enumerate(st.iters) if pa.involves_dims(isl.dim_type.in_, d, 1)]
+    return out
+
+
+def _stride_score(node: isl.ScheduleNode, m: int, kernel: Kernel) -> int:
+    score = 0
+    for name, iters in _member_iters(node, m, kernel).items():
+        st = kernel.stmt_by_name(name)
+        for it in iters:
+            if any(lp.var == it and lp.hint == "vector" for lp in st.loops):
+                score += 100
+            for acc in [*st.reads, *st.writes]:
+                uses = [bool(re.search(rf"\b{re.escape(it)}\b", s)) for s in acc.subscripts]
+                if uses and uses[-1] and not any(uses[:-1]):
+                    score += 1
+                elif any(uses[:-1]):
+                    score -= 1
+    return score
+
+
+def _stride1_last(node: isl.ScheduleNode, kernel: Kernel, info: PostInfo) -> isl.ScheduleNode:
+    n = node.band_n_member()
+    scores = [_stride_score(node, m, kernel) for m in range(n)]
+    best = max(range(n), key=lambda m: (scores[m], m))
+    if best == n - 1:
+        return node
+    order = [m for m in range(n) if m != best] + [best]
+    mupa = node.band_get_partial_schedule()
+    coinc = [node.band_member_get_coincident(m) for m in range(n)]
+    lst = isl.UnionPwAffList.alloc(node.get_ctx(), n)
+    for m in order:
+        lst = lst.add(mupa.get_at(m))
+    new = isl.MultiUnionPwAff.from_union_pw_aff_list(mupa.get_space(), lst)
+    node = node.delete().insert_partial_schedule(new).band_set_permutable(1)
+    for pos, m in enumerate(order):
+        node = node.band_member_set_coincident(pos, coinc[m])
+    info.reordered += 1
+    return node
+
+
+def _serial(node: isl.ScheduleNode, m: int, kernel: Kernel, cfg: SchedConfig) -> bool:
+    for name, iters in _member_iters(node, m, kernel).items():
+        st = kernel.stmt_by_name(name)
+        forced = set(cfg.directives.get(name, {}).get("serial", []))
+        if any(lp.var in iters and (lp.hint in ("serial", "reduce") or lp.var in forced)
+               for lp in st.loops):
+            return True
+    return False
+
+
+def _is_leaf_band(node: isl.ScheduleNode) -> bool:
+    return node.n_children() == 1 and node.child(0).get_type() == LEAF
+
+
+def _mark(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostInfo,
+          inside: bool) -> isl.ScheduleNode:
+    depth = 0
+    if node.get_type() == BAND:
+        node, inside, depth = _mark_band(node, kernel, cfg, info, inside)
+    for i in range(node.n_children()):
+        node = _mark(node.child(i), kernel, cfg, info, inside).parent()
+    for _ in range(depth):  # back to the position we were called at
+        node = node.parent()
+    return node
+
+
+def _mark_band(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostInfo,
+               inside: bool) -> tuple[isl.ScheduleNode, bool, int]:
+    """Split the band where marks go; returns its lowest piece, new 'inside', depth added."""
+    n = node.band_n_member()
+    coinc = [bool(node.band_member_get_coincident(m)) and not _serial(node, m, kernel, cfg)
+             for m in range(n)]
+    par = coinc.index(True) if cfg.parallel and not inside and any(coinc) else None
+    simd = n - 1 if cfg.simd and _is_leaf_band(node) and coinc[-1] else None
+    bounds = [0, *sorted({c for c in (par, simd) if c})]
+    depth = 0
+    for idx, b in enumerate(bounds):
+        for name, at in (("omp_parallel", par), ("omp_simd", simd)):
+            if at == b:
+                node = node.insert_mark(isl.Id(name)).child(0)
+                depth += 1
+                if name == "omp_parallel":
+                    info.parallel_marks += 1
+                else:
+                    info.simd_marks += 1
+        if idx + 1 < len(bounds):
+            node = node.band_split(bounds[idx + 1] - b).child(0)
+            depth += 1
+    return node, inside or par is not None, depth

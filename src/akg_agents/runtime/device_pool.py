@@ -1,0 +1,129 @@
+"""A pool of devices, one warm sandbox each; one evaluation per device at a time.
+
+    pool = DevicePool.from_arg("0,1", cache_dir, settings)   # --devices 0,1 (or "cpu")
+    result = await pool.evaluate(task, candidate)           # waits for a free device
+
+Each GPU gets its own worker server started with CUDA_VISIBLE_DEVICES=<id>, so inside the
+sandbox the candidate always sees one GPU, `cuda:0`, whatever its number on the host (and the
+CUDA loader's own runtime, which knows nothing of torch's current device, agrees with torch).
+On a machine without GPUs the pool has one device, "cpu". Nothing here knows any DSL.
+
+A worker that dies is replaced: Sandbox restarts a dead server on its next job, and a device
+whose job raised (a broken sandbox, not a failed candidate) gets a fresh Sandbox on release.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+
+from akg_agents.errors import ConfigError, WorkerError
+from akg_agents.records import Candidate, EvalResult, Task
+from akg_agents.verify.evaluate import Verifier, VerifySettings
+from akg_agents.verify.sandbox import Sandbox
+
+
+@dataclass
+class DeviceSlot:
+    """One device: its host id ("0", "cpu"), the torch device the worker uses, its verifier."""
+
+    device_id: str
+    torch_device: str
+    verifier: Verifier
+    jobs: int = 0
+
+
+def parse_devices(arg: str | list[int] | None) -> list[str]:
+    """`"0,1"` -> ["0", "1"]; `"cpu"`, "" or None -> ["cpu"]; [2, 3] -> ["2", "3"]."""
+    if arg is None or arg == "" or arg == "cpu":
+        return ["cpu"]
+    items = [str(a) for a in arg] if isinstance(arg, list) else [part.strip() for part in arg.split(",")]
+    for item in items:
+        if not item.isdigit():
+            raise ConfigError(f"--devices takes GPU numbers like 0,1 or 'cpu', not {item!r}")
+    if len(set(items)) != len(items):
+        raise ConfigError(f"--devices lists a GPU twice: {arg}")
+    return items
+
+
+class DevicePool:
+    def __init__(
+        self,
+        devices: list[str],
+        cache_dir: str,
+        settings: VerifySettings,
+        preload: tuple[str, ...] = (),
+        sandbox_factory: Callable[[str, dict[str, str]], Sandbox] | None = None,
+    ) -> None:
+        self.cache_dir = cache_dir
+        self.settings = settings
+        self._preload = preload
+        self._factory = sandbox_factory or (lambda cache, env: Sandbox(cache, env_extra=env))
+        self.slots = [self._make_slot(device) for device in devices]
+        self._free: asyncio.Queue[DeviceSlot] | None = None
+
+    @classmethod
+    def from_arg(cls, arg: str | list[int] | None, cache_dir: str, settings: VerifySettings, **kwargs: object) -> DevicePool:
+        return cls(parse_devices(arg), cache_dir, settings, **kwargs)  # type: ignore[arg-type]
+
+    def _make_slot(self, device: str) -> DeviceSlot:
+        env: dict[str, str] = {}
+        if self._preload:
+            env["AKG_AGENTS_PRELOAD"] = ",".join(self._preload)
+        if device == "cpu":
+            torch_device = "cpu"
+            env["CUDA_VISIBLE_DEVICES"] = ""
+        else:
+            torch_device = "cuda"
+            env["CUDA_VISIBLE_DEVICES"] = device
+        # Sandboxes share the reference and compile caches; each has its own server log.
+        sandbox = self._factory(os.path.join(self.cache_dir, f"device_{device}"), env)
+        verifier = Verifier(replace(self.settings, device=torch_device), self.cache_dir, sandbox=sandbox)
+        return DeviceSlot(device, torch_device, verifier)
+
+    @property
+    def size(self) -> int:
+        return len(self.slots)
+
+    def _queue(self) -> asyncio.Queue[DeviceSlot]:
+        if self._free is None:  # created lazily: it binds to the running event loop
+            self._free = asyncio.Queue()
+            for slot in self.slots:
+                self._free.put_nowait(slot)
+        return self._free
+
+    async def acquire(self) -> DeviceSlot:
+        return await self._queue().get()
+
+    def release(self, slot: DeviceSlot, broken: bool = False) -> None:
+        if broken:  # the sandbox itself failed: start from a fresh one
+            slot.verifier.close()
+            fresh = self._make_slot(slot.device_id)
+            self.slots[self.slots.index(slot)] = fresh
+            slot = fresh
+        self._queue().put_nowait(slot)
+
+    @asynccontextmanager
+    async def lease(self) -> AsyncIterator[DeviceSlot]:
+        slot = await self.acquire()
+        broken = False
+        try:
+            yield slot
+        except WorkerError:  # the sandbox broke (a failed candidate is a result, not an exception)
+            broken = True
+            raise
+        finally:
+            self.release(slot, broken)
+
+    async def evaluate(self, task: Task, candidate: Candidate, profile: bool = True) -> EvalResult:
+        """Verify (and profile) on the next free device; blocking work runs in a thread."""
+        async with self.lease() as slot:
+            slot.jobs += 1
+            return await asyncio.to_thread(slot.verifier.evaluate, task, candidate, profile)
+
+    def close(self) -> None:
+        for slot in self.slots:
+            slot.verifier.close()

@@ -1,0 +1,64 @@
+"""What every workflow gets (RunContext) and the one loop they share: evaluate and record.
+
+Workflows are policies: they decide what to try next. Evaluation, recording and resuming are
+the same for all of them and live here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from akg_agents.records import Candidate, EvalResult, RunConfig, Task
+from akg_agents.runtime.evaluator import Evaluator
+from akg_agents.store.rundir import RunStore
+
+
+class Reporter(Protocol):
+    """Progress sink (the CLI renders it with rich; tests collect it)."""
+
+    def info(self, message: str) -> None: ...
+
+    def candidate_started(self, candidate: Candidate) -> None: ...
+
+    def candidate_done(self, candidate: Candidate, result: EvalResult, resumed: bool) -> None: ...
+
+
+class SilentReporter:
+    def info(self, message: str) -> None:
+        return None
+
+    def candidate_started(self, candidate: Candidate) -> None:
+        return None
+
+    def candidate_done(self, candidate: Candidate, result: EvalResult, resumed: bool) -> None:
+        return None
+
+
+@dataclass
+class RunContext:
+    task: Task
+    config: RunConfig
+    store: RunStore
+    evaluator: Evaluator
+    reporter: Reporter = field(default_factory=SilentReporter)
+    kernel_path: str | None = None  # verifier_only: the existing code to check
+
+
+async def evaluate_one(ctx: RunContext, candidate: Candidate, profile: bool) -> EvalResult:
+    """Evaluate unless this exact code was evaluated before (resume); always recorded once."""
+    known = ctx.store.known_result(candidate)
+    if known is not None and (known.profile is not None or not profile or not known.ok):
+        ctx.reporter.candidate_done(candidate, known, resumed=True)
+        return known
+    ctx.store.save_candidate(candidate)
+    ctx.reporter.candidate_started(candidate)
+    result = await ctx.evaluator.evaluate(ctx.task, candidate, profile)
+    ctx.store.record(candidate, result)
+    ctx.reporter.candidate_done(candidate, result, resumed=False)
+    return result
+
+
+async def evaluate_all(ctx: RunContext, candidates: list[Candidate], profile: bool) -> list[EvalResult]:
+    return list(await asyncio.gather(*(evaluate_one(ctx, c, profile) for c in candidates)))

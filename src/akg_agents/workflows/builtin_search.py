@@ -1,0 +1,17 @@
+"""`default` with the built-in generator: every parameter variant, verified and profiled.
+
+Without an LLM the policy is plain: the generator's default parameters first, then the rest of
+its grid up to --max-candidates; the fastest verified candidate wins.
+"""
+
+from __future__ import annotations
+
+from akg_agents.builtin.generator import generate
+from akg_agents.workflows.base import RunContext, evaluate_all
+
+
+async def run(ctx: RunContext, profile: bool = True) -> None:
+    candidates = generate(ctx.task, ctx.config.dsl, ctx.config.max_candidates, ctx.config.threads)
+    ctx.store.event("generated", agent="builtin", count=len(candidates), note=candidates[0].note)
+    ctx.reporter.info(f"built-in generator: {len(candidates)} candidate(s), {candidates[0].note}")
+    await evaluate_all(ctx, candidates, profile)

@@ -1,0 +1,136 @@
+"""One run, start to finish: task -> (scaled) -> validated -> workflow -> best kernel exported.
+
+Shared by `akg_cli op`, `akg_cli resume` and `akg_cli bench`. Progress goes to a Reporter; the
+outcome comes back as a RunOutcome, and everything is also on disk in the run directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from akg_agents.builtin.lower import NotCovered
+from akg_agents.config.settings import Settings
+from akg_agents.dsl import get_plugin
+from akg_agents.errors import ToolchainError
+from akg_agents.records import Candidate, EvalResult, RunConfig, Task
+from akg_agents.runtime.evaluator import Evaluator
+from akg_agents.store.rundir import RunStore
+from akg_agents.tasks.scale import shrink
+from akg_agents.verify.evaluate import ReferenceInfo, Verifier, VerifySettings
+from akg_agents.workflows import get_workflow
+from akg_agents.workflows.base import Reporter, RunContext, SilentReporter
+
+
+@dataclass
+class RunOutcome:
+    store: RunStore
+    task: Task
+    reference: ReferenceInfo
+    best: tuple[Candidate, EvalResult] | None
+    exported: Path | None
+    declined: str | None = None  # why the built-in generator did not cover the task
+
+
+def verify_settings(config: RunConfig) -> VerifySettings:
+    device = "cpu" if get_plugin(config.dsl).device_type == "cpu" else f"{get_plugin(config.dsl).device_type}"
+    return VerifySettings(
+        seeds=tuple(config.seeds), device=device, threads=config.threads, timeout_s=config.verify_timeout_s,
+        memory_mb=config.memory_limit_mb, warmup_times=config.warmup_times, run_times=config.run_times,
+        baseline_compile=config.baseline == "compile",
+    )
+
+
+def make_evaluator(config: RunConfig, settings: Settings) -> Evaluator:
+    plugin = get_plugin(config.dsl)
+    problem = plugin.toolchain_problem()
+    if problem:
+        raise ToolchainError(problem)
+    cache = settings.resolved_cache_dir()
+    vs = verify_settings(config)
+    if plugin.device_type == "cpu":
+        return Evaluator([Verifier(vs, cache)])
+    from akg_agents.runtime.device_pool import verifiers_for_devices  # GPU pools: one sandbox per device
+
+    return Evaluator(verifiers_for_devices(vs, cache, config.devices))
+
+
+def prepare_task(task: Task, config: RunConfig, evaluator: Evaluator, reporter: Reporter) -> tuple[Task, ReferenceInfo]:
+    """Validate the task (in the sandbox) and shrink it to the time budget when asked."""
+    info = evaluator.reference(task)
+    if config.scale_budget_ms and info.eager_ms > config.scale_budget_ms:
+        reporter.info(f"eager reference takes {info.eager_ms:.1f} ms; scaling sizes to fit {config.scale_budget_ms:g} ms")
+        task, _ = shrink(task, lambda t: evaluator.reference(t).eager_ms, config.scale_budget_ms)
+        info = evaluator.reference(task)
+    return task, info
+
+
+def execute(
+    task: Task,
+    config: RunConfig,
+    settings: Settings,
+    reporter: Reporter | None = None,
+    kernel_path: str | None = None,
+    store: RunStore | None = None,
+) -> RunOutcome:
+    reporter = reporter or SilentReporter()
+    workflow = get_workflow(config.workflow)
+    evaluator = make_evaluator(config, settings)
+    try:
+        if store is None:
+            task, info = prepare_task(task, config, evaluator, reporter)
+            store = RunStore.create(settings.log_dir, config, task)
+        else:
+            info = evaluator.reference(task)
+        store.event("task_validated", inputs=info.input_shapes, outputs=info.output_shapes, eager_ms=info.eager_ms, sizes=task.sizes)
+        reporter.info(_describe_task(task, info))
+        ctx = RunContext(task, config, store, evaluator, reporter, kernel_path)
+        declined = None
+        try:
+            asyncio.run(workflow(ctx))
+        except NotCovered as reason:
+            declined = str(reason)
+            store.event("declined", reason=declined)
+        return finish(store, task, info, config, declined)
+    finally:
+        evaluator.close()
+
+
+def finish(store: RunStore, task: Task, info: ReferenceInfo, config: RunConfig, declined: str | None) -> RunOutcome:
+    best = store.best()
+    exported = None
+    if best is not None:
+        exported = store.export_best(get_plugin(config.dsl).export(best[0].code))
+    from akg_agents.store.summary import write_summary
+
+    write_summary(store, task, info, best, declined)
+    store.set_state("finished", best=best[0].id if best else None)
+    return RunOutcome(store, task, info, best, exported, declined)
+
+
+def _describe_task(task: Task, info: ReferenceInfo) -> str:
+    inputs = ", ".join(str(tuple(s)) for s in info.input_shapes)
+    outputs = ", ".join(f"{tuple(s)} {d}" for s, d in zip(info.output_shapes, info.output_dtypes, strict=False))
+    scaled = f" (scaled: {', '.join(f'{k}={v}' for k, v in task.sizes.items())})" if task.sizes else ""
+    return f"task '{task.name}' validated: inputs {inputs} -> {outputs}; eager {info.eager_ms:.3f} ms{scaled}"
+
+
+def resume(run_dir: str, settings: Settings, reporter: Reporter | None = None) -> RunOutcome:
+    store = RunStore.open(run_dir)
+    config = store.config()
+    task = store.task()
+    kernel = None
+    if config.workflow == "verifier_only":
+        kernels = sorted((store.root / "candidates").glob("*.py"))
+        kernel = str(kernels[0]) if kernels else None
+    settings = replace_log_dir(settings, str(store.root.parent))
+    return execute(task, config, settings, reporter, kernel_path=kernel, store=store)
+
+
+def replace_log_dir(settings: Settings, log_dir: str) -> Settings:
+    return settings.model_copy(update={"log_dir": log_dir}) if os.path.isdir(log_dir) else settings
+
+
+__all__ = ["RunOutcome", "execute", "finish", "replace", "resume"]
