@@ -18,7 +18,8 @@ PRELUDE = """#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
-#include <omp.h>
+/* declared, not included: clang-14 (Polly) has no omp.h here; both link libgomp */
+extern double omp_get_wtime(void);
 #define floord(n, d) (((n) < 0) ? -((-(n) + (d) - 1) / (d)) : (n) / (d))
 #define ceild(n, d) (((n) < 0) ? -((-(n)) / (d)) : ((n) + (d) - 1) / (d))
 #define min(x, y) ((x) < (y) ? (x) : (y))
@@ -28,7 +29,11 @@ PRELUDE = """#include <stdio.h>
 
 def ast_of(sched: isl.Schedule, kernel: Kernel) -> isl.AstNode:
     build = isl.AstBuild.from_context(kernel.context())
-    return build.node_from_schedule(sched)
+    # "_cN" iterators cannot clash with kernel constants such as c1/c2 (deriche)
+    ids = isl.IdList.alloc(build.get_ctx(), 64)
+    for i in range(64):
+        ids = ids.add(isl.Id(f"_c{i}"))
+    return build.set_iterators(ids).node_from_schedule(sched)
 
 
 class _Printer:

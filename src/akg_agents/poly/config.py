@@ -44,6 +44,7 @@ class SchedConfig:
     tile: bool = True
     tile_sizes: list[int] = field(default_factory=lambda: [32])  # last value repeats
     intra_tile_stride1: bool = False
+    wavefront: bool = False  # skew tile loops (T0+T1, T1..) when no tile loop is parallel
     parallel: bool = True  # omp parallel for on the outermost parallel loop
     simd: bool = False  # omp simd on the innermost parallel loop
     # per-statement directives, e.g. {"S1": {"serial": ["k"]}}
@@ -75,14 +76,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     # isl: coincidence (parallelism) first, then proximity; maximal fusion
     "isl_like": dict(objectives=["parallel", "proximity", "min_coef"], fusion="max"),
     # Pluto: minimise dependence distance bound (u, w) -> tileable, outer parallel; smartfuse
-    "pluto_like": dict(objectives=["proximity", "min_coef"], fusion="smart"),
+    "pluto_like": dict(objectives=["proximity", "min_coef"], fusion="smart", wavefront=True),
     # Feautrier: carry as many dependences as early as possible, no tiling, inner parallel
     "feautrier_like": dict(objectives=["carry_max", "min_coef"], fusion="max", tile=False,
                            simd=True),
     # CPU vectorisation: outer parallel, stride-1 innermost (also inside tiles), simd
     "cpu_vectorize": dict(objectives=["parallel", "stride1_inner", "large_outer", "proximity",
                                       "min_coef"],
-                          fusion="smart", intra_tile_stride1=True, simd=True),
+                          fusion="smart", intra_tile_stride1=True, simd=True, wavefront=True),
 }
 
 

@@ -29,6 +29,7 @@ class Array:
     dims: list[str]  # affine expressions of the parameters
     init: str | None = None  # C expression of the index names i0, i1, ... (None: default formula)
     output: bool = True  # compared by the checker
+    check: str | None = None  # numpy slice of the compared region, e.g. "[:, :M]" (None: all)
 
 
 @dataclass
@@ -86,8 +87,9 @@ class Kernel:
         self._counters: list[int] = [0]
 
     # ---- construction -------------------------------------------------------------
-    def array(self, name: str, dims: list[str], init: str | None = None, output: bool = True) -> Array:
-        arr = Array(name, list(dims), init, output)
+    def array(self, name: str, dims: list[str], init: str | None = None, output: bool = True,
+              check: str | None = None) -> Array:
+        arr = Array(name, list(dims), init, output, check)
         self.arrays[name] = arr
         return arr
 

@@ -28,6 +28,7 @@ class PostInfo:
     parallel_marks: int = 0
     simd_marks: int = 0
     reordered: int = 0
+    wavefronts: int = 0
 
 
 def postpass(sched: isl.Schedule, kernel: Kernel, cfg: SchedConfig) -> tuple[isl.Schedule, PostInfo]:
@@ -58,11 +59,39 @@ def _tile(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostIn
         sizes = sizes.set_val(i, isl.Val(cfg.tile_size(i)))
     node = node.band_tile(sizes)
     info.tiled_bands.append(n)
+    wave = cfg.wavefront and not any(node.band_member_get_coincident(m) for m in range(n))
+    if wave:
+        node = _wavefront(node, info).child(0)  # now at the (T1, ...) tile band
     point = node.child(0)
     if cfg.intra_tile_stride1:
         point = _stride1_last(point, kernel, info)
-    # the point band must not be tiled again by the walk (its permutability is unused later)
-    return point.band_set_permutable(0).parent()
+    # bands created here must not be tiled again by the walk (permutability is unused later)
+    node = point.band_set_permutable(0).parent()
+    if wave:
+        node = node.band_set_permutable(0).parent()
+    return node
+
+
+def _wavefront(node: isl.ScheduleNode, info: PostInfo) -> isl.ScheduleNode:
+    """Tile-level wavefront (T0 + T1, T1, ...): T1 becomes parallel inside T0 + T1.
+
+    The band is permutable, so tile-level distances (d0, d1) are >= 0; pairs with equal
+    T0 + T1 have d0 = d1 = 0, hence member 1 carries nothing once member 0 is fixed.
+    The wavefront member gets its own (sequential) band so that coincidence of the
+    rest is relative to it, which is what the OpenMP marking reads.
+    """
+    n = node.band_n_member()
+    mupa = node.band_get_partial_schedule()
+    lst = isl.UnionPwAffList.alloc(node.get_ctx(), n)
+    lst = lst.add(mupa.get_at(0).add(mupa.get_at(1)))
+    for m in range(1, n):
+        lst = lst.add(mupa.get_at(m))
+    new = isl.MultiUnionPwAff.from_union_pw_aff_list(mupa.get_space(), lst)
+    node = node.delete().insert_partial_schedule(new).band_set_permutable(1)
+    node = node.band_split(1)
+    inner = node.child(0).band_set_permutable(1).band_member_set_coincident(0, 1)
+    info.wavefronts += 1
+    return inner.parent()
 
 
 def _member_iters(node: isl.ScheduleNode, m: int, kernel: Kernel) -> dict[str, list[str]]:

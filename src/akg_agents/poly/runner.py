@@ -44,7 +44,7 @@ def _polly_ok() -> bool:
     global _POLLY_OK
     if _POLLY_OK is None:
         src = build_dir() / "polly_probe.c"
-        src.write_text("#include <omp.h>\nint main(void){return (int)omp_get_wtime()*0;}\n")
+        src.write_text("extern double omp_get_wtime(void);\nint main(void){return (int)omp_get_wtime()*0;}\n")
         r = subprocess.run([*POLLY, str(src), "-o", str(src.with_suffix(""))],
                            capture_output=True, text=True)
         _POLLY_OK = r.returncode == 0
@@ -97,17 +97,27 @@ def time_exe(exe: Path, threads: int, runs: int = 5, first: float | None = None,
     return Timing(mean, spread, times)
 
 
-def array_sizes(kernel: Kernel, size: str) -> list[tuple[str, int]]:
+def _eval(expr: str, vals: dict[str, int]) -> int:
+    return int(eval(expr, {"__builtins__": {}}, dict(vals)))  # affine in the parameters
+
+
+def array_sizes(kernel: Kernel, size: str) -> list[tuple[str, int, tuple[int, ...], str | None]]:
     vals = kernel.sizes[size]
     out = []
     for a in kernel.arrays.values():
         if not a.output:
             continue
-        n = 1
-        for d in a.dims:
-            n *= int(eval(d, {"__builtins__": {}}, dict(vals)))  # dims are affine in params
-        out.append((a.name, n))
+        shape = tuple(_eval(d, vals) for d in a.dims)
+        n = int(np.prod(shape)) if shape else 1
+        out.append((a.name, n, shape, a.check))
     return out
+
+
+def _region(x: np.ndarray, shape: tuple[int, ...], check: str | None, vals: dict[str, int]) -> np.ndarray:
+    if not check or not shape:
+        return x
+    # check is a numpy slice written with the kernel's parameters, e.g. "[:, :M]"
+    return eval("x.reshape(shape)" + check, {"__builtins__": {}}, {"x": x, "shape": shape, **vals})
 
 
 def compare(kernel: Kernel, size: str, ref: Path, got: Path) -> tuple[bool, float, str]:
@@ -117,9 +127,12 @@ def compare(kernel: Kernel, size: str, ref: Path, got: Path) -> tuple[bool, floa
     if a.shape != b.shape:
         return False, float("inf"), "size mismatch"
     worst, bad_name, off = 0.0, "", 0
-    for name, n in array_sizes(kernel, size):
-        x, y = a[off: off + n], b[off: off + n]
+    vals = kernel.sizes[size]
+    for name, n, shape, check in array_sizes(kernel, size):
+        x = _region(a[off: off + n], shape, check, vals).ravel()
+        y = _region(b[off: off + n], shape, check, vals).ravel()
         off += n
+        n = x.size
         both_nan = np.isnan(x) & np.isnan(y)
         scale = float(np.nanmax(np.abs(x))) if n and not np.all(np.isnan(x)) else 1.0
         diff = np.where(both_nan, 0.0, np.abs(x - y))

@@ -20,6 +20,9 @@ from akg_agents.verify.sandbox import Sandbox, new_job_dir
 from akg_agents.verify.static import check_source
 
 
+REFERENCE_VERSION = 2  # bump when reference validation changes: old cache entries are then ignored
+
+
 @dataclass(frozen=True)
 class VerifySettings:
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -56,7 +59,7 @@ class Verifier:
 
     def _ref_dir(self, task: Task) -> Path:
         seeds = "-".join(str(s) for s in self.settings.seeds)
-        key = f"{task.digest}_{self.settings.device.replace(':', '')}_s{seeds}_torch{torch.__version__}"
+        key = f"v{REFERENCE_VERSION}_{task.digest}_{self.settings.device.replace(':', '')}_s{seeds}_torch{torch.__version__}"
         return Path(self.cache_dir) / "references" / key
 
     def reference(self, task: Task) -> ReferenceInfo:
@@ -122,6 +125,9 @@ class Verifier:
                 message = f"output differs from PyTorch on seed {seed}" + (f": {mismatch.detail}" if mismatch.detail else "")
                 return EvalResult(candidate.id, Status.MISMATCH, message, mismatch=mismatch,
                                   seeds=list(s.seeds), timings_s=report.timings_s)
+        if report.late_rule:
+            return EvalResult(candidate.id, Status.REJECTED, report.late_message, rule=report.late_rule,
+                              seeds=list(s.seeds), timings_s=report.timings_s)
         message = f"matches PyTorch on seeds {list(s.seeds)}"
         return EvalResult(candidate.id, Status.PASSED, message, profile=report.profile,
                           seeds=list(s.seeds), timings_s=report.timings_s)

@@ -39,7 +39,9 @@ def plain_outputs(raw: Any) -> list[torch.Tensor]:
     values = list(raw) if isinstance(raw, (tuple, list)) else [raw]
     for index, value in enumerate(values):
         if not isinstance(value, torch.Tensor):
-            raise OutputCheckError(f"returned a {type(value).__name__} as output {index}, not a tensor")
+            kind = type(value).__name__
+            article = "an" if kind[:1].lower() in "aeiou" else "a"
+            raise OutputCheckError(f"returned {article} {kind} as output {index}, not a tensor")
         if type(value) is not torch.Tensor and not isinstance(value, torch.nn.Parameter):
             raise OutputCheckError(f"returned a tensor subclass ({type(value).__name__}) as output {index}")
     return values

@@ -49,4 +49,8 @@ class WorkerReport:
     output_dtypes: list[str] = field(default_factory=list)
     eager_ms: float = 0.0
     profile: ProfileResult | None = None
+    # A rule broken while timing. Reported only if the outputs matched: a wrong kernel is a
+    # mismatch first, whatever it did afterwards.
+    late_rule: str | None = None
+    late_message: str = ""
     timings_s: dict[str, float] = field(default_factory=dict)

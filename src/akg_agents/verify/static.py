@@ -25,6 +25,11 @@ FORBIDDEN_MODULES = {
     "builtins": "no patching of builtins",
     "importlib": "no dynamic imports",
     "pickle": "no loading of saved tensors",
+    "zipfile": "no reading saved tensors from disk",
+    "pathlib": "no file access: the answer must be computed",
+    "shutil": "no file access",
+    "glob": "no file access",
+    "mmap": "no file access",
 }
 FORBIDDEN_ATTRS = {
     "torch._C": "torch internals are off limits",
@@ -52,8 +57,8 @@ def check_source(code: str, plugin: DslPlugin) -> tuple[ast.Module | None, list[
         tree = ast.parse(code)
     except SyntaxError as exc:
         return None, [Violation("syntax", f"line {exc.lineno}: {exc.msg}", exc.lineno or 0)]
-    violations = _model_new_rules(tree)
-    violations += _forbidden_rules(tree)
+    violations = _forbidden_rules(tree)  # the most specific rule is reported first
+    violations += _model_new_rules(tree)
     violations += plugin.static_check(tree, code)
     return tree, violations
 
@@ -97,7 +102,7 @@ def _forbidden_rules(tree: ast.Module) -> list[Violation]:
                     found.append(Violation("forbidden-api", f"{name}: {why}", node.lineno))
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             found += _patching_rules(node)
-        elif isinstance(node, ast.Call) and dotted_name(node.func) in {"setattr", "delattr", "exec", "eval", "__import__", "globals"}:
+        elif isinstance(node, ast.Call) and dotted_name(node.func) in {"setattr", "delattr", "exec", "eval", "__import__", "globals", "open", "vars"}:
             found.append(Violation("no-patching", f"{dotted_name(node.func)}() is not allowed", node.lineno))
     return found
 

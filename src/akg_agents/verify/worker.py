@@ -8,6 +8,7 @@ a report that the child could only forge by breaking the AST and runtime checks 
 
 from __future__ import annotations
 
+import linecache
 import math
 import os
 import sys
@@ -37,9 +38,13 @@ class JobFailed(Exception):
 
 def load_module(source: str, name: str) -> types.ModuleType:
     module = types.ModuleType(name)
-    module.__file__ = f"<{name}>"
+    filename = f"<{name}>"
+    module.__file__ = filename
+    # Registered in linecache: Triton and TileLang read a kernel's source through inspect, and
+    # tracebacks then show the candidate's own lines.
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     sys.modules[name] = module
-    exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+    exec(compile(source, filename, "exec"), module.__dict__)
     return module
 
 
@@ -105,10 +110,14 @@ def run_reference(job: ReferenceJob) -> WorkerReport:
     )
 
 
-def _reference_outputs(task: types.ModuleType, seed: int, device: str) -> tuple[Any, list[Any], list[torch.Tensor]]:
+def _reference_outputs(
+    task: types.ModuleType, seed: int, device: str, forward_seed: int | None = None
+) -> tuple[Any, list[Any], list[torch.Tensor]]:
     try:
         model = _build(task.Model, task, device)
         inputs = _inputs(task, seed, device)
+        if forward_seed is not None:
+            torch.manual_seed(forward_seed)  # forward must not depend on the RNG state
         raw = model(*inputs)
         _sync(device)
     except Exception as exc:
@@ -121,13 +130,13 @@ def _reference_outputs(task: types.ModuleType, seed: int, device: str) -> tuple[
 
 
 def _check_deterministic(task: types.ModuleType, seed: int, device: str, outputs: list[torch.Tensor]) -> None:
-    _, _, again = _reference_outputs(task, seed, device)
+    _, _, again = _reference_outputs(task, seed, device, forward_seed=seed + 7919)
     for ref, out in zip(outputs, again, strict=True):
         if not torch.equal(torch.nan_to_num(ref), torch.nan_to_num(out)):
             raise JobFailed(
                 Status.MISMATCH,
-                "the task is not deterministic: two runs with the same seed gave different outputs "
-                "(seed torch's RNG in get_inputs and avoid randomness in forward)",
+                "the task is not deterministic: two runs on the same inputs gave different outputs "
+                "(keep randomness in get_inputs(), out of forward)",
             )
 
 
@@ -157,14 +166,17 @@ def run_candidate(job: CandidateJob) -> WorkerReport:
         except Exception as exc:
             raise JobFailed(Status.RUNTIME_ERROR, f"ModelNew(*get_init_inputs()) raised {exc!r}", log=_short_traceback()) from None
         start = time.perf_counter()
-        verified = _verify_seeds(job, task, model, launches)
+        inputs, verified = _verify_seeds(job, task, model, launches)
         timings["verify"] = time.perf_counter() - start
-        profile = None
+        profile, late_rule, late_message = None, None, ""
         if job.profile:
             start = time.perf_counter()
-            profile = _profile(job, task, model, verified)
+            try:
+                profile = _profile(job, task, model, inputs, verified)
+            except JobFailed as failed:
+                late_rule, late_message = failed.rule, failed.message
             timings["profile"] = time.perf_counter() - start
-    return WorkerReport(status="ok", profile=profile, timings_s=timings)
+    return WorkerReport(status="ok", profile=profile, late_rule=late_rule, late_message=late_message, timings_s=timings)
 
 
 def _guarded_call(model: Any, inputs: list[Any], device: str, launches: Any) -> list[torch.Tensor]:
@@ -191,19 +203,23 @@ def _guarded_call(model: Any, inputs: list[Any], device: str, launches: Any) -> 
         raise JobFailed(Status.REJECTED, f"forward {exc}", rule="plain-tensor-outputs") from None
 
 
-def _verify_seeds(job: CandidateJob, task: types.ModuleType, model: Any, launches: Any) -> list[Any]:
+def _verify_seeds(
+    job: CandidateJob, task: types.ModuleType, model: Any, launches: Any
+) -> tuple[list[Any], list[torch.Tensor]]:
+    """Run every seed under the guards; returns the first seed's inputs and verified outputs."""
     first_inputs: list[Any] = []
+    first_outputs: list[torch.Tensor] = []
     for position, seed in enumerate(job.seeds):
         inputs = _inputs(task, seed, job.device)
         outputs = _guarded_call(model, inputs, job.device, launches)
         if position == 0:
-            first_inputs = inputs
+            first_inputs, first_outputs = inputs, outputs
             again = _guarded_call(model, _inputs(task, seed, job.device), job.device, launches)
             problem = compare_outputs(outputs, again, seed, job.atol, job.rtol)
             if problem is not None:
                 raise JobFailed(Status.MISMATCH, "two runs on the same inputs disagree (a race, stale buffer or uninitialized read)", rule="self-consistency")
         torch.save([o.cpu() for o in outputs], os.path.join(job.out_dir, f"out_seed{seed}.pt"))
-    return first_inputs
+    return first_inputs, first_outputs
 
 
 def _timer(device: str) -> Any:
@@ -214,7 +230,9 @@ def _timer(device: str) -> Any:
     return CpuTimer()
 
 
-def _profile(job: CandidateJob, task: types.ModuleType, model: Any, inputs: list[Any]) -> ProfileResult:
+def _profile(
+    job: CandidateJob, task: types.ModuleType, model: Any, inputs: list[Any], verified: list[torch.Tensor]
+) -> ProfileResult:
     reference = _build(task.Model, task, job.device)
     calls: list[Callable[[], Any]] = [lambda: model(*inputs), lambda: reference(*inputs)]
     if job.baseline_compile:
@@ -222,10 +240,10 @@ def _profile(job: CandidateJob, task: types.ModuleType, model: Any, inputs: list
         calls.append(lambda: compiled(*inputs))
     timer = _timer(job.device)
     with torch.no_grad():
-        verified = [t.clone() for t in plain_outputs(model(*inputs))]
         timings = time_interleaved(calls, job.warmup_times, job.run_times, timer)
-        # The last timed call must still compute the verified answer: a kernel that counts its
-        # calls and stops working once the verifier is done is caught here.
+        # After timing, the kernel must still compute the answer verified for these inputs: a
+        # kernel that counts its calls and stops working (or replays a cached output) once the
+        # verifier is done is caught here.
         last = [t.clone() for t in plain_outputs(model(*inputs))]
     if compare_outputs(verified, last, job.seeds[0], job.atol, job.rtol) is not None:
         raise JobFailed(Status.REJECTED, "outputs changed while being timed", rule="stable-under-profiling")

@@ -1,0 +1,25 @@
+# expect: compile_error
+# C++ that does not compile: the compiler log must come back as evidence.
+import torch
+import torch.nn as nn
+from akg_agents.dsl.cpp_loader import load_cpp
+
+SOURCE = r"""
+#include <cstdint>
+extern "C" void relu(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+extern "C" void nothing(const float* x, float* y, int64_t n) {}
+"""
+_lib = load_cpp(SOURCE)
+
+BROKEN = load_cpp(r"""
+extern "C" void broken(const float* x, float* y, long n) { y[0] = undeclared_name; }
+""")
+
+
+class ModelNew(nn.Module):
+    def forward(self, x):
+        y = torch.empty_like(x)
+        BROKEN.broken(x, y, x.numel())
+        return y

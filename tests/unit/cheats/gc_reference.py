@@ -1,0 +1,26 @@
+# expect: rejected forbidden-import
+# Walks the heap to find a tensor computed by the reference.
+import torch
+import torch.nn as nn
+from akg_agents.dsl.cpp_loader import load_cpp
+
+SOURCE = r"""
+#include <cstdint>
+extern "C" void relu(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+extern "C" void nothing(const float* x, float* y, int64_t n) {}
+"""
+_lib = load_cpp(SOURCE)
+
+import gc
+
+
+class ModelNew(nn.Module):
+    def forward(self, x):
+        for obj in gc.get_objects():
+            if isinstance(obj, torch.Tensor) and obj.shape == x.shape and obj is not x:
+                return obj
+        y = torch.empty_like(x)
+        _lib.relu(x, y, x.numel())
+        return y

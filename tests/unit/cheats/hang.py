@@ -1,0 +1,29 @@
+# expect: timeout
+# Spins forever in C++.
+import torch
+import torch.nn as nn
+from akg_agents.dsl.cpp_loader import load_cpp
+
+SOURCE = r"""
+#include <cstdint>
+extern "C" void relu(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+extern "C" void nothing(const float* x, float* y, int64_t n) {}
+"""
+_lib = load_cpp(SOURCE)
+
+SPIN = load_cpp(r"""
+#include <cstdint>
+extern "C" void spin(const float* x, float* y, int64_t n) {
+    volatile int64_t i = 0;
+    while (true) { i = i + 1; }
+}
+""")
+
+
+class ModelNew(nn.Module):
+    def forward(self, x):
+        y = torch.empty_like(x)
+        SPIN.spin(x, y, x.numel())
+        return y

@@ -1,0 +1,23 @@
+# expect: rejected torch-compute-in-forward
+# Hides the PyTorch call in a helper method (static check only looks at forward): runtime catches it.
+import torch
+import torch.nn as nn
+from akg_agents.dsl.cpp_loader import load_cpp
+
+SOURCE = r"""
+#include <cstdint>
+extern "C" void relu(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+extern "C" void nothing(const float* x, float* y, int64_t n) {}
+"""
+_lib = load_cpp(SOURCE)
+
+class ModelNew(nn.Module):
+    def helper(self, x):
+        return x.clamp(min=0)
+
+    def forward(self, x):
+        y = torch.empty_like(x)
+        _lib.nothing(x, y, x.numel())
+        return self.helper(x)

@@ -1,0 +1,28 @@
+# expect: mismatch
+# Wrong math: a leaky slope where relu has none.
+import torch
+import torch.nn as nn
+from akg_agents.dsl.cpp_loader import load_cpp
+
+SOURCE = r"""
+#include <cstdint>
+extern "C" void relu(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+extern "C" void nothing(const float* x, float* y, int64_t n) {}
+"""
+_lib = load_cpp(SOURCE)
+
+LEAKY = load_cpp(r"""
+#include <cstdint>
+extern "C" void leaky(const float* x, float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.01f * x[i] : x[i];
+}
+""")
+
+
+class ModelNew(nn.Module):
+    def forward(self, x):
+        y = torch.empty_like(x)
+        LEAKY.leaky(x, y, x.numel())
+        return y

@@ -1,0 +1,68 @@
+"""The cheating corpus: every file in cheats/ declares the verdict the verifier must reach.
+
+A new way to fool the verifier gets a file here, with `# expect: <status> [rule]` on line 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from akg_agents.records import Candidate, Status
+from akg_agents.tasks.loader import load_task
+from akg_agents.verify.evaluate import Verifier, VerifySettings
+
+CHEATS = Path(__file__).parent / "cheats"
+TASK = Path(__file__).parents[1] / "fixtures" / "tasks" / "relu_small.py"
+
+
+def expectation(path: Path) -> tuple[str, str | None]:
+    words = path.read_text().splitlines()[0].removeprefix("# expect:").split()
+    return words[0], (words[1] if len(words) > 1 else None)
+
+
+@pytest.fixture(scope="module")
+def verifier(cache_dir: Path) -> Iterator[Verifier]:
+    settings = VerifySettings(threads=1, timeout_s=8.0, memory_mb=2048, warmup_times=1, run_times=3)
+    v = Verifier(settings, str(cache_dir))
+    yield v
+    v.close()
+
+
+@pytest.mark.parametrize("path", sorted(CHEATS.glob("*.py")), ids=lambda p: p.stem)
+def test_verifier_reaches_the_declared_verdict(verifier: Verifier, path: Path) -> None:
+    status, rule = expectation(path)
+    result = verifier.evaluate(load_task(TASK), Candidate(path.stem, "cpp", path.read_text(), agent="user"))
+    assert result.status == Status(status), result.feedback()
+    if rule is not None:
+        assert result.rule == rule, result.feedback()
+    if result.status is not Status.PASSED:
+        assert result.message, "a failed candidate must say why"
+
+
+def test_compile_error_carries_the_compiler_log(verifier: Verifier) -> None:
+    path = CHEATS / "compile_error.py"
+    result = verifier.evaluate(load_task(TASK), Candidate("ce", "cpp", path.read_text()))
+    assert "undeclared_name" in result.log_tail
+
+
+def test_mismatch_names_the_worst_element(verifier: Verifier) -> None:
+    result = verifier.evaluate(load_task(TASK), Candidate("wm", "cpp", (CHEATS / "wrong_math.py").read_text()))
+    assert result.mismatch is not None
+    assert result.mismatch.expected == 0.0 and result.mismatch.actual < 0.0
+    assert len(result.mismatch.element) == 2
+    assert "worst mismatch" in result.feedback()
+
+
+def test_segfault_is_named(verifier: Verifier) -> None:
+    result = verifier.evaluate(load_task(TASK), Candidate("sf", "cpp", (CHEATS / "segfault.py").read_text()))
+    assert "SIGSEGV" in result.message
+
+
+def test_the_worker_survives_a_crash(verifier: Verifier) -> None:
+    task = load_task(TASK)
+    verifier.evaluate(task, Candidate("sf2", "cpp", (CHEATS / "segfault.py").read_text()))
+    after = verifier.evaluate(task, Candidate("ok", "cpp", (CHEATS / "honest.py").read_text()))
+    assert after.status is Status.PASSED
