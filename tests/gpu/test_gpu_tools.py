@@ -58,6 +58,7 @@ def test_memcheck_finds_the_out_of_bounds_write(tmp_path: Path) -> None:
 def test_device_pool_runs_on_gpu_zero(tmp_path: Path) -> None:
     pool = DevicePool.from_arg("0", str(tmp_path), VerifySettings(device="cuda", warmup_times=2, run_times=5))
     plugin = get_plugin("cuda_c")
+
     async def both() -> list:
         jobs = [pool.evaluate(RELU_TASK, Candidate(id=f"c{i}", dsl="cuda_c", code=plugin.example())) for i in range(2)]
         return await asyncio.wait_for(asyncio.gather(*jobs), 600)

@@ -96,3 +96,12 @@ def test_nvcc_error_reaches_the_feedback(verifier: Verifier) -> None:
     result = verifier.evaluate(RELU_TASK, Candidate(id="cerr", dsl="cuda_c", code=COMPILE_ERROR))
     assert result.status is Status.COMPILE_ERROR
     assert "undefined_symbol" in result.log_tail
+
+
+def test_builtin_triton_layernorm_passes(verifier: Verifier) -> None:
+    from akg_agents.builtin.triton_codegen import triton_candidates
+
+    task = Task(name="layernorm", source=(Path(__file__).parents[2] / "examples/tasks/layernorm.py").read_text())
+    for candidate in triton_candidates(task, 2):
+        result = verifier.evaluate(task, candidate)
+        assert result.status is Status.PASSED, result.feedback()

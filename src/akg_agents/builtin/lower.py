@@ -97,7 +97,31 @@ class Lowerer:
 
     # -- node handling -------------------------------------------------------------------------
 
+    def _first_unknown_op(self) -> str | None:
+        """Name the first operation the generator has no rule for (a clearer reason than a shape)."""
+        for node in self.graph.nodes:
+            if node.op == "call_module":
+                sub = self.module.get_submodule(str(node.target))
+                known_module = type(sub) in UNARY_MODULES or isinstance(
+                    sub, (nn.GELU, nn.LeakyReLU, nn.Softmax, nn.LogSoftmax, nn.LayerNorm, nn.Identity, nn.Dropout)
+                )
+                if not known_module:
+                    return f"module {type(sub).__name__}"
+            elif node.op in ("call_function", "call_method"):
+                target = node.target
+                known = (
+                    target in UNARY_FUNCS or target in BINARY_FUNCS or target in REDUCE_FUNCS
+                    or (node.op == "call_method" and target in UNARY_METHODS | set(BINARY_METHODS) | set(REDUCE_METHODS) | NO_OPS)
+                    or self._special(target, node.op) is not None
+                )
+                if not known:
+                    return f"operation {getattr(target, '__name__', target)}"
+        return None
+
     def lower(self) -> RowProgram:
+        unknown = self._first_unknown_op()
+        if unknown is not None:
+            raise NotCovered(f"{unknown} (the built-in generator covers pointwise chains and last-dim row reductions)")
         output: Value | None = None
         output_shape: tuple[int, ...] = ()
         for node in self.graph.nodes:

@@ -126,7 +126,8 @@ class CppPlugin:
     def export(self, code: str) -> str:
         if LOADER_IMPORT not in code:
             return code
-        loader = inspect.getsource(cpp_loader)
+        # `from __future__` is only legal at the top of a file; the loader needs none on 3.10+.
+        loader = inspect.getsource(cpp_loader).replace("from __future__ import annotations\n", "")
         inlined = f"# --- inlined from akg_agents.dsl.cpp_loader ---\n{loader}\n# --- end of loader ---\n"
         body = code.replace(LOADER_IMPORT, "")
         # `from __future__` must stay first: put the loader after the candidate's own imports.

@@ -75,7 +75,8 @@ class _Printer:
             self.node(n.for_get_body(), depth + 1)
             self.emit(depth, "}")
             return
-        pragma = _pragma(marks)
+        depth_tag = "@" + it[2:] if it.startswith("_c") else ""
+        pragma = _pragma(tuple(m.split("@")[0] for m in marks if m.endswith(depth_tag)))
         if pragma:
             self.emit(depth, pragma)
             self.pragmas += 1

@@ -182,7 +182,10 @@ def _mark_band(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: P
     for idx, b in enumerate(bounds):
         for name, at in (("omp_parallel", par), ("omp_simd", simd)):
             if at == b:
-                node = node.insert_mark(isl.Id(name)).child(0)
+                # tag with the schedule depth: codegen applies the pragma only to the loop
+                # of that depth (a degenerate marked loop must not pass it to a child loop)
+                tag = f"{name}@{node.get_schedule_depth()}"
+                node = node.insert_mark(isl.Id(tag)).child(0)
                 depth += 1
                 if name == "omp_parallel":
                     info.parallel_marks += 1

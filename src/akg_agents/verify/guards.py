@@ -36,7 +36,8 @@ class OutputCheckError(Exception):
 
 def plain_outputs(raw: Any) -> list[torch.Tensor]:
     """Normalize forward's result to a list of plain tensors, or explain what is wrong."""
-    values = list(raw) if isinstance(raw, (tuple, list)) else [raw]
+    # Only plain tuples/lists hold several outputs; torch.Size or a namedtuple is one bad output.
+    values = list(raw) if type(raw) in (tuple, list) else [raw]
     for index, value in enumerate(values):
         if not isinstance(value, torch.Tensor):
             kind = type(value).__name__

@@ -1,0 +1,94 @@
+"""Read one run directory back as a bench TaskResult (best candidate, shapes, cost).
+
+Tokens and cost come from the run's events.jsonl: every event carrying `prompt_tokens`,
+`completion_tokens` or `tokens`, and `cost_usd` (or `cost`), is summed. Runs with the built-in
+generator record none, so they report 0 tokens and 0 cost.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from akg_agents.bench.metrics import CORRECT, DECLINED, INCORRECT, TaskResult
+from akg_agents.records import Status
+from akg_agents.store.rundir import RunStore
+
+_STATUS_ORDER = list(Status)
+
+
+def read_events(root: Path) -> list[dict[str, Any]]:
+    path = root / "events.jsonl"
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a torn last line of a killed run
+    return events
+
+
+def usage(events: list[dict[str, Any]]) -> tuple[int, float]:
+    tokens, cost = 0, 0.0
+    for event in events:
+        if "tokens" in event:
+            tokens += int(event["tokens"] or 0)
+        else:
+            tokens += int(event.get("prompt_tokens") or 0) + int(event.get("completion_tokens") or 0)
+        cost += float(event.get("cost_usd", event.get("cost")) or 0.0)
+    return tokens, cost
+
+
+def best_so_far(speedups: list[float | None]) -> list[float]:
+    """Best speedup after each evaluated candidate (0.0 while none has passed)."""
+    curve, best = [], 0.0
+    for value in speedups:
+        if value is not None:
+            best = max(best, value)
+        curve.append(best)
+    return curve
+
+
+def task_result(run_dir: str | Path, name: str = "", wall_s: float = 0.0) -> TaskResult:
+    store = RunStore.open(run_dir)
+    task = store.task()
+    events = read_events(store.root)
+    validated = next((e for e in events if e.get("event") == "task_validated"), {})
+    declined = next((e.get("reason", "") for e in events if e.get("event") == "declined"), None)
+    tokens, cost = usage(events)
+    pairs = list(store.results.values())
+    curve = best_so_far([r.profile.speedup if r.ok and r.profile else None for _, r in pairs])
+    common: dict[str, Any] = dict(
+        name=name or task.name, candidates=len(pairs), passed=sum(r.ok for _, r in pairs), best_so_far=curve,
+        sizes=dict(task.sizes), input_shapes=validated.get("inputs", []), tokens=tokens, cost_usd=cost,
+        wall_s=wall_s, run_dir=str(store.root), eager_ms=validated.get("eager_ms"),
+    )
+    best = store.best()
+    if best is not None:
+        candidate, result = best
+        profile = result.profile
+        return TaskResult(
+            status=CORRECT, best_candidate=candidate.id, **{**common, **_profile_fields(profile)},
+        )
+    if declined is not None and not pairs:
+        return TaskResult(status=DECLINED, reason=declined or "not covered by the built-in generator", **common)
+    if not pairs:
+        return TaskResult(status=INCORRECT, reason="no candidate was evaluated", **common)
+    furthest = max(pairs, key=lambda cr: _STATUS_ORDER.index(cr[1].status))[1]
+    return TaskResult(status=INCORRECT, reason=f"{furthest.status.value}: {furthest.message}", **common)
+
+
+def _profile_fields(profile: Any) -> dict[str, Any]:
+    if profile is None:
+        return {}
+    return dict(
+        speedup=profile.speedup, speedup_compile=profile.speedup_vs_compile, candidate_ms=profile.candidate.median_ms,
+        eager_ms=profile.eager.median_ms, compile_ms=profile.compiled.median_ms if profile.compiled else None,
+        flags=list(profile.flags),
+    )
+
+
+__all__ = ["best_so_far", "read_events", "task_result", "usage"]

@@ -1,0 +1,140 @@
+"""Run a bench: every unfinished task of the bench directory, one worker per device.
+
+Each task is one ordinary run (workflows.runner.execute, the same as `akg_cli op`) in
+`<bench>/runs/<task>/`; sizes are scaled to `config.scale_budget_ms` by the runner. A task whose run
+directory was left half done by a killed bench continues through workflows.runner.resume, so the
+candidates it already evaluated are not evaluated again. On the CPU there is one device (the cores
+are shared), so tasks run one after another; on GPUs each device works through the queue.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from akg_agents.bench.collect import read_events, task_result
+from akg_agents.bench.db import BenchDB
+from akg_agents.bench.metrics import ERROR, TaskResult
+from akg_agents.config.settings import Settings
+from akg_agents.errors import TaskError
+from akg_agents.records import RunConfig, Task
+from akg_agents.store.rundir import RunStore
+from akg_agents.workflows.base import Reporter, SilentReporter
+from akg_agents.workflows.runner import RunOutcome, execute, resume
+
+OnStart = Callable[[Task, str | None], None]  # task, run dir being resumed (None: fresh)
+OnDone = Callable[[TaskResult], None]
+
+
+def task_runs_dir(root: Path, name: str) -> Path:
+    return root / "runs" / re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def latest_run_dir(folder: Path) -> Path | None:
+    """The newest complete run directory of a task (config, task source and task metadata written)."""
+    if not folder.is_dir():
+        return None
+    runs = [p for p in folder.iterdir() if all((p / f).exists() for f in ("config.yaml", "task.py", "task.json"))]
+    return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
+
+
+def workers_for(config: RunConfig) -> list[int]:
+    """Devices that take tasks at the same time: one on the CPU (its cores are one shared device)."""
+    return [config.devices[0]] if config.backend == "cpu" else list(config.devices)
+
+
+def run_bench(
+    db: BenchDB, config: RunConfig, settings: Settings, on_start: OnStart | None = None,
+    on_done: OnDone | None = None, reporter: Reporter | None = None,
+) -> list[TaskResult]:
+    todo: queue.Queue[tuple[Task, str, str | None]] = queue.Queue()
+    for item in db.unfinished():
+        todo.put(item)
+    devices = workers_for(config)
+    runner = _TaskRunner(db, config, settings, on_start, on_done, reporter)
+    if len(devices) == 1:
+        while not todo.empty():
+            runner.run(*todo.get(), device=devices[0])
+        return db.results()
+    failures: list[BaseException] = []
+    threads = [threading.Thread(target=runner.drain, args=(todo, d, failures), daemon=True) for d in devices]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(timeout=0.5)  # short joins keep Ctrl-C deliverable to the main thread
+    if failures:
+        raise failures[0]
+    return db.results()
+
+
+class _TaskRunner:
+    def __init__(
+        self, db: BenchDB, config: RunConfig, settings: Settings, on_start: OnStart | None, on_done: OnDone | None,
+        reporter: Reporter | None,
+    ) -> None:
+        self.db, self.config, self.settings = db, config, settings
+        self.on_start, self.on_done = on_start, on_done
+        self.reporter = reporter or SilentReporter()
+
+    def drain(self, todo: queue.Queue[tuple[Task, str, str | None]], device: int, failures: list[BaseException]) -> None:
+        while not failures:
+            try:
+                task, state, run_dir = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self.run(task, state, run_dir, device)
+            except BaseException as error:  # a broken system stops every worker; the bench resumes later
+                failures.append(error)
+                return
+
+    def run(self, task: Task, state: str, run_dir: str | None, device: int) -> TaskResult:
+        folder = task_runs_dir(self.db.root, task.name)
+        existing = latest_run_dir(folder)
+        if state == "running" and existing is not None:
+            self.db.add_wall(task.name, _lost_time(existing, self.db.started_at(task.name)))
+        if self.on_start:
+            self.on_start(task, str(existing) if existing else None)
+        self.db.mark_running(task.name)
+        prior = self.db.prior_wall(task.name)
+        config = replace(self.config, devices=[device])
+        settings = self.settings.model_copy(update={"log_dir": str(folder)})
+        started = time.monotonic()
+        try:
+            outcome = self._execute(task, config, settings, existing)
+        except TaskError as error:  # this task cannot be used; the others can
+            result = TaskResult(name=task.name, status=ERROR, reason=str(error), run_dir=str(existing or ""),
+                                wall_s=prior + time.monotonic() - started)
+        else:
+            result = task_result(outcome.store.root, task.name, wall_s=prior + time.monotonic() - started)
+        self.db.mark_done(result)
+        if self.on_done:
+            self.on_done(result)
+        return result
+
+    def _execute(self, task: Task, config: RunConfig, settings: Settings, existing: Path | None) -> RunOutcome:
+        folder = str(task_runs_dir(self.db.root, task.name))
+        if existing is None:
+            return execute(task, config, settings, self.reporter)
+        if RunStore.open(existing).config().devices == config.devices:
+            return resume(str(existing), settings, self.reporter)
+        store = RunStore.open(existing)  # resumed on another device than it started on
+        settings = settings.model_copy(update={"log_dir": folder})
+        return execute(store.task(), replace(store.config(), devices=config.devices), settings, self.reporter, store=store)
+
+
+def _lost_time(run_dir: Path, started_at: float | None) -> float:
+    """Wall time an interrupted attempt spent: from its start to its run's last recorded event."""
+    if started_at is None:
+        return 0.0
+    times = [float(e["t"]) for e in read_events(run_dir) if "t" in e]
+    return max(times) - started_at if times else 0.0
+
+
+__all__ = ["latest_run_dir", "run_bench", "task_runs_dir", "workers_for"]

@@ -1,0 +1,3 @@
+from akg_agents.cli.app import main
+
+main()

@@ -1,0 +1,119 @@
+"""``akg_cli poly``: explain a kernel's schedule, benchmark PolyBench under all schedulers.
+
+Importing this module is cheap: islpy and the poly package load inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+poly_app = typer.Typer(help="PolyTOPS: configurable polyhedral scheduler (explain / bench).",
+                       no_args_is_help=True)
+
+SIZES = ("MINI", "SMALL", "MEDIUM", "LARGE", "EXTRALARGE")
+
+
+def _fail(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(code=2)
+
+
+def _kernel(name: str):  # type: ignore[no-untyped-def]
+    from akg_agents.poly import kernels
+
+    try:
+        return kernels.get(name)
+    except KeyError:
+        _fail(f"unknown kernel {name!r}; known: {', '.join(kernels.names())}")
+
+
+def _config(preset: str, config: Path | None, kernel: str):  # type: ignore[no-untyped-def]
+    from akg_agents.poly.config import ConfigError, load_config, load_overrides
+    from akg_agents.poly.config import preset as get_preset
+
+    try:
+        if config is not None:
+            if not config.exists():
+                _fail(f"config file not found: {config}")
+            text = config.read_text()
+            if "kernels:" in text:  # an overrides file: take this kernel's entry
+                table = load_overrides(config)
+                if kernel not in table:
+                    _fail(f"{config} has no entry for kernel {kernel!r}")
+                return table[kernel]
+            return load_config(config)
+        return get_preset(preset)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+@poly_app.command()
+def explain(kernel: str = typer.Argument(..., help="PolyBench kernel name, e.g. gemm"),
+            preset: str = typer.Option("pluto_like", help="isl_like | pluto_like | feautrier_like | cpu_vectorize"),
+            config: Path | None = typer.Option(None, help="YAML config (or kernel overrides file)"),
+            code: bool = typer.Option(False, help="also print the generated C kernel")) -> None:
+    """Print dependences, the schedule chosen per dimension and why, and the post-passes."""
+    k = _kernel(kernel)
+    cfg = _config(preset, config, kernel)
+    from akg_agents.poly.explain import explain as run_explain
+
+    typer.echo(run_explain(k, cfg, "MINI", show_code=code))
+
+
+@poly_app.command()
+def bench(kernels: str = typer.Option("all", help="comma list or 'all'"),
+          variants: str = typer.Option("all", help="comma list of orig,isl,polly,<presets>,override"),
+          size: str = typer.Option("MINI", help="MINI | SMALL | MEDIUM | LARGE | EXTRALARGE"),
+          threads: str = typer.Option("1,2", help="comma list of thread counts"),
+          runs: int = typer.Option(5, help="runs per measurement (middle runs averaged)"),
+          out: Path | None = typer.Option(None, help="JSONL results (resumed if present)"),
+          overrides: Path | None = typer.Option(None, help="kernel-specific override YAML"),
+          timeout: float = typer.Option(600.0, help="seconds per run before giving up"),
+          summary: Path | None = typer.Option(None, help="write a Markdown summary here")) -> None:
+    """Check and time PolyBench kernels under orig / isl / Polly / presets / overrides."""
+    from akg_agents.poly import kernels as kreg
+    from akg_agents.poly.bench import DEFAULT_VARIANTS, BenchSpec, default_out, load, run_bench
+    from akg_agents.poly.config import ConfigError
+    from akg_agents.poly.report import summary as make_summary
+
+    if size not in SIZES:
+        _fail(f"unknown size {size!r}; known: {', '.join(SIZES)}")
+    names = kreg.names() if kernels == "all" else [x.strip() for x in kernels.split(",") if x.strip()]
+    for n in names:
+        if n not in kreg.names():
+            _fail(f"unknown kernel {n!r}; known: {', '.join(kreg.names())}")
+    vs = DEFAULT_VARIANTS if variants == "all" else [x.strip() for x in variants.split(",") if x.strip()]
+    for v in vs:
+        if v not in DEFAULT_VARIANTS:
+            _fail(f"unknown variant {v!r}; known: {', '.join(DEFAULT_VARIANTS)}")
+    try:
+        ths = [int(t) for t in threads.split(",")]
+    except ValueError:
+        _fail(f"bad --threads {threads!r}: expected e.g. 1,2")
+    if runs < 1:
+        _fail("--runs must be >= 1")
+    if overrides is not None and not overrides.exists():
+        _fail(f"overrides file not found: {overrides}")
+    path = out or default_out(size)
+    spec = BenchSpec(names, vs, size, ths, runs, path, overrides, timeout)
+    try:
+        run_bench(spec, log=typer.echo)
+    except ConfigError as exc:
+        _fail(str(exc))
+    text = make_summary(load(path), size, ths)
+    if summary is not None:
+        summary.parent.mkdir(parents=True, exist_ok=True)
+        summary.write_text(text)
+    typer.echo(text)
+
+
+@poly_app.command("list")
+def list_kernels() -> None:
+    """List the PolyBench kernels and presets."""
+    from akg_agents.poly import kernels as kreg
+    from akg_agents.poly.config import PRESETS
+
+    typer.echo("kernels: " + ", ".join(kreg.names()))
+    typer.echo("presets: " + ", ".join(PRESETS))

@@ -1,0 +1,45 @@
+"""Settings -> a ready provider: the configured one, a recorder when llm.replay_file is set, a meter."""
+
+from __future__ import annotations
+
+from akg_agents.config.settings import LLMSettings
+from akg_agents.errors import LLMError
+from akg_agents.llm.base import ModelMap, Provider
+from akg_agents.llm.meter import MeteredProvider
+
+PROVIDERS = ("openai_compat", "anthropic", "exchange", "replay", "fake")
+
+
+def make_provider(llm: LLMSettings) -> Provider:
+    kind = llm.provider
+    if not kind:
+        raise LLMError("no LLM provider is configured (--model llm needs one)",
+                       hint="run `akg_cli config init`, or set AKG_AGENTS_LLM__PROVIDER=openai_compat, "
+                            "AKG_AGENTS_LLM__API_KEY and AKG_AGENTS_LLM__MODELS__STANDARD; or use --model builtin")
+    if kind == "openai_compat":
+        from akg_agents.llm.openai_compat import OpenAICompatProvider
+
+        return OpenAICompatProvider(llm.base_url, llm.api_key, ModelMap(llm.models), llm.timeout_s)
+    if kind == "anthropic":
+        from akg_agents.llm.anthropic import AnthropicProvider
+
+        return AnthropicProvider(llm.api_key, ModelMap(llm.models), llm.base_url, llm.timeout_s)
+    if kind == "exchange":
+        from akg_agents.llm.exchange import ExchangeProvider
+
+        return ExchangeProvider(llm.exchange_dir, llm.timeout_s)
+    if kind == "replay":
+        from akg_agents.llm.replay import ReplayProvider
+
+        return ReplayProvider(llm.replay_file)
+    raise LLMError(f"unknown llm.provider '{kind}'; valid: {', '.join(p for p in PROVIDERS if p != 'fake')}",
+                   hint="the scripted fake is for tests and is built in code (akg_agents.llm.fake)")
+
+
+def build_provider(llm: LLMSettings) -> MeteredProvider:
+    provider = make_provider(llm)
+    if llm.replay_file and llm.provider != "replay":
+        from akg_agents.llm.replay import RecordingProvider
+
+        provider = RecordingProvider(provider, llm.replay_file)
+    return MeteredProvider(provider)

@@ -1,0 +1,94 @@
+"""Strict record/replay: answers keyed on the normalized request, stored as JSON lines.
+
+Recording wraps any provider and appends {key, level, request, text, reasoning, usage} per call.
+Replaying answers only from the file: a request it has not seen raises LLMError naming the
+request (its key and first lines), never a silent live call. Normalization keeps keys stable
+across machines: absolute paths lose their directories and whitespace at line ends is dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from akg_agents.errors import LLMError
+from akg_agents.llm.base import Completion, Message, Provider, Usage
+
+_PATH = re.compile(r"(?<![\w.])/(?:[\w.+-]+/)+")  # the directories of an absolute path
+_ADDR = re.compile(r"0x[0-9a-fA-F]{6,}")
+
+
+def normalize(text: str) -> str:
+    text = _PATH.sub("<dir>/", text)
+    text = _ADDR.sub("0x<addr>", text)
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def request_key(messages: list[Message], level: str) -> str:
+    canonical = json.dumps([level, [[m.role, normalize(m.content)] for m in messages]])
+    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+def describe(messages: list[Message]) -> str:
+    last = next((m.content for m in reversed(messages) if m.role == "user"), "")
+    first = " / ".join(line.strip() for line in last.strip().splitlines()[:2])
+    return first[:160]
+
+
+def load_entries(path: Path) -> dict[str, dict[str, Any]]:
+    entries: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return entries
+    for line in path.read_text().splitlines():
+        if line.strip():
+            entry = json.loads(line)
+            entries.setdefault(entry["key"], entry)  # the first recording of a request wins
+    return entries
+
+
+class ReplayProvider:
+    name = "replay"
+
+    def __init__(self, path: str) -> None:
+        if not path:
+            raise LLMError("the replay provider needs a recording", hint="set AKG_AGENTS_LLM__REPLAY_FILE=file.jsonl")
+        self.path = Path(path)
+        if not self.path.exists():
+            raise LLMError(f"replay file {self.path} does not exist")
+        self.entries = load_entries(self.path)
+
+    async def complete(self, messages: list[Message], level: str) -> Completion:
+        key = request_key(messages, level)
+        entry = self.entries.get(key)
+        if entry is None:
+            raise LLMError(
+                f"replay miss: request {key} (level {level}) is not in {self.path.name}: '{describe(messages)}'",
+                hint="the prompt changed since the recording; record again with a live provider and llm.replay_file set",
+            )
+        usage = Usage(**entry.get("usage", {}))
+        return Completion(entry["text"], entry.get("reasoning", ""), usage, entry.get("model", "replay"))
+
+
+class RecordingProvider:
+    """Any provider, with every exchange appended to a replay file."""
+
+    def __init__(self, inner: Provider, path: str) -> None:
+        self.inner = inner
+        self.name = f"{inner.name}+record"
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    async def complete(self, messages: list[Message], level: str) -> Completion:
+        completion = await self.inner.complete(messages, level)
+        entry = {
+            "key": request_key(messages, level), "level": level, "request": describe(messages),
+            "text": completion.text, "reasoning": completion.reasoning, "model": completion.model,
+            "usage": {"prompt_tokens": completion.usage.prompt_tokens,
+                      "completion_tokens": completion.usage.completion_tokens},
+        }
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(entry) + "\n")
+        return completion

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import torch
+
+from akg_agents.verify.compare import compare_outputs
+
+
+def test_equal_within_fp32_tolerance() -> None:
+    ref = torch.randn(8, 8)
+    assert compare_outputs([ref], [ref + 1e-6], seed=0) is None
+
+
+def test_worst_element_is_reported_with_index_and_values() -> None:
+    ref = torch.zeros(4, 5)
+    out = ref.clone()
+    out[2, 3] = 0.5
+    out[1, 1] = 0.01
+    mismatch = compare_outputs([ref], [out], seed=1)
+    assert mismatch is not None
+    assert mismatch.element == [2, 3] and mismatch.actual == 0.5 and mismatch.bad_count == 2
+
+
+def test_nan_positions_must_match() -> None:
+    ref = torch.tensor([1.0, float("nan"), 3.0])
+    assert compare_outputs([ref], [ref.clone()], seed=0) is None
+    moved = torch.tensor([float("nan"), 2.0, 3.0])
+    mismatch = compare_outputs([ref], [moved], seed=0)
+    assert mismatch is not None and "NaN" in mismatch.detail
+
+
+def test_infinities_must_match_in_sign() -> None:
+    ref = torch.tensor([float("inf"), 1.0])
+    assert compare_outputs([ref], [torch.tensor([-float("inf"), 1.0])], seed=0) is not None
+
+
+def test_shape_dtype_and_count_are_checked() -> None:
+    ref = torch.zeros(2, 3)
+    assert "shape" in compare_outputs([ref], [torch.zeros(3, 2)], seed=0).detail  # type: ignore[union-attr]
+    assert "dtype" in compare_outputs([ref], [torch.zeros(2, 3, dtype=torch.float64)], seed=0).detail  # type: ignore[union-attr]
+    assert "outputs" in compare_outputs([ref], [ref, ref], seed=0).detail  # type: ignore[union-attr]
+
+
+def test_task_tolerance_overrides_the_dtype_default() -> None:
+    ref = torch.ones(3)
+    assert compare_outputs([ref], [ref + 1e-3], seed=0) is not None
+    assert compare_outputs([ref], [ref + 1e-3], seed=0, atol=1e-2, rtol=0.0) is None
+
+
+def test_half_precision_uses_a_looser_default() -> None:
+    ref = torch.ones(3, dtype=torch.float16)
+    assert compare_outputs([ref], [ref + 0.005], seed=0) is None

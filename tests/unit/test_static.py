@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from akg_agents.dsl import get_plugin
+from akg_agents.verify.static import check_source
+
+CPP = get_plugin("cpp")
+
+
+def rules(code: str) -> list[str]:
+    return [v.rule for v in check_source(code, CPP)[1]]
+
+
+def test_the_dsl_example_is_clean() -> None:
+    assert rules(CPP.example()) == []
+
+
+def test_syntax_error_is_reported_with_its_line() -> None:
+    _, found = check_source("class ModelNew(:\n", CPP)
+    assert found[0].rule == "syntax" and found[0].line == 1
+
+
+def test_matmul_operator_in_forward_is_torch_compute() -> None:
+    code = CPP.example().replace("return y", "return x @ x")
+    assert "torch-compute-in-forward" in rules(code)
+
+
+def test_stream_use_is_forbidden() -> None:
+    code = CPP.example().replace("x = x.contiguous()", "s = torch.cuda.Stream()\n        x = x.contiguous()")
+    assert "forbidden-api" in rules(code)
+
+
+def test_a_candidate_that_never_builds_a_kernel_is_rejected() -> None:
+    code = "import torch\nclass ModelNew(torch.nn.Module):\n    def forward(self, x):\n        return torch.empty_like(x)\n"
+    assert "kernel-not-built" in rules(code)
+
+
+def test_export_inlines_the_loader() -> None:
+    exported = CPP.export(CPP.example())
+    assert "akg_agents" not in exported.split("# --- end of loader ---")[1]
+    assert "def load_cpp" in exported
