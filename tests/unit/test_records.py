@@ -1,6 +1,16 @@
 from __future__ import annotations
 
-from akg_agents.records import Candidate, EvalResult, Mismatch, ProfileResult, RunConfig, Status, Timing, from_json, to_json
+from akg_agents.records import (
+    Candidate,
+    EvalResult,
+    Mismatch,
+    ProfileResult,
+    RunConfig,
+    Status,
+    Timing,
+    from_json,
+    to_json,
+)
 
 
 def test_eval_result_round_trips_through_json() -> None:

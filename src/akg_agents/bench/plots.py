@@ -104,7 +104,7 @@ def speedup_histogram(results: list[TaskResult], path: Path, title: str) -> Path
     low, high = _speed_limits(values or [1.0])
     if values:
         bins = [low * (high / low) ** (i / 24) for i in range(25)]
-        counts, edges, patches = ax.hist(values, bins=bins, edgecolor="white", zorder=2)
+        _counts, edges, patches = ax.hist(values, bins=bins, edgecolor="white", zorder=2)
         for patch, left in zip(patches, edges[:-1], strict=False):
             patch.set_facecolor(STATUS_COLOR["correct" if left >= 1.0 else "slower"])
         mean = geomean(values)

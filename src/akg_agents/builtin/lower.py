@@ -233,14 +233,14 @@ class Lowerer:
         return Binary(op, a[0], b[0]), join_kinds(a[1], b[1])
 
     def _leaky(self, node: torch.fx.Node) -> Value:
-        slope = node.args[1] if len(node.args) > 1 else node.kwargs.get("negative_slope", 0.01)
+        slope = _arg(node, 1, "negative_slope", 0.01)
         x = self._value(node.args[0])
         return Unary("leaky_relu", x[0], float(slope)), x[1]
 
     def _clamp(self, node: torch.fx.Node) -> Value:
         x = self._value(node.args[0])
-        low = node.args[1] if len(node.args) > 1 else node.kwargs.get("min")
-        high = node.args[2] if len(node.args) > 2 else node.kwargs.get("max")
+        low = _arg(node, 1, "min")
+        high = _arg(node, 2, "max")
         expr = x[0]
         if low is not None:
             expr = Binary("max", expr, Const(float(low)))
@@ -269,12 +269,12 @@ class Lowerer:
         return Binary("div", Unary("exp", shifted), s), "full"
 
     def _layer_norm_node(self, node: torch.fx.Node) -> Value:
-        shape = node.args[1] if len(node.args) > 1 else node.kwargs["normalized_shape"]
+        shape = _arg(node, 1, "normalized_shape")
         if tuple(shape) != (self.cols,):
             raise NotCovered("layer_norm over more than the last dimension")
-        weight = node.args[2] if len(node.args) > 2 else node.kwargs.get("weight")
-        bias = node.args[3] if len(node.args) > 3 else node.kwargs.get("bias")
-        eps = node.args[4] if len(node.args) > 4 else node.kwargs.get("eps", 1e-5)
+        weight = _arg(node, 2, "weight")
+        bias = _arg(node, 3, "bias")
+        eps = _arg(node, 4, "eps", 1e-5)
         w = self._value(weight) if weight is not None else None
         b = self._value(bias) if bias is not None else None
         return self._layer_norm(self._value(node.args[0]), w, b, float(eps))
@@ -312,7 +312,7 @@ class Lowerer:
 
     def _reshape(self, node: torch.fx.Node) -> Value:
         x = self._value(node.args[0])
-        source = tuple(node.args[0].meta["tensor_meta"].shape)
+        source = tuple(_arg(node, 0, "input").meta["tensor_meta"].shape)
         target = tuple(node.meta["tensor_meta"].shape)
         if source[-1:] != target[-1:] and not (x[1] == "row" and target[-1:] == (1,)):
             raise NotCovered(f"reshape {source} -> {target} changes the last dimension")
@@ -325,6 +325,12 @@ class Lowerer:
     def _require_full(self, x: Value, what: str) -> None:
         if x[1] != "full":
             raise NotCovered(f"{what} of a {x[1]} value")
+
+
+def _arg(node: torch.fx.Node, index: int, key: str, default: Any = None) -> Any:
+    """An fx argument by position or keyword (fx types them as a wide union; we check values)."""
+    args: Any = node.args
+    return args[index] if len(args) > index else node.kwargs.get(key, default)
 
 
 def _unary(op: str, x: Value) -> Value:

@@ -115,7 +115,7 @@ def verify(
                           "0", baseline, 1, threads, None)
     loaded = load_task(task)
     outcome = execute(loaded, config, settings, RichReporter(console), kernel_path=str(kernel))
-    for candidate, result in outcome.store.results.values():
+    for _candidate, result in outcome.store.results.values():
         if not result.ok:
             console.print(result.feedback())
     raise typer.Exit(show_outcome(outcome))

@@ -42,7 +42,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     agent_model_config: dict[str, str] = Field(default_factory=dict)
     default_workflow: str = "kernelgen_only"
-    profile_settings: ProfileSettings = Field(default_factory=ProfileSettings)
+    profile_settings: ProfileSettings = Field(default_factory=lambda: ProfileSettings())
     verify_timeout: float = Field(60.0, gt=0)
     log_dir: str = "akg_runs"
     memory_limit_mb: int = Field(8192, ge=256)
@@ -50,7 +50,7 @@ class Settings(BaseModel):
     cache_dir: str = ""
     threads: int = Field(0, ge=0)
     skill_dirs: list[str] = Field(default_factory=list)
-    llm: LLMSettings = Field(default_factory=LLMSettings)
+    llm: LLMSettings = Field(default_factory=lambda: LLMSettings())
 
     def resolved_cache_dir(self) -> str:
         return self.cache_dir or str(Path.home() / ".cache" / "akg_agents")

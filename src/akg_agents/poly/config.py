@@ -47,6 +47,9 @@ class SchedConfig:
     wavefront: bool = False  # skew tile loops (T0+T1, T1..) when no tile loop is parallel
     parallel: bool = True  # omp parallel for on the outermost parallel loop
     simd: bool = False  # omp simd on the innermost parallel loop
+    # a parallel loop nested in sequential loops is marked only if it heads a nest at
+    # least this deep (1 = always; fork/join per outer iteration is costly on small bodies)
+    inner_parallel_depth: int = 2
     # per-statement directives, e.g. {"S1": {"serial": ["k"]}}
     directives: dict[str, dict[str, Any]] = field(default_factory=dict)
 

@@ -153,6 +153,16 @@ def _serial(node: isl.ScheduleNode, m: int, kernel: Kernel, cfg: SchedConfig) ->
     return False
 
 
+def _loops_below(node: isl.ScheduleNode) -> int:
+    """Most band members on any path strictly below ``node``."""
+    best = 0
+    for i in range(node.n_children()):
+        child = node.child(i)
+        own = child.band_n_member() if child.get_type() == BAND else 0
+        best = max(best, own + _loops_below(child))
+    return best
+
+
 def _is_leaf_band(node: isl.ScheduleNode) -> bool:
     return node.n_children() == 1 and node.child(0).get_type() == LEAF
 
@@ -176,6 +186,11 @@ def _mark_band(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: P
     coinc = [bool(node.band_member_get_coincident(m)) and not _serial(node, m, kernel, cfg)
              for m in range(n)]
     par = coinc.index(True) if cfg.parallel and not inside and any(coinc) else None
+    if par is not None and node.get_schedule_depth() + par > 0 \
+            and n - par + _loops_below(node) < cfg.inner_parallel_depth:
+        # a parallel region per iteration of an enclosing sequential loop costs a
+        # fork/join each time: only worth it when it contains a loop nest, not one loop
+        par = None
     simd = n - 1 if cfg.simd and _is_leaf_band(node) and coinc[-1] else None
     bounds = [0, *sorted({c for c in (par, simd) if c})]
     depth = 0

@@ -19,7 +19,6 @@ from akg_agents.verify.protocol import CandidateJob, ReferenceJob, WorkerReport
 from akg_agents.verify.sandbox import Sandbox, new_job_dir
 from akg_agents.verify.static import check_source
 
-
 REFERENCE_VERSION = 2  # bump when reference validation changes: old cache entries are then ignored
 
 

@@ -6,6 +6,7 @@ with a failure status; only a server that cannot start at all raises (WorkerErro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -103,10 +104,8 @@ class Sandbox:
 
     def close(self) -> None:
         if self._proc is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self._proc.wait()
             self._proc = None
 

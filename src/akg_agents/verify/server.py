@@ -14,6 +14,7 @@ enforced here by SIGKILL to the whole group.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -70,8 +71,12 @@ def _child(request: dict[str, Any]) -> None:
         if threads > 0:
             os.environ["OMP_NUM_THREADS"] = str(threads)  # read by the kernels' own OpenMP runtime
         _limit_child(request)
-        kind = ReferenceJob if request["kind"] == "reference" else CandidateJob
-        report = worker.run_job(from_dict(kind, request["job"]))
+        job: ReferenceJob | CandidateJob
+        if request["kind"] == "reference":
+            job = from_dict(ReferenceJob, request["job"])
+        else:
+            job = from_dict(CandidateJob, request["job"])
+        report = worker.run_job(job)
         tmp = os.path.join(job_dir, "report.json.tmp")
         with open(tmp, "w") as handle:
             handle.write(to_json(report))
@@ -101,10 +106,8 @@ def _wait(pid: int, timeout_s: float) -> tuple[int | None, int | None, bool]:
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _preload() -> None:

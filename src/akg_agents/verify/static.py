@@ -92,7 +92,8 @@ def _forbidden_rules(tree: ast.Module) -> list[Violation]:
     found: list[Violation] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
-            found.append(Violation("no-try-except", "try/except is not allowed: no hidden fallbacks", node.lineno))
+            line = getattr(node, "lineno", 0)
+            found.append(Violation("no-try-except", "try/except is not allowed: no hidden fallbacks", line))
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             found += _import_rules(node)
         elif isinstance(node, ast.Attribute):

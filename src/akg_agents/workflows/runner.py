@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from akg_agents.builtin.lower import NotCovered
@@ -16,10 +17,11 @@ from akg_agents.config.settings import Settings
 from akg_agents.dsl import get_plugin
 from akg_agents.errors import ToolchainError
 from akg_agents.records import Candidate, EvalResult, RunConfig, Task
+from akg_agents.runtime.device_pool import DevicePool
 from akg_agents.runtime.evaluator import Evaluator
 from akg_agents.store.rundir import RunStore
 from akg_agents.tasks.scale import shrink
-from akg_agents.verify.evaluate import ReferenceInfo, Verifier, VerifySettings
+from akg_agents.verify.evaluate import ReferenceInfo, VerifySettings
 from akg_agents.workflows import get_workflow
 from akg_agents.workflows.base import Reporter, RunContext, SilentReporter
 
@@ -35,9 +37,8 @@ class RunOutcome:
 
 
 def verify_settings(config: RunConfig) -> VerifySettings:
-    device = "cpu" if get_plugin(config.dsl).device_type == "cpu" else f"{get_plugin(config.dsl).device_type}"
     return VerifySettings(
-        seeds=tuple(config.seeds), device=device, threads=config.threads, timeout_s=config.verify_timeout_s,
+        seeds=tuple(config.seeds), device=get_plugin(config.dsl).device_type, threads=config.threads, timeout_s=config.verify_timeout_s,
         memory_mb=config.memory_limit_mb, warmup_times=config.warmup_times, run_times=config.run_times,
         baseline_compile=config.baseline == "compile",
     )
@@ -48,13 +49,8 @@ def make_evaluator(config: RunConfig, settings: Settings) -> Evaluator:
     problem = plugin.toolchain_problem()
     if problem:
         raise ToolchainError(problem)
-    cache = settings.resolved_cache_dir()
-    vs = verify_settings(config)
-    if plugin.device_type == "cpu":
-        return Evaluator([Verifier(vs, cache)])
-    from akg_agents.runtime.device_pool import verifiers_for_devices  # GPU pools: one sandbox per device
-
-    return Evaluator(verifiers_for_devices(vs, cache, config.devices))
+    devices = ["cpu"] if plugin.device_type == "cpu" else [str(d) for d in config.devices]
+    return Evaluator(DevicePool(devices, settings.resolved_cache_dir(), verify_settings(config)))
 
 
 def prepare_task(task: Task, config: RunConfig, evaluator: Evaluator, reporter: Reporter) -> tuple[Task, ReferenceInfo]:
@@ -89,13 +85,17 @@ def execute(
         ctx = RunContext(task, config, store, evaluator, reporter, kernel_path)
         declined = None
         try:
-            asyncio.run(workflow(ctx))
+            asyncio.run(_run_workflow(workflow, ctx))
         except NotCovered as reason:
             declined = str(reason)
             store.event("declined", reason=declined)
         return finish(store, task, info, config, declined)
     finally:
         evaluator.close()
+
+
+async def _run_workflow(workflow: Callable[[RunContext], Awaitable[None]], ctx: RunContext) -> None:
+    await workflow(ctx)
 
 
 def finish(store: RunStore, task: Task, info: ReferenceInfo, config: RunConfig, declined: str | None) -> RunOutcome:
@@ -133,4 +133,4 @@ def replace_log_dir(settings: Settings, log_dir: str) -> Settings:
     return settings.model_copy(update={"log_dir": log_dir}) if os.path.isdir(log_dir) else settings
 
 
-__all__ = ["RunOutcome", "execute", "finish", "replace", "resume"]
+__all__ = ["RunOutcome", "execute", "finish", "resume"]

@@ -1,0 +1,46 @@
+"""TaskConstructor: a plain request or messy code -> a validated KernelBench-format Task.
+
+The model writes the file; `check_task_source` checks its shape and `validate` (the Verifier's
+sandboxed reference job in the CLI) runs it. A failure goes back to the model with the error,
+up to `attempts` times; the last error is raised as TaskError.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from akg_agents.agents.parsing import extract_module
+from akg_agents.agents.prompting import AgentIO
+from akg_agents.errors import TaskError
+from akg_agents.records import Task
+from akg_agents.tasks.loader import check_task_source
+
+
+def task_name(request: str) -> str:
+    words = re.findall(r"[a-z0-9]+", request.lower())
+    stop = {"a", "an", "the", "over", "of", "for", "with", "and", "to", "in", "on", "batch", "rows", "wide"}
+    kept = [w for w in words if w not in stop and not w.isdigit()][:4]
+    return "_".join(kept) or "constructed"
+
+
+class TaskConstructor:
+    def __init__(self, io: AgentIO, level: str = "standard", attempts: int = 3) -> None:
+        self.io = io
+        self.level = level
+        self.attempts = attempts
+
+    async def construct(self, request: str, validate: Callable[[Task], None], name: str = "") -> Task:
+        previous, error = "", ""
+        for _ in range(self.attempts):
+            variables = {"request": request.strip(), "previous": previous, "error": error}
+            source, _ = await self.io.ask("task_constructor", "task_constructor.j2", variables, self.level,
+                                          lambda text: extract_module(text, must_define="Model"))
+            task = Task(name=name or task_name(request), source=source, path="")
+            try:
+                check_task_source(source, "the constructed task")
+                validate(task)
+                return task
+            except TaskError as exc:
+                previous, error = source, f"{exc}" + (f" ({exc.hint})" if exc.hint else "")
+        raise TaskError(f"could not construct a valid task from the request after {self.attempts} attempts: {error}")

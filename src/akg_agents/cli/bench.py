@@ -1,0 +1,154 @@
+"""`akg_cli bench` and `akg_cli report`: run a suite of tasks, then turn results into tables and plots.
+
+Mounted by cli/app.py through `register(app)`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+
+from akg_agents.bench.db import BenchDB
+from akg_agents.bench.metrics import TaskResult, compute
+from akg_agents.bench.suite import load_suite
+from akg_agents.bench.tables import metrics_table, summary_markdown
+from akg_agents.cli.app import console, default_arch, err_console
+from akg_agents.cli.commands import TARGET_HELP, build_config
+from akg_agents.cli.render import RichReporter
+from akg_agents.config.settings import load_settings
+from akg_agents.errors import ConfigError
+from akg_agents.records import RunConfig, Task, to_dict
+
+CPU_SCALE_BUDGET_MS = 100.0
+_TASK_STYLE = {"correct": "green", "incorrect": "red", "declined": "dim", "error": "magenta"}
+
+
+def bench(
+    suite: str = typer.Argument(None, help="A folder of KernelBench-format tasks, a KernelBench checkout (with --level), or a bundled suite name (cpu_small)."),
+    level: int = typer.Option(None, help="KernelBench level (1-4): runs KernelBench/levelN/*.py of the checkout."),
+    problems: str = typer.Option(None, help="Problem numbers to run, e.g. 1-20,40 (the leading number of each file name)."),
+    framework: str = typer.Option("torch", help="Framework of the reference models."),
+    backend: str = typer.Option("cpu", help="cpu, cuda or ascend. " + TARGET_HELP),
+    arch: str = typer.Option("", help="Target architecture (default: this machine's for cpu, h100 for cuda)."),
+    dsl: str = typer.Option("cpp", help="Kernel language: cpp, triton_cuda, cuda_c, tilelang_cuda."),
+    workflow: str = typer.Option(None, help="Workflow for every task (default: from the DSL's settings)."),
+    model: str = typer.Option(None, help="'builtin' (no LLM) or 'llm' (the configured provider)."),
+    devices: str = typer.Option("0", help="Comma-separated device ids; tasks run concurrently, one per device (one on cpu)."),
+    output: Path = typer.Option(None, "--output", "-o", help="Bench directory (default: akg_bench/SUITE_DSL_TIME). Re-running with the same one continues it."),
+    resume_dir: Path = typer.Option(None, "--resume", help="Continue the interrupted bench in this directory (its own settings)."),
+    max_candidates: int = typer.Option(4, help="Candidates per task."),
+    baseline: str = typer.Option("eager", help="eager, or compile (time torch.compile too; metrics against both)."),
+    threads: int = typer.Option(None, help="CPU threads for kernels and eager PyTorch (default: all cores)."),
+    scale_budget_ms: float = typer.Option(None, help=f"Shrink each task's sizes until eager runs within this many ms (default {CPU_SCALE_BUDGET_MS:g} on cpu, off elsewhere; 0: off)."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every candidate, not one line per task."),
+) -> None:
+    """Run every task of SUITE; report correctness, fast_p and geometric-mean speedup.
+
+    Results stream into BENCH_DIR/bench.db and results.jsonl as tasks finish; a killed bench
+    continues with `akg_cli bench --resume BENCH_DIR`, without losing or repeating a task.
+
+        akg_cli bench cpu_small --backend cpu --dsl cpp --model builtin
+        akg_cli bench ~/KernelBench --level 1 --problems 1-20,40 --backend cuda --dsl triton_cuda --devices 0,1
+    """
+    if resume_dir is not None:
+        if suite is not None:
+            raise ConfigError("pass either SUITE or --resume BENCH_DIR, not both")
+        db = BenchDB.open(resume_dir)
+        config = db.config()
+        root = resume_dir
+    elif suite is None:
+        raise ConfigError("missing SUITE: a task folder, a KernelBench checkout or a bundled suite name (cpu_small)")
+    else:
+        settings = load_settings(dsl)
+        if scale_budget_ms is None:
+            scale_budget_ms = CPU_SCALE_BUDGET_MS if backend == "cpu" else 0.0
+        config = build_config(settings, framework, backend, arch or default_arch(backend), dsl, workflow, model, devices,
+                              baseline, max_candidates, threads, scale_budget_ms or None)
+        folder, tasks = load_suite(suite, level, problems)
+        root = output or Path("akg_bench") / f"{folder.name}_{dsl}_{time.strftime('%Y%m%d-%H%M%S')}"
+        db = BenchDB.create_or_continue(root, config, str(folder), tasks)
+    try:
+        _run(db, root, config, verbose)
+    finally:
+        db.close()
+
+
+def _run(db: BenchDB, root: Path, config: RunConfig, verbose: bool) -> None:
+    from akg_agents.bench.run import run_bench
+
+    settings = load_settings(config.dsl)
+    pending = db.unfinished()
+    total = db.counts()["tasks"]
+    done = total - len(pending)
+    console.print(f"[bold]akg_agents[/] bench {root}: {total} task(s), {done} already done; {config.backend}/{config.arch}, "
+                  f"dsl {config.dsl}, workflow {config.workflow}, model {config.model}"
+                  + (f", scale budget {config.scale_budget_ms:g} ms" if config.scale_budget_ms else ""))
+    progress = {"done": done}
+
+    def on_start(task: Task, resumed: str | None) -> None:
+        if resumed:
+            console.print(f"  [cyan]resuming[/] {task.name} from {resumed}")
+
+    def on_done(result: TaskResult) -> None:
+        progress["done"] += 1
+        style = _TASK_STYLE.get(result.status, "white")
+        speed = f" {result.speedup:.2f}x" if result.speedup else ""
+        scaled = f"  [dim]scaled {', '.join(f'{k}={v}' for k, v in result.sizes.items())}[/]" if result.sizes else ""
+        why = f"  [dim]{result.reason.splitlines()[0][:80]}[/]" if result.reason and not result.correct else ""
+        console.print(f"[{progress['done']:>3}/{total}] [{style}]{result.status:9s}[/]{speed:>8s}  {result.name}"
+                      f"  ({result.wall_s:.1f} s){scaled}{why}")
+
+    try:
+        results = run_bench(db, config, settings, on_start, on_done, RichReporter(console) if verbose else None)
+    except KeyboardInterrupt:
+        err_console.print(f"[yellow]interrupted[/]: finished tasks are in {root / 'bench.db'}; "
+                          f"continue with `akg_cli bench --resume {root}`")
+        raise typer.Exit(130) from None
+    write_bench_summary(root, results, config)
+    console.print()
+    console.print(metrics_table(compute(results)))
+    for result in results:
+        if result.correct and result.flags:
+            console.print(f"[yellow]flagged[/] {result.name}: {'; '.join(result.flags)}")
+    console.print(f"\nbench directory: {root}  (summary.md; plots: `akg_cli report {root}`)")
+
+
+def write_bench_summary(root: Path, results: list[TaskResult], config: RunConfig) -> None:
+    (root / "summary.md").write_text(summary_markdown(f"Bench {root.resolve().name}", results, config))
+    metrics = compute(results)
+    data = {"metrics": {**to_dict(metrics), "correctness": metrics.correctness}, "tasks": [to_dict(r) for r in results]}
+    (root / "summary.json").write_text(json.dumps(data, indent=2, default=str))
+
+
+def report(
+    path: Path = typer.Argument(None, help="A bench directory (from `akg_cli bench`) or a run directory (from `akg_cli op`)."),
+    compare: tuple[Path, Path] | None = typer.Option(None, "--compare", help="Two bench (or run) directories A B, side by side."),
+    output: Path = typer.Option(None, "--output", "-o", help="Where to write (default: PATH/report, or compare_A_vs_B)."),
+) -> None:
+    """Write report.md, report.html (plots embedded) and PNG plots for a bench or a run; or compare two."""
+    from akg_agents.bench.report import write_compare, write_report
+
+    if compare:
+        if path is not None:
+            raise ConfigError("pass either PATH or --compare A B, not both")
+        a, b = compare
+        written = write_compare(a, b, output or Path(f"compare_{a.resolve().name}_vs_{b.resolve().name}"))
+    elif path is None:
+        raise ConfigError("missing PATH (a bench or run directory), or --compare A B")
+    else:
+        if not path.exists():
+            raise ConfigError(f"{path} does not exist")
+        written = write_report(path, output or path / "report")
+    for file in written:
+        console.print(f"wrote {file}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench")(bench)
+    app.command("report")(report)
+
+
+__all__ = ["bench", "register", "report", "write_bench_summary"]

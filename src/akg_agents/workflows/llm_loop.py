@@ -1,0 +1,138 @@
+"""The LLM loop behind default, coder_only and kernelgen_only.
+
+    [KernelDesigner] -> KernelGen -> verify -> Conductor: fix (edits, cheap model) | regenerate | stop
+
+Bounded by RunConfig.max_step (candidates evaluated) and a wall-clock timeout. Every prompt and
+response goes to <run>/prompts/, every decision to events.jsonl, token usage to llm_usage.json.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from akg_agents.agents.analysis import OpAnalysis, analyze_task
+from akg_agents.agents.conductor import Conductor
+from akg_agents.agents.context import KernelJob
+from akg_agents.agents.designer import KernelDesigner
+from akg_agents.agents.kernel_gen import KernelGen
+from akg_agents.agents.parsing import Decision
+from akg_agents.agents.prompting import AgentIO
+from akg_agents.config.settings import load_settings
+from akg_agents.dsl import get_plugin
+from akg_agents.errors import LLMError
+from akg_agents.llm.factory import build_provider
+from akg_agents.llm.meter import MeteredProvider
+from akg_agents.records import Candidate, EvalResult
+from akg_agents.skills import load_skills, render_skills, select_skills
+from akg_agents.workflows.base import RunContext, evaluate_one
+
+WALL_TIMEOUT_S = 3600.0
+SKILL_BUDGET_TOKENS = 3500
+
+
+@dataclass
+class Loop:
+    ctx: RunContext
+    job: KernelJob
+    io: AgentIO
+    fix_skills: str
+    deadline: float
+    history: list[str] = field(default_factory=list)
+    step: int = 0
+
+    def candidate(self, code: str, agent: str, parent: str | None, note: str) -> Candidate:
+        self.step += 1
+        return Candidate(id=f"llm-{self.step}", dsl=self.ctx.config.dsl, code=code, agent=agent,
+                         parent_id=parent, step=self.step, note=note[:200])
+
+    def out_of_budget(self) -> str:
+        if self.step >= self.ctx.config.max_step:
+            return f"max_step {self.ctx.config.max_step} reached"
+        if time.monotonic() > self.deadline:
+            return "wall-clock timeout reached"
+        return ""
+
+
+def _job(ctx: RunContext, analysis: OpAnalysis, skills: str) -> KernelJob:
+    plugin = get_plugin(ctx.config.dsl)
+    return KernelJob(ctx.task, ctx.config.dsl, ctx.config.backend, ctx.config.arch, plugin.contract(),
+                     plugin.example(), plugin.language, analysis.text(), skills)
+
+
+def _skills(ctx: RunContext, analysis: OpAnalysis, skill_dirs: list[str], stage: str) -> str:
+    chosen = select_skills(load_skills(skill_dirs), ctx.config.dsl, stage, analysis.kinds,
+                           ctx.task.source + "\n" + analysis.text(), SKILL_BUDGET_TOKENS)
+    ctx.store.event("skills_selected", stage=stage, skills=[s.name for s in chosen],
+                    categories=sorted({s.category for s in chosen}))
+    return render_skills(chosen)
+
+
+async def run_llm(ctx: RunContext, design: bool, profile: bool, provider: MeteredProvider | None = None) -> None:
+    settings = load_settings(ctx.config.dsl)
+    llm = provider or build_provider(settings.llm)
+    ctx.reporter.info(f"LLM provider: {llm.name}")
+    analysis = analyze_task(ctx.task)
+    ctx.store.event("op_analysis", kinds=analysis.kinds, flops=analysis.flops, bytes=analysis.bytes,
+                    intensity=round(analysis.intensity, 3))
+    job = _job(ctx, analysis, _skills(ctx, analysis, settings.skill_dirs, "codegen"))
+    io = AgentIO(llm, ctx.store)
+    loop = Loop(ctx, job, io, _skills(ctx, analysis, settings.skill_dirs, "fix"), time.monotonic() + WALL_TIMEOUT_S)
+    levels = ctx.config.agent_models
+    try:
+        sketch = ""
+        if design:
+            design_job = _job(ctx, analysis, _skills(ctx, analysis, settings.skill_dirs, "design"))
+            result = await KernelDesigner(io, levels.get("kernel_designer", "complex")).design(design_job)
+            sketch = result.sketch
+            ctx.store.event("designed", params=result.params)
+            ctx.reporter.info(f"designer: sketch with {len(result.params)} tunable parameter(s)")
+        await _iterate(loop, sketch, profile)
+    finally:
+        (ctx.store.root / "llm_usage.json").write_text(json.dumps(llm.summary(), indent=2))
+        ctx.store.event("llm_usage", **llm.summary()["total"])
+        ctx.reporter.info(llm.line())
+
+
+async def _iterate(loop: Loop, sketch: str, profile: bool) -> None:
+    ctx, job, levels = loop.ctx, loop.job, loop.ctx.config.agent_models
+    gen = KernelGen(loop.io, levels.get("kernel_gen", "standard"), levels.get("kernel_fixer", "fast"))
+    conductor = Conductor(loop.io, levels.get("conductor", "standard"))
+    code = await gen.generate(job, sketch=sketch)
+    candidate = loop.candidate(code, "kernel_gen", None, "first attempt" + (" from the design" if sketch else ""))
+    while True:
+        result = await evaluate_one(ctx, candidate, profile)
+        loop.history.append(f"{candidate.id} ({candidate.agent}): {result.status.value}: {result.message[:160]}")
+        if result.ok:
+            ctx.store.event("stop", reason=f"{candidate.id} passed")
+            return
+        stop = loop.out_of_budget()
+        if stop:
+            ctx.store.event("stop", reason=stop)
+            ctx.reporter.info(f"stopping: {stop}")
+            return
+        decision = await conductor.decide(job, candidate, result, loop.history[:-1],
+                                          ctx.config.max_step - loop.step)
+        ctx.store.event("decision", candidate=candidate.id, action=decision.action, reason=decision.reason,
+                        suggestion=decision.suggestion[:500])
+        ctx.reporter.info(f"conductor: {decision.action} ({decision.reason[:100]})")
+        if decision.action == "stop":
+            ctx.store.event("stop", reason=f"conductor: {decision.reason}")
+            return
+        candidate = await _next(loop, gen, candidate, result, decision, sketch)
+
+
+async def _next(loop: Loop, gen: KernelGen, candidate: Candidate, result: EvalResult, decision: Decision,
+                sketch: str) -> Candidate:
+    job = loop.job
+    if decision.action == "fix":
+        try:
+            fixed = await gen.fix(KernelJob(**{**job.__dict__, "skills": loop.fix_skills}), candidate.code,
+                                  result.feedback(), decision.suggestion or decision.reason)
+            return loop.candidate(fixed, "conductor", candidate.id, f"fix: {decision.reason}")
+        except LLMError as problem:  # edits that never applied: fall back to a full rewrite
+            loop.ctx.store.event("fix_failed", candidate=candidate.id, reason=str(problem)[:300])
+    code = await gen.generate(job, sketch=sketch, previous=candidate.code, feedback=result.feedback(),
+                              suggestion=decision.suggestion or decision.reason)
+    return loop.candidate(code, "kernel_gen", candidate.id, f"regenerate: {decision.reason}")
