@@ -1,5 +1,6 @@
 import torch
 import torch.nn as nn
+
 from akg_agents.dsl.cuda_loader import load_cuda
 
 CUDA_SOURCE = r"""

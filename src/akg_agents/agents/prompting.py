@@ -41,11 +41,11 @@ class Sink(Protocol):
 
 
 class AgentIO:
-    def __init__(self, llm: Metered, sink: Sink | None = None, retries: int = 2) -> None:
+    def __init__(self, llm: Metered, sink: Sink | None = None, retries: int = 2, start: int = 0) -> None:
         self.llm = llm
         self.sink = sink
         self.retries = retries
-        self.count = 0
+        self.count = start  # prompt files already in the run directory (resume)
 
     async def ask(self, agent: str, template: str, variables: dict[str, Any], level: str,
                   parse: Callable[[str], T]) -> tuple[T, Completion]:

@@ -7,13 +7,19 @@ up to `attempts` times; the last error is raised as TaskError.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from akg_agents.agents.parsing import extract_module
 from akg_agents.agents.prompting import AgentIO
+from akg_agents.config.settings import Settings
 from akg_agents.errors import TaskError
-from akg_agents.records import Task
+from akg_agents.records import RunConfig, Task
 from akg_agents.tasks.loader import check_task_source
 
 
@@ -44,3 +50,44 @@ class TaskConstructor:
             except TaskError as exc:
                 previous, error = source, f"{exc}" + (f" ({exc.hint})" if exc.hint else "")
         raise TaskError(f"could not construct a valid task from the request after {self.attempts} attempts: {error}")
+
+
+class FolderSink:
+    """Prompts and events of a task construction, kept next to the constructed task file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def save_prompt(self, name: str, text: str) -> Path:
+        path = self.folder / name
+        path.write_text(text)
+        return path
+
+    def event(self, kind: str, **data: Any) -> None:
+        with open(self.folder / "events.jsonl", "a") as handle:
+            handle.write(json.dumps({"t": round(time.time(), 3), "event": kind, **data}) + "\n")
+
+
+def task_from_request(request: str, settings: Settings, config: RunConfig) -> tuple[Task, Path]:
+    """Ask the configured model for a task, validate it in the sandbox, save it under log_dir."""
+    from akg_agents.llm.factory import build_provider
+    from akg_agents.workflows.runner import make_evaluator
+
+    name = task_name(request)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder = Path(settings.log_dir) / "constructed" / f"{name}_{stamp}"
+    llm = build_provider(settings.llm)
+    evaluator = make_evaluator(config, settings)
+
+    def validate(candidate: Task) -> None:
+        evaluator.reference(candidate)  # runs it in the sandbox; raises TaskError with the reason
+
+    try:
+        constructor = TaskConstructor(AgentIO(llm, FolderSink(folder)))
+        task = asyncio.run(constructor.construct(request, validate, name))
+    finally:
+        evaluator.close()
+    path = folder / f"{name}.py"
+    path.write_text(task.source)
+    return Task(name=name, source=task.source, path=str(path.resolve())), path

@@ -92,7 +92,9 @@ def speedup_bars(results: list[TaskResult], path: Path, title: str, compile_base
     legend = [Patch(color=STATUS_COLOR[k], label=label) for k, label in (
         ("correct", "correct, >= 1.0x"), ("slower", "correct, < 1.0x"), ("incorrect", "incorrect"),
         ("declined", "declined"), ("error", "task error"))]
-    ax.legend(handles=[*legend, ax.get_lines()[0]], loc="lower right", fontsize=7, framealpha=0.9)
+    ax.set_ylim(-0.6, len(results) - 0.4)
+    ax.legend(handles=[*legend, ax.get_lines()[0]], loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+              frameon=False, title="status")
     return _save(fig, path)
 
 
@@ -149,11 +151,12 @@ def best_so_far(results: list[TaskResult], path: Path, title: str) -> Path:
 
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("candidates evaluated")
+    ax.set_xlabel("candidates evaluated (per task, in evaluation order)")
     ax.set_ylabel("best verified speedup so far (log scale)")
     ax.set_title(title, fontweight="bold")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.plot([], [], color="#8a9bb0", linewidth=0.9, label="one task")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return _save(fig, path)
 
 
@@ -193,6 +196,7 @@ def compare_bars(a: list[TaskResult], b: list[TaskResult], labels: tuple[str, st
         for offset, found, color in ((0.2, by_a.get(name), A_COLOR), (-0.2, by_b.get(name), B_COLOR)):
             if found is not None and found.correct and found.speedup:
                 ax.barh(row + offset, found.speedup - low, left=low, height=0.38, color=color, zorder=2)
+                ax.text(found.speedup * 1.03, row + offset, f"{found.speedup:.2f}x", va="center", fontsize=7)
             else:
                 status = found.status if found is not None else "absent"
                 ax.text(low * 1.06, row + offset, status, va="center", fontsize=7, color=STATUS_COLOR.get(status, "k"))
@@ -201,8 +205,9 @@ def compare_bars(a: list[TaskResult], b: list[TaskResult], labels: tuple[str, st
     _log_axis(ax, "x", (low, high))
     from matplotlib.patches import Patch
 
+    ax.set_ylim(-0.7, len(names) - 0.3)
     ax.legend(handles=[Patch(color=A_COLOR, label=f"A: {labels[0]}"), Patch(color=B_COLOR, label=f"B: {labels[1]}"),
-                       ax.get_lines()[0]], fontsize=7, loc="lower right")
+                       ax.get_lines()[0]], fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_xlabel("speedup of the best verified kernel over PyTorch eager (log scale)")
     ax.set_ylabel("task")
     ax.set_title("A vs B, task by task", fontweight="bold")

@@ -62,7 +62,8 @@ def show_outcome(outcome: RunOutcome) -> int:
 
 @app.command()
 def op(
-    task: Path = typer.Option(..., "--task", "-t", help="KernelBench-format task file (Model, get_inputs, get_init_inputs)."),
+    task: Path = typer.Option(None, "--task", "-t", help="KernelBench-format task file (Model, get_inputs, get_init_inputs)."),
+    request: str = typer.Option(None, "--request", help="Instead of --task: describe the op in words; the configured LLM writes and validates the task."),
     framework: str = typer.Option("torch", help="Framework of the reference model."),
     backend: str = typer.Option("cpu", help="Where kernels run: cpu, cuda or ascend. " + TARGET_HELP),
     arch: str = typer.Option("", help="Target architecture (default: this machine's for cpu, h100 for cuda)."),
@@ -87,7 +88,15 @@ def op(
     settings = load_settings(dsl, overrides)
     config = build_config(settings, framework, backend, arch or default_arch(backend), dsl, workflow, model, devices,
                           baseline, max_candidates, threads, scale_budget_ms)
-    loaded = load_task(task)
+    if (task is None) == (request is None):
+        raise ConfigError("give exactly one of --task FILE or --request TEXT")
+    if request is not None:
+        from akg_agents.agents.task_constructor import task_from_request
+
+        loaded, written = task_from_request(request, settings, config)
+        console.print(f"constructed task {written}:\n", loaded.source, markup=False, highlight=False)
+    else:
+        loaded = load_task(task)
     console.print(f"[bold]akg_agents[/] op: task [bold]{loaded.name}[/] on {backend}/{config.arch}, dsl {dsl}, "
                   f"workflow {config.workflow}, model {config.model}")
     outcome = execute(loaded, config, settings, RichReporter(console), kernel_path=str(kernel) if kernel else None)

@@ -86,7 +86,7 @@ def run_bench(spec: BenchSpec, log: Callable[[str], None] = print) -> list[Recor
                 rec = Record(name, spec.size, "orig", th, "ok", t.mean, t.spread, t.runs,
                              note="sequential code; timed with 1 thread")
             else:
-                rec = _one(kernel, variant, th, spec, ref_path)
+                rec = _one(kernel, variant, th, spec, ref_path, first)
             _append(spec.out, rec)
             new.append(rec)
             log(_fmt(rec))
@@ -103,7 +103,8 @@ def _reference(kernel, spec: BenchSpec):  # type: ignore[no-untyped-def]
     return dump, exe, first
 
 
-def _one(kernel, variant: str, threads: int, spec: BenchSpec, ref: Path) -> Record:  # type: ignore[no-untyped-def]
+def _one(kernel, variant: str, threads: int, spec: BenchSpec, ref: Path,
+         orig_time: float | None = None) -> Record:  # type: ignore[no-untyped-def]
     rec = Record(kernel.name, spec.size, variant, threads, "ok")
     try:
         b = build(kernel, variant, spec.size, overrides=spec.overrides)
@@ -126,8 +127,11 @@ def _one(kernel, variant: str, threads: int, spec: BenchSpec, ref: Path) -> Reco
         rec.max_rel_err, rec.bad_array = err, bad
         if not ok:
             rec.status = "wrong"
-        t = time_exe(exe, threads, spec.runs, first=first, timeout=spec.timeout)
+        slow = max(10.0, 3 * orig_time) if orig_time else None
+        t = time_exe(exe, threads, spec.runs, first=first, timeout=spec.timeout, slow_after=slow)
         rec.mean, rec.spread, rec.runs = t.mean, t.spread, t.runs
+        if len(t.runs) < spec.runs:
+            rec.note = "single run: more than 3x (and 10 s) slower than the original"
     except TimeoutError:
         rec.status = "timeout"
     except Exception as exc:

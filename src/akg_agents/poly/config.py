@@ -47,9 +47,9 @@ class SchedConfig:
     wavefront: bool = False  # skew tile loops (T0+T1, T1..) when no tile loop is parallel
     parallel: bool = True  # omp parallel for on the outermost parallel loop
     simd: bool = False  # omp simd on the innermost parallel loop
-    # a parallel loop nested in sequential loops is marked only if it heads a nest at
-    # least this deep (1 = always; fork/join per outer iteration is costly on small bodies)
-    inner_parallel_depth: int = 2
+    # a parallel loop nested in sequential loops is marked only if one execution of it
+    # covers at least this many statement instances (fork/join per outer iteration)
+    min_parallel_work: int = 100000
     # per-statement directives, e.g. {"S1": {"serial": ["k"]}}
     directives: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -104,6 +104,7 @@ def from_dict(data: dict[str, Any], name: str = "custom") -> SchedConfig:
     if not isinstance(data, dict):
         raise ConfigError("config must be a YAML mapping")
     data = dict(data)
+    data.pop("note", None)  # free-text documentation of an entry
     base = data.pop("base", None)
     cfg = preset(base) if base else SchedConfig()
     unknown = set(data) - _KEYS

@@ -31,12 +31,13 @@ class PostInfo:
     wavefronts: int = 0
 
 
-def postpass(sched: isl.Schedule, kernel: Kernel, cfg: SchedConfig) -> tuple[isl.Schedule, PostInfo]:
+def postpass(sched: isl.Schedule, kernel: Kernel, cfg: SchedConfig,
+             sizes: dict[str, int] | None = None) -> tuple[isl.Schedule, PostInfo]:
     info = PostInfo()
     node = sched.get_root()
     if cfg.tile:
         node = _walk(node, lambda n: _tile(n, kernel, cfg, info))
-    node = _mark(node.root(), kernel, cfg, info, False)
+    node = _mark(node.root(), kernel, cfg, info, False, sizes)
     return node.get_schedule(), info
 
 
@@ -153,14 +154,44 @@ def _serial(node: isl.ScheduleNode, m: int, kernel: Kernel, cfg: SchedConfig) ->
     return False
 
 
-def _loops_below(node: isl.ScheduleNode) -> int:
-    """Most band members on any path strictly below ``node``."""
-    best = 0
-    for i in range(node.n_children()):
-        child = node.child(i)
-        own = child.band_n_member() if child.get_type() == BAND else 0
-        best = max(best, own + _loops_below(child))
-    return best
+def _fix(s: isl.Set, sizes: dict[str, int]) -> isl.Set:
+    for i in range(s.dim(isl.dim_type.param)):
+        name = s.get_dim_name(isl.dim_type.param, i)
+        if name in sizes:
+            s = s.fix_val(isl.dim_type.param, i, isl.Val(sizes[name]))
+    return s
+
+
+def _box(s: isl.Set) -> float:
+    vol = 1.0
+    for d in range(s.dim(isl.dim_type.set)):
+        lo, hi = s.dim_min_val(d), s.dim_max_val(d)
+        if not (lo.is_int() and hi.is_int()):
+            return float("inf")
+        vol *= max(0, hi.to_python() - lo.to_python() + 1)
+    return vol
+
+
+def _work_per_region(node: isl.ScheduleNode, par: int, sizes: dict[str, int]) -> float:
+    """Statement instances per execution of a parallel loop at member ``par`` (box estimate)."""
+    outer = node.get_prefix_schedule_union_map()
+    mupa = node.band_get_partial_schedule()
+    for m in range(par):
+        outer = outer.flat_range_product(isl.UnionMap.from_union_pw_aff(mupa.get_at(m)))
+    sets: list[isl.Set] = []
+    node.get_domain().foreach_set(sets.append)
+    total, regions = 0.0, 1.0
+    for st in sets:
+        st = _fix(st, sizes)
+        if st.is_empty():
+            continue
+        total += _box(st)
+        image = isl.UnionSet.from_set(st).apply(outer)
+        imgs: list[isl.Set] = []
+        image.foreach_set(imgs.append)
+        for im in imgs:
+            regions = max(regions, _box(im) if im.dim(isl.dim_type.set) else 1.0)
+    return total / regions
 
 
 def _is_leaf_band(node: isl.ScheduleNode) -> bool:
@@ -168,28 +199,28 @@ def _is_leaf_band(node: isl.ScheduleNode) -> bool:
 
 
 def _mark(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostInfo,
-          inside: bool) -> isl.ScheduleNode:
+          inside: bool, sizes: dict[str, int] | None) -> isl.ScheduleNode:
     depth = 0
     if node.get_type() == BAND:
-        node, inside, depth = _mark_band(node, kernel, cfg, info, inside)
+        node, inside, depth = _mark_band(node, kernel, cfg, info, inside, sizes)
     for i in range(node.n_children()):
-        node = _mark(node.child(i), kernel, cfg, info, inside).parent()
+        node = _mark(node.child(i), kernel, cfg, info, inside, sizes).parent()
     for _ in range(depth):  # back to the position we were called at
         node = node.parent()
     return node
 
 
 def _mark_band(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostInfo,
-               inside: bool) -> tuple[isl.ScheduleNode, bool, int]:
+               inside: bool, sizes: dict[str, int] | None) -> tuple[isl.ScheduleNode, bool, int]:
     """Split the band where marks go; returns its lowest piece, new 'inside', depth added."""
     n = node.band_n_member()
     coinc = [bool(node.band_member_get_coincident(m)) and not _serial(node, m, kernel, cfg)
              for m in range(n)]
     par = coinc.index(True) if cfg.parallel and not inside and any(coinc) else None
-    if par is not None and node.get_schedule_depth() + par > 0 \
-            and n - par + _loops_below(node) < cfg.inner_parallel_depth:
+    if par is not None and node.get_schedule_depth() + par > 0 and sizes is not None \
+            and _work_per_region(node, par, sizes) < cfg.min_parallel_work:
         # a parallel region per iteration of an enclosing sequential loop costs a
-        # fork/join each time: only worth it when it contains a loop nest, not one loop
+        # fork/join each time: only worth it when each region holds enough work
         par = None
     simd = n - 1 if cfg.simd and _is_leaf_band(node) and coinc[-1] else None
     bounds = [0, *sorted({c for c in (par, simd) if c})]

@@ -87,8 +87,10 @@ class Timing:
 
 
 def time_exe(exe: Path, threads: int, runs: int = 5, first: float | None = None,
-             timeout: float = 600) -> Timing:
+             timeout: float = 600, slow_after: float | None = None) -> Timing:
     times = [first] if first is not None else []
+    if first is not None and slow_after is not None and first > slow_after:
+        runs = 1  # hopeless variant: one run is enough to rank it (noted by the caller)
     while len(times) < runs:
         times.append(run_once(exe, threads, timeout=timeout))
     mid = sorted(times)[1:-1] if len(times) >= 3 else sorted(times)

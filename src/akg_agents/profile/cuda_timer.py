@@ -8,7 +8,7 @@
 
 Why each step:
 - L2 flush: H100 has 50 MB of L2. A task whose inputs fit would otherwise be timed from cache on
-  every call after the first, which a real model step never sees. Writing a buffer twice the L2
+  every call after the first, which a real model step never sees. Touching a buffer twice the L2
   size evicts everything before the start event is recorded.
 - Events, not host clocks: the call returns as soon as its kernels are queued; events recorded on
   the same stream measure when the GPU really started and finished.
@@ -22,32 +22,49 @@ after a device-wide sync; work the first measurement cannot see shows up as a di
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Callable
 from typing import Any
 
 FLUSH_FACTOR = 2  # flush buffer = FLUSH_FACTOR x L2 size
 MIN_FLUSH_BYTES = 64 * 1024 * 1024
+WARM_FLUSHES = 100  # ~5 ms of memory traffic before the first timed call
 
 
 class CudaTimer:
-    def __init__(self, device: Any = None, flush: bool = True) -> None:
+    """`flush`: "read" (default), "write" or "none"; AKG_AGENTS_L2_FLUSH overrides the default.
+
+    A write flush (what triton's do_bench does: `buffer.zero_()`) leaves L2 full of dirty lines
+    that the timed kernel then pays to write back; a read flush (a sum over the buffer) leaves
+    clean lines that are simply dropped. Both evict the candidate's data.
+    """
+
+    def __init__(self, device: Any = None, flush: str | None = None) -> None:
         import torch
 
         self._torch = torch
         self.device = torch.device("cuda", torch.cuda.current_device()) if device is None else torch.device(device)
+        self.flush_mode = flush or os.environ.get("AKG_AGENTS_L2_FLUSH", "read")
         self._flush: Any = None
-        if flush:
+        if self.flush_mode != "none":
             l2 = int(getattr(torch.cuda.get_device_properties(self.device), "L2_cache_size", 0) or 0)
             size = max(FLUSH_FACTOR * l2, MIN_FLUSH_BYTES)
-            self._flush = torch.empty(size // 4, dtype=torch.int32, device=self.device)
+            self._flush = torch.ones(size // 4, dtype=torch.int32, device=self.device)
+            self._sink = torch.empty((), dtype=torch.int64, device=self.device)
+            for _ in range(WARM_FLUSHES):  # brings the clocks up before the first timed call
+                self.flush_l2()
 
     def sync(self) -> None:
         self._torch.cuda.synchronize(self.device)
 
     def flush_l2(self) -> None:
-        if self._flush is not None:
+        if self._flush is None:
+            return
+        if self.flush_mode == "write":
             self._flush.zero_()
+        else:
+            self._torch.sum(self._flush, out=self._sink)
 
     def time_one(self, fn: Callable[[], Any]) -> float:
         """Milliseconds for one call, L2 cold, measured between events on the current stream."""

@@ -22,6 +22,7 @@ from akg_agents.agents.prompting import AgentIO
 from akg_agents.config.settings import load_settings
 from akg_agents.dsl import get_plugin
 from akg_agents.errors import LLMError
+from akg_agents.llm.base import LEVELS
 from akg_agents.llm.factory import build_provider
 from akg_agents.llm.meter import MeteredProvider
 from akg_agents.records import Candidate, EvalResult
@@ -55,6 +56,12 @@ class Loop:
         return ""
 
 
+def _level(agent_models: dict[str, str], agent: str, default: str) -> str:
+    """settings.agent_model_config maps an agent to a level (complex | standard | fast)."""
+    chosen = agent_models.get(agent, default)
+    return chosen if chosen in LEVELS else default
+
+
 def _job(ctx: RunContext, analysis: OpAnalysis, skills: str) -> KernelJob:
     plugin = get_plugin(ctx.config.dsl)
     return KernelJob(ctx.task, ctx.config.dsl, ctx.config.backend, ctx.config.arch, plugin.contract(),
@@ -77,18 +84,21 @@ async def run_llm(ctx: RunContext, design: bool, profile: bool, provider: Metere
     ctx.store.event("op_analysis", kinds=analysis.kinds, flops=analysis.flops, bytes=analysis.bytes,
                     intensity=round(analysis.intensity, 3))
     job = _job(ctx, analysis, _skills(ctx, analysis, settings.skill_dirs, "codegen"))
-    io = AgentIO(llm, ctx.store)
+    io = AgentIO(llm, ctx.store, start=len(list((ctx.store.root / "prompts").glob("*.prompt.md"))))
     loop = Loop(ctx, job, io, _skills(ctx, analysis, settings.skill_dirs, "fix"), time.monotonic() + WALL_TIMEOUT_S)
     levels = ctx.config.agent_models
     try:
         sketch = ""
         if design:
             design_job = _job(ctx, analysis, _skills(ctx, analysis, settings.skill_dirs, "design"))
-            result = await KernelDesigner(io, levels.get("kernel_designer", "complex")).design(design_job)
+            result = await KernelDesigner(io, _level(levels, "kernel_designer", "complex")).design(design_job)
             sketch = result.sketch
             ctx.store.event("designed", params=result.params)
             ctx.reporter.info(f"designer: sketch with {len(result.params)} tunable parameter(s)")
         await _iterate(loop, sketch, profile)
+    except LLMError as problem:  # the run directory stays intact and resumable; the CLI prints the line
+        ctx.store.event("llm_error", message=str(problem), hint=problem.hint)
+        raise
     finally:
         (ctx.store.root / "llm_usage.json").write_text(json.dumps(llm.summary(), indent=2))
         ctx.store.event("llm_usage", **llm.summary()["total"])
@@ -97,8 +107,8 @@ async def run_llm(ctx: RunContext, design: bool, profile: bool, provider: Metere
 
 async def _iterate(loop: Loop, sketch: str, profile: bool) -> None:
     ctx, job, levels = loop.ctx, loop.job, loop.ctx.config.agent_models
-    gen = KernelGen(loop.io, levels.get("kernel_gen", "standard"), levels.get("kernel_fixer", "fast"))
-    conductor = Conductor(loop.io, levels.get("conductor", "standard"))
+    gen = KernelGen(loop.io, _level(levels, "kernel_gen", "standard"), _level(levels, "kernel_fixer", "fast"))
+    conductor = Conductor(loop.io, _level(levels, "conductor", "standard"))
     code = await gen.generate(job, sketch=sketch)
     candidate = loop.candidate(code, "kernel_gen", None, "first attempt" + (" from the design" if sketch else ""))
     while True:
