@@ -63,39 +63,54 @@ def _log_axis(ax: Any, axis: str, limits: tuple[float, float]) -> None:
 
 
 def speedup_bars(results: list[TaskResult], path: Path, title: str, compile_baseline: bool = False) -> Path:
-    """One horizontal bar per task (log scale); failed tasks get a labeled stub in their status color."""
+    """One horizontal bar per task, drawn from the 1.0x line (log scale), so faster goes right and
+    slower goes left; tasks without a verified kernel get a labeled stub in their status color."""
     plt = _pyplot()
     from matplotlib.patches import Patch
 
     speed = [(r.speedup_compile if compile_baseline else r.speedup) for r in results]
     timed = [s for s in speed if s is not None and s > 0]
     low, high = _speed_limits(timed or [1.0])
-    fig, ax = plt.subplots(figsize=(8.5, 0.32 * len(results) + 1.6))
-    names = [r.name for r in results][::-1]
+    fig, ax = plt.subplots(figsize=(8.5, 0.32 * len(results) + 1.8))
+    shown: dict[str, str] = {}
     for row, (result, value) in enumerate(zip(results[::-1], speed[::-1], strict=True)):
         if result.correct and value is not None and value > 0:
-            color = STATUS_COLOR["correct" if value >= 1.0 else "slower"]
-            ax.barh(row, value - low, left=low, color=color, height=0.7, zorder=2)
-            ax.text(value * 1.04, row, f"{value:.2f}x" + (" (!)" if result.flags else ""), va="center", fontsize=8)
+            key = "correct" if value >= 1.0 else "slower"
+            ax.barh(row, value - 1.0, left=1.0, color=STATUS_COLOR[key], height=0.7, zorder=2)
+            label = f"{value:.2f}x" + (" (!)" if result.flags else "")
+            right = value >= 1.0
+            ax.text(value * (1.04 if right else 0.96), row, label, va="center", ha="left" if right else "right", fontsize=8)
         else:
-            ax.barh(row, 0, left=low, height=0.7)
-            ax.text(low * 1.06, row, result.status, va="center", fontsize=8, color=STATUS_COLOR.get(result.status, "k"),
-                    fontweight="bold")
+            key = result.status
+            ax.text(low * 1.06, row, result.status, va="center", fontsize=8, color=STATUS_COLOR.get(key, "k"), fontweight="bold")
+        shown[key] = key
     _reference_line(ax, vertical=True)
-    ax.set_yticks(range(len(names)), names)
+    ax.set_yticks(range(len(results)), [r.name for r in results][::-1])
+    ax.set_ylim(-0.6, len(results) - 0.4)
     _log_axis(ax, "x", (low, high))
     baseline = "torch.compile" if compile_baseline else "PyTorch eager"
-    ax.set_xlabel(f"speedup of the best verified kernel over {baseline} (log scale; higher is better)")
+    ax.set_xlabel(f"speedup of the best verified kernel over {baseline} (log scale; right of the line is faster)")
     ax.set_ylabel("task")
-    ax.set_title(title, fontweight="bold")
+    ax.set_title(f"{title}\n{_headline(results, compile_baseline)}", fontweight="bold")
     ax.grid(axis="x", which="major", alpha=0.3, zorder=0)
-    legend = [Patch(color=STATUS_COLOR[k], label=label) for k, label in (
-        ("correct", "correct, >= 1.0x"), ("slower", "correct, < 1.0x"), ("incorrect", "incorrect"),
-        ("declined", "declined"), ("error", "task error"))]
-    ax.set_ylim(-0.6, len(results) - 0.4)
-    ax.legend(handles=[*legend, ax.get_lines()[0]], loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
+    names = {"correct": "correct, >= 1.0x", "slower": "correct, < 1.0x", "incorrect": "incorrect",
+             "declined": "declined (not covered)", "error": "task error"}
+    handles = [Patch(color=STATUS_COLOR[k], label=label) for k, label in names.items() if k in shown]
+    if any(r.flags for r in results if r.correct):
+        handles.append(Patch(color="white", label="(!) flagged: check by hand"))
+    ax.legend(handles=[*handles, ax.get_lines()[0]], loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
               frameon=False, title="status")
     return _save(fig, path)
+
+
+def _headline(results: list[TaskResult], compile_baseline: bool = False) -> str:
+    from akg_agents.bench.metrics import compute
+
+    m = compute(results)
+    fast = m.fast_p_compile if compile_baseline and m.fast_p_compile else m.fast_p
+    mean = m.geomean_compile if compile_baseline else m.geomean
+    gm = f"{mean:.2f}x" if mean else "-"
+    return f"{m.correct}/{m.tasks} correct, fast_1 = {100 * fast.get(1.0, 0.0):.0f}%, geomean {gm} over correct tasks"
 
 
 def speedup_histogram(results: list[TaskResult], path: Path, title: str) -> Path:

@@ -130,11 +130,12 @@ class _TaskRunner:
 
 
 def _lost_time(run_dir: Path, started_at: float | None) -> float:
-    """Wall time an interrupted attempt spent: from its start to its run's last recorded event."""
+    """Wall time an interrupted attempt spent: from its start to the last thing its run wrote."""
     if started_at is None:
         return 0.0
-    times = [float(e["t"]) for e in read_events(run_dir) if "t" in e]
-    return max(times) - started_at if times else 0.0
+    written = [p.stat().st_mtime for p in (*run_dir.iterdir(), *(run_dir / "candidates").glob("*")) if p.is_file()]
+    times = [float(e["t"]) for e in read_events(run_dir) if "t" in e] + written
+    return max(0.0, max(times) - started_at) if times else 0.0
 
 
 __all__ = ["latest_run_dir", "run_bench", "task_runs_dir", "workers_for"]

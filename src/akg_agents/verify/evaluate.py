@@ -19,7 +19,7 @@ from akg_agents.verify.protocol import CandidateJob, ReferenceJob, WorkerReport
 from akg_agents.verify.sandbox import Sandbox, new_job_dir
 from akg_agents.verify.static import check_source
 
-REFERENCE_VERSION = 2  # bump when reference validation changes: old cache entries are then ignored
+REFERENCE_VERSION = 3  # bump when reference validation changes: old cache entries are then ignored
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class ReferenceInfo:
     output_shapes: list[list[int]]
     output_dtypes: list[str]
     eager_ms: float
+    cases: list[str]  # seedN, and dynK for each get_inputs_dyn_list() entry
 
 
 class Verifier:
@@ -72,7 +73,7 @@ class Verifier:
         report = self.sandbox.run(job, str(tmp), self.settings.timeout_s, self.settings.memory_mb)
         if report.status != "ok":
             raise TaskError(f"task '{task.name}': {_task_problem(report)}", hint=_first_line(report.log_tail))
-        info = ReferenceInfo(report.input_shapes, report.output_shapes, report.output_dtypes, report.eager_ms)
+        info = ReferenceInfo(report.input_shapes, report.output_shapes, report.output_dtypes, report.eager_ms, report.cases)
         (tmp / "info.json").write_text(json.dumps(info.__dict__))
         for leftover in ("log.txt", "report.json"):
             (tmp / leftover).unlink(missing_ok=True)
@@ -96,16 +97,16 @@ class Verifier:
             status = Status.COMPILE_ERROR if first.rule == "syntax" else Status.REJECTED
             detail = "\n".join(f"line {v.line}: [{v.rule}] {v.message}" for v in violations)
             return EvalResult(candidate.id, status, first.message, log_tail=detail, rule=first.rule)
-        self.reference(task)
+        info = self.reference(task)
         job_dir = new_job_dir(self._jobs_root, "cand_")
         try:
-            result = self._run_candidate(task, candidate, job_dir, profile)
+            result = self._run_candidate(task, candidate, job_dir, profile, info.cases)
         finally:
             shutil.rmtree(job_dir, ignore_errors=True)
         timings = {**result.timings_s, "total": time.perf_counter() - started}
         return replace(result, timings_s=timings)
 
-    def _run_candidate(self, task: Task, candidate: Candidate, job_dir: str, profile: bool) -> EvalResult:
+    def _run_candidate(self, task: Task, candidate: Candidate, job_dir: str, profile: bool, cases: list[str]) -> EvalResult:
         s = self.settings
         job = CandidateJob(
             task.source, candidate.code, candidate.dsl, list(s.seeds), job_dir, s.device, s.threads,
@@ -116,18 +117,21 @@ class Verifier:
             return EvalResult(candidate.id, Status(report.status), report.message, log_tail=report.log_tail,
                               rule=report.rule, timings_s=report.timings_s)
         ref_dir = self._ref_dir(task)
-        for seed in s.seeds:
-            expected = torch.load(ref_dir / f"ref_seed{seed}.pt", weights_only=True)
-            actual = torch.load(Path(job_dir) / f"out_seed{seed}.pt", weights_only=True)
+        for case in cases:
+            expected = torch.load(ref_dir / f"ref_{case}.pt", weights_only=True)
+            actual = torch.load(Path(job_dir) / f"out_{case}.pt", weights_only=True)
+            seed = int(case[4:]) if case.startswith("seed") else s.seeds[0]
             mismatch = compare_outputs(expected, actual, seed, task.atol, task.rtol)
             if mismatch is not None:
-                message = f"output differs from PyTorch on seed {seed}" + (f": {mismatch.detail}" if mismatch.detail else "")
+                where = f"seed {seed}" if case.startswith("seed") else f"dynamic-shape case {case[3:]}"
+                message = f"output differs from PyTorch on {where}" + (f": {mismatch.detail}" if mismatch.detail else "")
                 return EvalResult(candidate.id, Status.MISMATCH, message, mismatch=mismatch,
                                   seeds=list(s.seeds), timings_s=report.timings_s)
         if report.late_rule:
             return EvalResult(candidate.id, Status.REJECTED, report.late_message, rule=report.late_rule,
                               seeds=list(s.seeds), timings_s=report.timings_s)
-        message = f"matches PyTorch on seeds {list(s.seeds)}"
+        dyn = sum(1 for c in cases if c.startswith("dyn"))
+        message = f"matches PyTorch on seeds {list(s.seeds)}" + (f" and {dyn} dynamic-shape cases" if dyn else "")
         return EvalResult(candidate.id, Status.PASSED, message, profile=report.profile,
                           seeds=list(s.seeds), timings_s=report.timings_s)
 

@@ -44,6 +44,7 @@ class WorkerReport:
     message: str = ""
     rule: str | None = None
     log_tail: str = ""
+    cases: list[str] = field(default_factory=list)  # seedN / dynK labels the references cover
     input_shapes: list[list[int]] = field(default_factory=list)
     output_shapes: list[list[int]] = field(default_factory=list)
     output_dtypes: list[str] = field(default_factory=list)

@@ -56,8 +56,21 @@ def _to_device(values: list[Any], device: str) -> list[Any]:
     return [v.to(device) if isinstance(v, torch.Tensor) else v for v in values]
 
 
-def _inputs(task: types.ModuleType, seed: int, device: str) -> list[Any]:
-    torch.manual_seed(seed)
+def case_labels(task: types.ModuleType, seeds: list[int]) -> list[str]:
+    """What every candidate is checked on: `seedN` for each seed (get_inputs() under that seed)
+    and `dynK` for each entry of get_inputs_dyn_list(), when the task has several shape cases."""
+    labels = [f"seed{s}" for s in seeds]
+    if hasattr(task, "get_inputs_dyn_list"):
+        torch.manual_seed(seeds[0])
+        labels += [f"dyn{k}" for k in range(len(task.get_inputs_dyn_list()))]
+    return labels
+
+
+def _inputs(task: types.ModuleType, case: str, device: str, seeds: list[int] | None = None) -> list[Any]:
+    if case.startswith("dyn"):
+        torch.manual_seed((seeds or [0])[0])
+        return _to_device(list(task.get_inputs_dyn_list()[int(case[3:])]), device)
+    torch.manual_seed(int(case.removeprefix("seed")))
     return _to_device(list(task.get_inputs()), device)
 
 
@@ -93,16 +106,23 @@ def run_reference(job: ReferenceJob) -> WorkerReport:
             raise JobFailed(Status.COMPILE_ERROR, f"the task defines no `{required}`")
     with torch.no_grad():
         first: list[torch.Tensor] = []
-        inputs: list[Any] = []
-        for seed in job.seeds:
-            model, inputs, outputs = _reference_outputs(task, seed, job.device)
+        first_inputs: list[Any] = []
+        first_model: Any = None
+        try:
+            cases = case_labels(task, job.seeds)
+        except Exception as exc:
+            raise JobFailed(Status.RUNTIME_ERROR, f"get_inputs_dyn_list() raised {exc!r}", log=_short_traceback()) from None
+        for case in cases:
+            model, inputs, outputs = _reference_outputs(task, case, job.device, job.seeds)
             if not first:
-                first = outputs
-                _check_deterministic(task, seed, job.device, outputs)
-            torch.save(outputs, os.path.join(job.out_dir, f"ref_seed{seed}.pt"))
+                first, first_inputs, first_model = outputs, inputs, model
+                _check_deterministic(task, case, job.device, outputs)
+            torch.save(outputs, os.path.join(job.out_dir, f"ref_{case}.pt"))
+        model, inputs = first_model, first_inputs
         timing = time_interleaved([lambda: model(*inputs)], warmup=1, runs=job.time_runs, timer=_timer(job.device))[0]
     return WorkerReport(
         status="ok",
+        cases=cases,
         input_shapes=[list(v.shape) for v in inputs if isinstance(v, torch.Tensor)],
         output_shapes=[list(t.shape) for t in first],
         output_dtypes=[str(t.dtype).replace("torch.", "") for t in first],
@@ -111,17 +131,17 @@ def run_reference(job: ReferenceJob) -> WorkerReport:
 
 
 def _reference_outputs(
-    task: types.ModuleType, seed: int, device: str, forward_seed: int | None = None
+    task: types.ModuleType, case: str, device: str, seeds: list[int], forward_seed: int | None = None
 ) -> tuple[Any, list[Any], list[torch.Tensor]]:
     try:
         model = _build(task.Model, task, device)
-        inputs = _inputs(task, seed, device)
+        inputs = _inputs(task, case, device, seeds)
         if forward_seed is not None:
             torch.manual_seed(forward_seed)  # forward must not depend on the RNG state
         raw = model(*inputs)
         _sync(device)
     except Exception as exc:
-        raise JobFailed(Status.RUNTIME_ERROR, f"Model raised on get_inputs() (seed {seed}): {exc!r}", log=_short_traceback()) from None
+        raise JobFailed(Status.RUNTIME_ERROR, f"Model raised on the inputs of case {case}: {exc!r}", log=_short_traceback()) from None
     try:
         outputs = plain_outputs(raw)
     except OutputCheckError as exc:
@@ -129,8 +149,8 @@ def _reference_outputs(
     return model, inputs, [t.detach().clone() for t in outputs]
 
 
-def _check_deterministic(task: types.ModuleType, seed: int, device: str, outputs: list[torch.Tensor]) -> None:
-    _, _, again = _reference_outputs(task, seed, device, forward_seed=seed + 7919)
+def _check_deterministic(task: types.ModuleType, case: str, device: str, outputs: list[torch.Tensor]) -> None:
+    _, _, again = _reference_outputs(task, case, device, [0], forward_seed=7919)
     for ref, out in zip(outputs, again, strict=True):
         if not torch.equal(torch.nan_to_num(ref), torch.nan_to_num(out)):
             raise JobFailed(
@@ -209,16 +229,16 @@ def _verify_seeds(
     """Run every seed under the guards; returns the first seed's inputs and verified outputs."""
     first_inputs: list[Any] = []
     first_outputs: list[torch.Tensor] = []
-    for position, seed in enumerate(job.seeds):
-        inputs = _inputs(task, seed, job.device)
+    for position, case in enumerate(case_labels(task, job.seeds)):
+        inputs = _inputs(task, case, job.device, job.seeds)
         outputs = _guarded_call(model, inputs, job.device, launches)
         if position == 0:
             first_inputs, first_outputs = inputs, outputs
-            again = _guarded_call(model, _inputs(task, seed, job.device), job.device, launches)
-            problem = compare_outputs(outputs, again, seed, job.atol, job.rtol)
+            again = _guarded_call(model, _inputs(task, case, job.device, job.seeds), job.device, launches)
+            problem = compare_outputs(outputs, again, job.seeds[0], job.atol, job.rtol)
             if problem is not None:
                 raise JobFailed(Status.MISMATCH, "two runs on the same inputs disagree (a race, stale buffer or uninitialized read)", rule="self-consistency")
-        torch.save([o.cpu() for o in outputs], os.path.join(job.out_dir, f"out_seed{seed}.pt"))
+        torch.save([o.cpu() for o in outputs], os.path.join(job.out_dir, f"out_{case}.pt"))
     return first_inputs, first_outputs
 
 

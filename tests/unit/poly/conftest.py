@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
@@ -19,5 +18,3 @@ def _build_dir(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unt
     else:
         os.environ["AKG_POLY_BUILD"] = old
 
-
-needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
