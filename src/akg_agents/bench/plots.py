@@ -120,7 +120,8 @@ def speedup_histogram(results: list[TaskResult], path: Path, title: str) -> Path
     fig, ax = plt.subplots(figsize=(7, 3.6))
     low, high = _speed_limits(values or [1.0])
     if values:
-        bins = [low * (high / low) ** (i / 24) for i in range(25)]
+        # quarter-octave bins with an edge at exactly 1.0x, so no bar mixes slower and faster tasks
+        bins = [2 ** (i / 4) for i in range(math.floor(4 * math.log2(low)), math.ceil(4 * math.log2(high)) + 1)]
         _counts, edges, patches = ax.hist(values, bins=bins, edgecolor="white", zorder=2)
         for patch, left in zip(patches, edges[:-1], strict=False):
             patch.set_facecolor(STATUS_COLOR["correct" if left >= 1.0 else "slower"])
@@ -208,7 +209,11 @@ def compare_bars(a: list[TaskResult], b: list[TaskResult], labels: tuple[str, st
     low, high = _speed_limits(values or [1.0])
     fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(names) + 1.6))
     for row, name in enumerate(names[::-1]):
-        for offset, found, color in ((0.2, by_a.get(name), A_COLOR), (-0.2, by_b.get(name), B_COLOR)):
+        ra, rb = by_a.get(name), by_b.get(name)
+        if ra is not None and rb is not None and not ra.correct and ra.status == rb.status:
+            ax.text(low * 1.06, row, f"{ra.status} (both)", va="center", fontsize=7, color=STATUS_COLOR.get(ra.status, "k"))
+            continue
+        for offset, found, color in ((0.2, ra, A_COLOR), (-0.2, rb, B_COLOR)):
             if found is not None and found.correct and found.speedup:
                 ax.barh(row + offset, found.speedup - low, left=low, height=0.38, color=color, zorder=2)
                 ax.text(found.speedup * 1.03, row + offset, f"{found.speedup:.2f}x", va="center", fontsize=7)

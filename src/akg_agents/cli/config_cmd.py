@@ -30,9 +30,9 @@ llm:
   replay_file: ""             # set with a live provider to record; with provider replay to replay
   timeout_s: 300
 agent_model_config:           # agent -> level
-  kernel_designer: complex
+  designer: complex
   kernel_gen: standard
-  conductor: standard
+  conductor: fast
   kernel_fixer: fast
 skill_dirs: []                # your own knowledge documents (markdown with front matter)
 log_dir: akg_runs

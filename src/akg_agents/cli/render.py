@@ -42,19 +42,32 @@ class RichReporter:
 
 
 def results_table(rows: list[dict[str, Any]]) -> Table:
+    with_compile = any(row.get("compile_ms") is not None for row in rows)
     table = Table(title="Results", show_lines=False)
-    for column in ("candidate", "status", "time (ms)", "eager (ms)", "speedup"):
-        table.add_column(column, justify="right" if column not in ("candidate", "status") else "left")
+    columns = ["candidate", "status", "time (ms)", "spread (ms)", "eager (ms)", "speedup"]
+    if with_compile:
+        columns += ["compile (ms)", "vs compile"]
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("candidate", "status") else "right")
     for row in rows:
         style = STATUS_STYLE.get(row["status"], "white")
-        table.add_row(
+        cells = [
             row["candidate"],
             f"[{style}]{row['status']}[/]",
             _fmt(row["candidate_ms"], ".4f"),
+            _fmt(row.get("candidate_spread_ms"), ".4f"),
             _fmt(row["eager_ms"], ".4f"),
-            _fmt(row["speedup"], ".2f") + ("x" if row["speedup"] is not None else ""),
-        )
+            _ratio(row["speedup"]),
+        ]
+        if with_compile:
+            compiled, mine = row.get("compile_ms"), row["candidate_ms"]
+            cells += [_fmt(compiled, ".4f"), _ratio(compiled / mine if compiled and mine else None)]
+        table.add_row(*cells)
     return table
+
+
+def _ratio(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}x"
 
 
 def _fmt(value: Any, spec: str) -> str:

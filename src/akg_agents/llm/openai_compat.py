@@ -63,6 +63,8 @@ class OpenAICompatProvider:
             raise Transient(f"cannot connect ({type(cause).__name__}: {str(cause)[:120]})") from None
         except openai.APIResponseValidationError as exc:
             raise Transient(f"malformed answer: {_short(exc)}") from None
+        except ValueError as exc:  # a body that is not JSON (json.JSONDecodeError)
+            raise Transient(f"malformed answer (not JSON: {_short(exc)})") from None
         return _completion(response, model)
 
 

@@ -91,7 +91,7 @@ async def run_llm(ctx: RunContext, design: bool, profile: bool, provider: Metere
         sketch = ""
         if design:
             design_job = _job(ctx, analysis, _skills(ctx, analysis, settings.skill_dirs, "design"))
-            result = await KernelDesigner(io, _level(levels, "kernel_designer", "complex")).design(design_job)
+            result = await KernelDesigner(io, _level(levels, "designer", "complex")).design(design_job)
             sketch = result.sketch
             ctx.store.event("designed", params=result.params)
             ctx.reporter.info(f"designer: sketch with {len(result.params)} tunable parameter(s)")
