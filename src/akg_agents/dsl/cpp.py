@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import inspect
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -97,16 +98,20 @@ class CppPlugin:
 
     @contextmanager
     def instrument(self) -> Iterator[Any]:
-        """Count launches through the fast loader and through load_inline modules."""
-        from torch.utils import cpp_extension
+        """Count launches through the fast loader and through load_inline modules.
 
+        torch.utils.cpp_extension takes ~2 s to import, so it is patched only when already
+        imported: the worker imports it first for candidates that mention it (see worker.py)."""
         inline = _LoadInlineCounter()
-        original = cpp_extension.load_inline
+        cpp_extension = sys.modules.get("torch.utils.cpp_extension")
+        original = cpp_extension.load_inline if cpp_extension is not None else None
 
         def counting_load_inline(*args: Any, **kwargs: Any) -> Any:
+            assert original is not None
             return _CountingModule(original(*args, **kwargs), inline)
 
-        cpp_extension.load_inline = counting_load_inline
+        if cpp_extension is not None:
+            cpp_extension.load_inline = counting_load_inline
         start = cpp_loader.LAUNCHES[0]
 
         class Counter:
@@ -116,7 +121,8 @@ class CppPlugin:
         try:
             yield Counter()
         finally:
-            cpp_extension.load_inline = original
+            if cpp_extension is not None:
+                cpp_extension.load_inline = original
 
     def toolchain_problem(self) -> str | None:
         if shutil.which("g++") is None:

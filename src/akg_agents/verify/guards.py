@@ -72,3 +72,17 @@ class ForwardGuard(TorchDispatchMode):
         if name in ALLOCATIONS and isinstance(result, torch.Tensor):
             _poison(result)
         return result
+
+
+def _skip_dynamo_import() -> None:
+    """torch wraps every `__torch_dispatch__` in `_disable_dynamo`, whose first call imports
+    torch._dynamo (1.5 s idle, 4 s on a loaded 2-core machine: paid by every worker start).
+    Nothing in the worker runs under dynamo while the guard is active, so we hand the wrapper
+    the raw method as its cached "disabled" version; if torch changes this, the import simply
+    happens as before."""
+    raw = getattr(ForwardGuard.__torch_dispatch__, "__wrapped__", None)
+    if raw is not None and getattr(raw, "__dynamo_disable", None) is None:
+        raw.__dynamo_disable = raw  # the attribute name torch/_compile.py caches under
+
+
+_skip_dynamo_import()

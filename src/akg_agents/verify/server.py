@@ -23,8 +23,6 @@ import sys
 import time
 from typing import Any
 
-import torch._dynamo  # noqa: F401  (imported here, once: the dispatch guard pulls it in at first use)
-
 from akg_agents.records import from_dict, to_json
 from akg_agents.verify import worker
 from akg_agents.verify.protocol import CandidateJob, ReferenceJob

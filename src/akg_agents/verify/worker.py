@@ -169,6 +169,10 @@ def run_candidate(job: CandidateJob) -> WorkerReport:
 
     _set_threads(job.threads)
     plugin = get_plugin(job.dsl)
+    if "cpp_extension" in job.candidate_code:
+        # KernelBench-style load_inline candidates: import it before the plugin instruments it
+        # (candidates cannot import it dynamically: importlib and __import__ are forbidden).
+        import torch.utils.cpp_extension  # noqa: F401
     task = load_module(job.task_source, "akg_task")
     timings: dict[str, float] = {}
     with plugin.instrument() as launches:
