@@ -10,8 +10,10 @@ whatever initializer the task uses.
 from __future__ import annotations
 
 import ast
+import importlib
 import itertools
 import types
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -121,10 +123,7 @@ def cpp_variants(threads: int) -> list[CppParams]:
     return [default, *[p for p in grid if p != default]]
 
 
-def generate(task: Task, dsl: str, count: int, threads: int = 0) -> list[Candidate]:
-    """Up to `count` candidates; raises NotCovered with a plain reason when the task is out of scope."""
-    if dsl != "cpp":
-        raise NotCovered(f"the built-in generator writes cpp only in this build (asked for {dsl})")
+def cpp_candidates(task: Task, count: int, threads: int = 0) -> list[Candidate]:
     program = trace_program(task)
     candidates = []
     for index, params in enumerate(cpp_variants(threads)[: max(count, 1)]):
@@ -133,7 +132,7 @@ def generate(task: Task, dsl: str, count: int, threads: int = 0) -> list[Candida
         candidates.append(
             Candidate(
                 id=f"builtin-{index}",
-                dsl=dsl,
+                dsl="cpp",
                 code=code,
                 agent="builtin",
                 step=index,
@@ -142,6 +141,24 @@ def generate(task: Task, dsl: str, count: int, threads: int = 0) -> list[Candida
             )
         )
     return candidates
+
+
+# One code generator per DSL, imported only when asked for (the Triton one needs no triton to
+# generate, but keeps GPU concerns out of CPU runs). A DSL missing here is declined plainly.
+CODEGENS: dict[str, str] = {
+    "cpp": "akg_agents.builtin.generator:cpp_candidates",
+    "triton_cuda": "akg_agents.builtin.triton_codegen:triton_candidates",
+}
+
+
+def generate(task: Task, dsl: str, count: int, threads: int = 0) -> list[Candidate]:
+    """Up to `count` candidates; raises NotCovered with a plain reason when the task is out of scope."""
+    target = CODEGENS.get(dsl)
+    if target is None:
+        raise NotCovered(f"the built-in generator writes {' and '.join(CODEGENS)}, not {dsl}")
+    module, name = target.split(":")
+    make: Callable[..., list[Candidate]] = getattr(importlib.import_module(module), name)
+    return make(task, count, threads=threads)
 
 
 def _params_dict(params: Any) -> dict[str, Any]:

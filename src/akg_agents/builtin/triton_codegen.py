@@ -271,7 +271,7 @@ def triton_variants(program: RowProgram) -> list[TritonParams]:
     return list(unique.values())
 
 
-def triton_candidates(task: Task, count: int) -> list[Candidate]:
+def triton_candidates(task: Task, count: int, threads: int = 0) -> list[Candidate]:
     """Up to `count` Triton candidates for `task` (raises NotCovered when out of scope)."""
     program = trace_program(task)
     candidates = []
