@@ -1,0 +1,70 @@
+"""The default LLM workflow end to end with the scripted fake: design, generate, verify, fix, profile."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from akg_agents.config.settings import load_settings
+from akg_agents.llm.fake import ScriptedProvider
+from akg_agents.llm.meter import MeteredProvider
+from akg_agents.records import RunConfig
+from akg_agents.store.rundir import RunStore
+from akg_agents.tasks.loader import load_task
+from akg_agents.workflows.base import RunContext
+from akg_agents.workflows.llm_loop import run_llm
+from akg_agents.workflows.runner import make_evaluator
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = '''```python
+import torch
+import torch.nn as nn
+from akg_agents.dsl.cpp_loader import load_cpp
+
+CPP_SOURCE = r"""
+#include <cstdint>
+extern "C" void relu_k(const float* x, float* y, int64_t n) {
+    #pragma omp parallel for simd
+    for (int64_t i = 0; i < n; ++i) { float v = x[i]; y[i] = v < 0.0f ? 0.0f : v; }
+}
+"""
+_lib = load_cpp(CPP_SOURCE)
+
+
+class ModelNew(nn.Module):
+    def forward(self, x):
+        x = x.contiguous()
+        y = torch.empty_like(x)
+        _lib.relu_k(x, y, x.numel() - 1)
+        return y
+```'''
+FIX = "<<<<<<< SEARCH\n        _lib.relu_k(x, y, x.numel() - 1)\n=======\n        _lib.relu_k(x, y, x.numel())\n>>>>>>> REPLACE"
+
+
+def test_design_generate_fix_profile(tmp_path: Path, cache_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("AKG_AGENTS_CONFIG", str(tmp_path / "none.yaml"))
+    fake = ScriptedProvider([
+        ("# Task: design a kernel", "## Plan\nflat parallel loop, one pass over memory\n## Tunable parameters\n- SCHED = static\n"),
+        ("# Task: decide the next step", "DECISION: fix\nREASON: the last element is never written\nSUGGESTION: pass x.numel()"),
+        ("# Task: fix the kernel", ["<<<<<<< SEARCH\nnot there\n=======\nx\n>>>>>>> REPLACE", FIX]),
+        ("# Task: write the kernel", GOOD),
+    ])
+    task = load_task(ROOT / "tests" / "fixtures" / "tasks" / "relu_small.py")
+    config = RunConfig("torch", "cpu", "x86_64", "cpp", "default", "llm", max_step=4, run_times=3, warmup_times=1)
+    store = RunStore.create(str(tmp_path), config, task)
+    evaluator = make_evaluator(config, load_settings("cpp", {"cache_dir": str(cache_dir)}))
+    try:
+        asyncio.run(run_llm(RunContext(task, config, store, evaluator), design=True, profile=True,
+                            provider=MeteredProvider(fake)))
+    finally:
+        evaluator.close()
+    statuses = [r.status.value for _, r in store.results.values()]
+    assert statuses == ["mismatch", "passed"]
+    events = [json.loads(line) for line in (store.root / "events.jsonl").read_text().splitlines()]
+    kinds = [e["event"] for e in events]
+    assert "decision" in kinds and "answer_unusable" in kinds and kinds[-1] == "llm_usage"
+    assert [level for level, _ in fake.calls] == ["complex", "standard", "standard", "fast", "fast"]
+    prompts = sorted(p.name for p in (store.root / "prompts").iterdir())
+    assert prompts[0] == "001_kernel_designer.prompt.md" and len(prompts) == 10
+    assert json.loads((store.root / "llm_usage.json").read_text())["total"]["calls"] == 5
