@@ -215,8 +215,11 @@ def compare_bars(a: list[TaskResult], b: list[TaskResult], labels: tuple[str, st
             continue
         for offset, found, color in ((0.2, ra, A_COLOR), (-0.2, rb, B_COLOR)):
             if found is not None and found.correct and found.speedup:
-                ax.barh(row + offset, found.speedup - low, left=low, height=0.38, color=color, zorder=2)
-                ax.text(found.speedup * 1.03, row + offset, f"{found.speedup:.2f}x", va="center", fontsize=7)
+                value = found.speedup
+                ax.barh(row + offset, value - 1.0, left=1.0, height=0.38, color=color, zorder=2)
+                right = value >= 1.0
+                ax.text(value * (1.03 if right else 0.97), row + offset, f"{value:.2f}x", va="center", fontsize=7,
+                        ha="left" if right else "right")
             else:
                 status = found.status if found is not None else "absent"
                 ax.text(low * 1.06, row + offset, status, va="center", fontsize=7, color=STATUS_COLOR.get(status, "k"))
@@ -228,7 +231,7 @@ def compare_bars(a: list[TaskResult], b: list[TaskResult], labels: tuple[str, st
     ax.set_ylim(-0.7, len(names) - 0.3)
     ax.legend(handles=[Patch(color=A_COLOR, label=f"A: {labels[0]}"), Patch(color=B_COLOR, label=f"B: {labels[1]}"),
                        ax.get_lines()[0]], fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    ax.set_xlabel("speedup of the best verified kernel over PyTorch eager (log scale)")
+    ax.set_xlabel("speedup of the best verified kernel over PyTorch eager (log scale; right of the line is faster)")
     ax.set_ylabel("task")
     ax.set_title("A vs B, task by task", fontweight="bold")
     ax.grid(axis="x", alpha=0.3, zorder=0)

@@ -50,19 +50,21 @@ def workers_for(config: RunConfig) -> list[int]:
 
 def run_bench(
     db: BenchDB, config: RunConfig, settings: Settings, on_start: OnStart | None = None,
-    on_done: OnDone | None = None, reporter: Reporter | None = None,
+    on_done: OnDone | None = None, reporter: Reporter | None = None, stop: threading.Event | None = None,
 ) -> list[TaskResult]:
+    """Run the unfinished tasks; when `stop` is set, no new task starts (the ones in flight finish)."""
+    stop = stop or threading.Event()
     todo: queue.Queue[tuple[Task, str, str | None]] = queue.Queue()
     for item in db.unfinished():
         todo.put(item)
     devices = workers_for(config)
     runner = _TaskRunner(db, config, settings, on_start, on_done, reporter)
     if len(devices) == 1:
-        while not todo.empty():
+        while not todo.empty() and not stop.is_set():
             runner.run(*todo.get(), device=devices[0])
         return db.results()
     failures: list[BaseException] = []
-    threads = [threading.Thread(target=runner.drain, args=(todo, d, failures), daemon=True) for d in devices]
+    threads = [threading.Thread(target=runner.drain, args=(todo, d, failures, stop), daemon=True) for d in devices]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -82,8 +84,11 @@ class _TaskRunner:
         self.on_start, self.on_done = on_start, on_done
         self.reporter = reporter or SilentReporter()
 
-    def drain(self, todo: queue.Queue[tuple[Task, str, str | None]], device: int, failures: list[BaseException]) -> None:
-        while not failures:
+    def drain(
+        self, todo: queue.Queue[tuple[Task, str, str | None]], device: int, failures: list[BaseException],
+        stop: threading.Event,
+    ) -> None:
+        while not failures and not stop.is_set():
             try:
                 task, state, run_dir = todo.get_nowait()
             except queue.Empty:

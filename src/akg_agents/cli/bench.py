@@ -6,8 +6,11 @@ Mounted by cli/app.py through `register(app)`.
 from __future__ import annotations
 
 import json
+import signal
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -101,12 +104,20 @@ def _run(db: BenchDB, root: Path, config: RunConfig, verbose: bool) -> None:
         console.print(f"[{progress['done']:>3}/{total}] [{style}]{result.status:9s}[/]{speed:>8s}  {result.name}"
                       f"  ({result.wall_s:.1f} s){scaled}{why}")
 
+    stop = threading.Event()
+    previous = _stop_on_first_interrupt(stop, root)
     try:
-        results = run_bench(db, config, settings, on_start, on_done, RichReporter(console) if verbose else None)
+        results = run_bench(db, config, settings, on_start, on_done, RichReporter(console) if verbose else None, stop)
     except KeyboardInterrupt:
-        err_console.print(f"[yellow]interrupted[/]: finished tasks are in {root / 'bench.db'}; "
+        stop.set()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if stop.is_set():
+        left = len(db.unfinished())
+        err_console.print(f"[yellow]interrupted[/]: {left} task(s) left; finished tasks are in {root / 'bench.db'}; "
                           f"continue with `akg_cli bench --resume {root}`")
-        raise typer.Exit(130) from None
+        raise typer.Exit(130)
     write_bench_summary(root, results, config)
     console.print()
     console.print(metrics_table(compute(results)))
@@ -114,6 +125,24 @@ def _run(db: BenchDB, root: Path, config: RunConfig, verbose: bool) -> None:
         if result.correct and result.flags:
             console.print(f"[yellow]flagged[/] {result.name}: {'; '.join(result.flags)}")
     console.print(f"\nbench directory: {root}  (summary.md; plots: `akg_cli report {root}`)")
+
+
+def _stop_on_first_interrupt(stop: threading.Event, root: Path) -> Any:
+    """First Ctrl-C: finish the task in flight, start no other. Second: stop now (it resumes later).
+
+    asyncio.run (inside each task's run) leaves a handler it did not install alone, so this one holds
+    for the whole bench."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return None  # a background job started with SIGINT ignored keeps ignoring it
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        err_console.print("[yellow]stopping after the task in flight[/] (Ctrl-C again to stop now; "
+                          f"`akg_cli bench --resume {root}` continues either way)")
+
+    return signal.signal(signal.SIGINT, handler)
 
 
 def write_bench_summary(root: Path, results: list[TaskResult], config: RunConfig) -> None:

@@ -8,15 +8,12 @@ use `torch.utils.cpp_extension.load_inline` are accepted too; they are just slow
 from __future__ import annotations
 
 import ast
-import inspect
 import shutil
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager
 
 from akg_agents.dsl import cpp_loader
 from akg_agents.dsl.base import Violation, dotted_name, walk_calls
+from akg_agents.dsl.native import LaunchCount, count_native_launches, export_with_loader
 
 LOADER_IMPORT = "from akg_agents.dsl.cpp_loader import load_cpp"
 
@@ -71,13 +68,6 @@ class ModelNew(nn.Module):
 '''
 
 
-class _LoadInlineCounter:
-    """Counts calls into modules built by load_inline (KernelBench-style candidates)."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-
 class CppPlugin:
     name = "cpp"
     backend = "cpu"
@@ -96,33 +86,8 @@ class CppPlugin:
             ]
         return []
 
-    @contextmanager
-    def instrument(self) -> Iterator[Any]:
-        """Count launches through the fast loader and through load_inline modules.
-
-        torch.utils.cpp_extension takes ~2 s to import, so it is patched only when already
-        imported: the worker imports it first for candidates that mention it (see worker.py)."""
-        inline = _LoadInlineCounter()
-        cpp_extension = sys.modules.get("torch.utils.cpp_extension")
-        original = cpp_extension.load_inline if cpp_extension is not None else None
-
-        def counting_load_inline(*args: Any, **kwargs: Any) -> Any:
-            assert original is not None
-            return _CountingModule(original(*args, **kwargs), inline)
-
-        if cpp_extension is not None:
-            cpp_extension.load_inline = counting_load_inline
-        start = cpp_loader.LAUNCHES[0]
-
-        class Counter:
-            def count(self) -> int:
-                return cpp_loader.LAUNCHES[0] - start + inline.calls
-
-        try:
-            yield Counter()
-        finally:
-            if cpp_extension is not None:
-                cpp_extension.load_inline = original
+    def instrument(self) -> AbstractContextManager[LaunchCount]:
+        return count_native_launches(cpp_loader.LAUNCHES)
 
     def toolchain_problem(self) -> str | None:
         if shutil.which("g++") is None:
@@ -130,51 +95,13 @@ class CppPlugin:
         return None
 
     def export(self, code: str) -> str:
-        if LOADER_IMPORT not in code:
-            return code
-        # `from __future__` is only legal at the top of a file; the loader needs none on 3.10+.
-        loader = inspect.getsource(cpp_loader).replace("from __future__ import annotations\n", "")
-        inlined = f"# --- inlined from akg_agents.dsl.cpp_loader ---\n{loader}\n# --- end of loader ---\n"
-        body = code.replace(LOADER_IMPORT, "")
-        # `from __future__` must stay first: put the loader after the candidate's own imports.
-        return _insert_after_imports(body, inlined)
+        return export_with_loader(code, cpp_loader, LOADER_IMPORT)
 
     def contract(self) -> str:
         return CONTRACT
 
     def example(self) -> str:
         return EXAMPLE
-
-
-class _CountingModule:
-    def __init__(self, module: Any, counter: _LoadInlineCounter) -> None:
-        self._module = module
-        self._counter = counter
-
-    def __getattr__(self, name: str) -> Any:
-        attr = getattr(self._module, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            self._counter.calls += 1
-            return attr(*args, **kwargs)
-
-        return call
-
-
-def _insert_after_imports(code: str, block: str) -> str:
-    lines = code.splitlines(keepends=True)
-    tree = ast.parse(code)
-    last = 0
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)) or (
-            isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-        ):
-            last = node.end_lineno or last
-        else:
-            break
-    return "".join(lines[:last]) + "\n" + block + "\n" + "".join(lines[last:])
 
 
 PLUGIN = CppPlugin()

@@ -9,16 +9,13 @@ candidates that use `torch.utils.cpp_extension.load_inline` are accepted too; th
 from __future__ import annotations
 
 import ast
-import inspect
 import re
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager
 
 from akg_agents.dsl import cuda_loader
 from akg_agents.dsl.base import Violation, dotted_name, walk_calls
-from akg_agents.dsl.cpp import _CountingModule, _insert_after_imports, _LoadInlineCounter
+from akg_agents.dsl.native import LaunchCount, count_native_launches, export_with_loader
 
 LOADER_IMPORT = "from akg_agents.dsl.cuda_loader import load_cuda"
 
@@ -123,28 +120,8 @@ class CudaCPlugin:
                     found.append(Violation("forbidden-api", f"CUDA source uses {re.search(pattern, text).group(0)}: {why}", line))  # type: ignore[union-attr]
         return found
 
-    @contextmanager
-    def instrument(self) -> Iterator[Any]:
-        """Count launches through the fast loader and through load_inline modules."""
-        from torch.utils import cpp_extension
-
-        inline = _LoadInlineCounter()
-        original = cpp_extension.load_inline
-
-        def counting_load_inline(*args: Any, **kwargs: Any) -> Any:
-            return _CountingModule(original(*args, **kwargs), inline)
-
-        cpp_extension.load_inline = counting_load_inline
-        start = cuda_loader.LAUNCHES[0]
-
-        class Counter:
-            def count(self) -> int:
-                return cuda_loader.LAUNCHES[0] - start + inline.calls
-
-        try:
-            yield Counter()
-        finally:
-            cpp_extension.load_inline = original
+    def instrument(self) -> AbstractContextManager[LaunchCount]:
+        return count_native_launches(cuda_loader.LAUNCHES)
 
     def toolchain_problem(self) -> str | None:
         if cuda_loader.nvcc_path() is None:
@@ -154,13 +131,7 @@ class CudaCPlugin:
         return _cuda_device_problem()
 
     def export(self, code: str) -> str:
-        if LOADER_IMPORT not in code:
-            return code
-        # `from __future__` may only open a file: drop it from the inlined loader (its annotations
-        # are valid at run time on Python >= 3.10 without it).
-        loader = inspect.getsource(cuda_loader).replace("from __future__ import annotations\n", "")
-        inlined = f"# --- inlined from akg_agents.dsl.cuda_loader ---\n{loader}\n# --- end of loader ---\n"
-        return _insert_after_imports(code.replace(LOADER_IMPORT, ""), inlined)
+        return export_with_loader(code, cuda_loader, LOADER_IMPORT)
 
     def contract(self) -> str:
         return CONTRACT
