@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import importlib.util
 import platform
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 
 import typer
 from rich.console import Console
@@ -65,6 +67,14 @@ def main() -> None:
     _mount_optional("akg_agents.cli.bench", "bench_app", "bench", "Run a suite of tasks and report correctness and speedups.")
     _mount_optional("akg_agents.cli.config_cmd", "config_app", "config", "Create and show akg_agents settings.")
     _mount_optional("akg_agents.cli.skills_cmd", "skills_app", "skills", "List and show the knowledge documents given to agents.")
+    interrupted = [False]
+
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        # click turns KeyboardInterrupt into its own exit before our handlers see it, so note it here.
+        interrupted[0] = True
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, on_interrupt)
     try:
         app()
     except AkgError as error:
@@ -72,8 +82,12 @@ def main() -> None:
         if error.hint:
             err_console.print(f"[dim]hint: {error.hint}[/]")
         sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]: everything verified so far is in the run directory; continue with `akg_cli resume RUN_DIR`")
+    except (KeyboardInterrupt, SystemExit):
+        if not interrupted[0]:
+            raise
+    if interrupted[0]:
+        err_console.print("[yellow]interrupted[/]: everything verified so far is in the run directory; "
+                          "continue with `akg_cli resume RUN_DIR` (or `akg_cli bench --resume DIR`)")
         sys.exit(130)
 
 
