@@ -50,8 +50,8 @@ def show_outcome(outcome: RunOutcome) -> int:
             console.print(f"[yellow]warning:[/] {row['candidate']}: {flag}")
     if outcome.best is not None:
         candidate, result = outcome.best
-        speed = f": {result.profile.speedup:.2f}x over eager PyTorch" if result.profile else " (not profiled)"
-        console.print(f"[green]best[/] {candidate.id}{speed}")
+        speed = f"{result.profile.speedup:.2f}x over eager PyTorch" if result.profile else "not profiled"
+        console.print(f"[green]best[/] {candidate.id}: {speed}; {result.message}")
     else:
         console.print("[red]no candidate passed verification[/]")
     console.print(f"run directory:   {outcome.store.root}")

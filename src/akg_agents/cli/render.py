@@ -35,7 +35,9 @@ class RichReporter:
         speed = f"  {result.profile.speedup:.2f}x vs eager" if result.profile else ""
         took = f"  ({result.timings_s['total']:.2f} s)" if "total" in result.timings_s else ""
         again = "  [dim](from an earlier run)[/]" if resumed else ""
-        self.console.print(f"  [{style}]{result.status.value:13s}[/] {candidate.id}{speed}{took}{again}  [dim]{result.message[:90]}[/]")
+        # A pass says it all in its speedup; a failure needs its reason (and the rule) on the line.
+        why = "" if result.ok else f"  [dim]{result.message[:100]}{f' [{result.rule}]' if result.rule else ''}[/]"
+        self.console.print(f"  [{style}]{result.status.value:13s}[/] {candidate.id}{speed}{took}{again}{why}")
         if self._status is not None:
             self._status.stop()
             self._status = None
