@@ -22,7 +22,9 @@ SECRET = "sk-e2e-SECRET-key-0042"
 def akg(args: list[str], tmp: Path, cache: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("AKG_AGENTS_")}
     clean.update({"AKG_AGENTS_CONFIG": str(tmp / "none.yaml"), "AKG_AGENTS_CACHE_DIR": str(cache),
-                  "AKG_AGENTS_PROFILE_SETTINGS__RUN_TIMES": "5", "COLUMNS": "200", **env})
+                  "AKG_AGENTS_PROFILE_SETTINGS__RUN_TIMES": "5", "COLUMNS": "200",
+                  # replays must not depend on this machine's timings (see settings.optimize_below_speedup)
+                  "AKG_AGENTS_OPTIMIZE_BELOW_SPEEDUP": "0", **env})
     return subprocess.run([sys.executable, "-c", "from akg_agents.cli.app import main; main()", *args],
                           capture_output=True, text=True, env=clean, timeout=240, cwd=ROOT)
 

@@ -44,6 +44,7 @@ FIX = "<<<<<<< SEARCH\n        _lib.relu_k(x, y, x.numel() - 1)\n=======\n      
 
 def test_design_generate_fix_profile(tmp_path: Path, cache_dir: Path, monkeypatch) -> None:
     monkeypatch.setenv("AKG_AGENTS_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("AKG_AGENTS_OPTIMIZE_BELOW_SPEEDUP", "0")  # this test scripts the repair path only
     fake = ScriptedProvider([
         ("# Task: design a kernel", "## Plan\nflat parallel loop, one pass over memory\n## Tunable parameters\n- SCHED = static\n"),
         ("# Task: decide the next step", "DECISION: fix\nREASON: the last element is never written\nSUGGESTION: pass x.numel()"),
@@ -68,3 +69,28 @@ def test_design_generate_fix_profile(tmp_path: Path, cache_dir: Path, monkeypatc
     prompts = sorted(p.name for p in (store.root / "prompts").iterdir())
     assert prompts[0] == "001_kernel_designer.prompt.md" and len(prompts) == 10
     assert json.loads((store.root / "llm_usage.json").read_text())["total"]["calls"] == 5
+
+
+def test_a_kernel_slower_than_eager_gets_an_optimization_round(tmp_path: Path, cache_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("AKG_AGENTS_CONFIG", str(tmp_path / "none.yaml"))
+    monkeypatch.setenv("AKG_AGENTS_OPTIMIZE_BELOW_SPEEDUP", "1000")  # every kernel counts as slow here
+    correct = GOOD.replace("x.numel() - 1", "x.numel()")
+    fake = ScriptedProvider([
+        ("slower than eager PyTorch", "DECISION: stop\nREASON: eager is already at the memory limit\nSUGGESTION: none"),
+        ("# Task: write the kernel", correct),
+    ])
+    task = load_task(ROOT / "tests" / "fixtures" / "tasks" / "relu_small.py")
+    config = RunConfig("torch", "cpu", "x86_64", "cpp", "coder_only", "llm", max_step=4, run_times=3, warmup_times=1)
+    store = RunStore.create(str(tmp_path), config, task)
+    evaluator = make_evaluator(config, load_settings("cpp", {"cache_dir": str(cache_dir)}))
+    try:
+        asyncio.run(run_llm(RunContext(task, config, store, evaluator), design=False, profile=True,
+                            provider=MeteredProvider(fake)))
+    finally:
+        evaluator.close()
+    assert [r.status.value for _, r in store.results.values()] == ["passed"]
+    events = [json.loads(line) for line in (store.root / "events.jsonl").read_text().splitlines()]
+    decisions = [e for e in events if e["event"] == "decision"]
+    assert len(decisions) == 1 and decisions[0]["action"] == "stop"
+    conductor_prompt = next(p for p in (store.root / "prompts").iterdir() if "conductor.prompt" in p.name).read_text()
+    assert "passed verification but is slower than eager" in conductor_prompt and "speedup" in conductor_prompt

@@ -15,7 +15,9 @@ class Conductor:
 
     async def decide(self, job: KernelJob, candidate: Candidate, result: EvalResult, history: list[str],
                      steps_left: int) -> Decision:
+        """For a failed candidate: how to repair it. For a passed one slower than eager: how to speed it up."""
         variables = {**job.variables(), "candidate_id": candidate.id, "code": candidate.code.strip(),
-                     "feedback": result.feedback(), "history": history, "steps_left": steps_left}
+                     "feedback": result.feedback(), "history": history, "steps_left": steps_left,
+                     "slow": result.ok}
         decision, _ = await self.io.ask("conductor", "conductor.j2", variables, self.level, parse_decision)
         return decision

@@ -50,6 +50,9 @@ class Settings(BaseModel):
     cache_dir: str = ""
     threads: int = Field(0, ge=0)
     skill_dirs: list[str] = Field(default_factory=list)
+    # LLM workflows: a verified kernel slower than this many times eager gets an optimization round
+    # (0 disables it; replay tests do, since the decision depends on a timing).
+    optimize_below_speedup: float = Field(1.0, ge=0.0)
     llm: LLMSettings = Field(default_factory=lambda: LLMSettings())
 
     def resolved_cache_dir(self) -> str:

@@ -40,6 +40,7 @@ class Loop:
     io: AgentIO
     fix_skills: str
     deadline: float
+    optimize_below: float = 1.0  # settings.optimize_below_speedup
     history: list[str] = field(default_factory=list)
     step: int = 0
 
@@ -85,7 +86,8 @@ async def run_llm(ctx: RunContext, design: bool, profile: bool, provider: Metere
                     intensity=round(analysis.intensity, 3))
     job = _job(ctx, analysis, _skills(ctx, analysis, settings.skill_dirs, "codegen"))
     io = AgentIO(llm, ctx.store, start=len(list((ctx.store.root / "prompts").glob("*.prompt.md"))))
-    loop = Loop(ctx, job, io, _skills(ctx, analysis, settings.skill_dirs, "fix"), time.monotonic() + WALL_TIMEOUT_S)
+    loop = Loop(ctx, job, io, _skills(ctx, analysis, settings.skill_dirs, "fix"), time.monotonic() + WALL_TIMEOUT_S,
+                settings.optimize_below_speedup)
     levels = ctx.config.agent_models
     try:
         sketch = ""
@@ -114,7 +116,7 @@ async def _iterate(loop: Loop, sketch: str, profile: bool) -> None:
     while True:
         result = await evaluate_one(ctx, candidate, profile)
         loop.history.append(f"{candidate.id} ({candidate.agent}): {result.status.value}: {result.message[:160]}")
-        if result.ok:
+        if result.ok and not _slower_than_wanted(result, loop.optimize_below):
             ctx.store.event("stop", reason=f"{candidate.id} passed")
             return
         stop = loop.out_of_budget()
@@ -131,6 +133,11 @@ async def _iterate(loop: Loop, sketch: str, profile: bool) -> None:
             ctx.store.event("stop", reason=f"conductor: {decision.reason}")
             return
         candidate = await _next(loop, gen, candidate, result, decision, sketch)
+
+
+def _slower_than_wanted(result: EvalResult, threshold: float) -> bool:
+    """A verified kernel slower than eager PyTorch is not what the user asked for: keep going."""
+    return result.profile is not None and result.profile.speedup < threshold
 
 
 async def _next(loop: Loop, gen: KernelGen, candidate: Candidate, result: EvalResult, decision: Decision,
