@@ -132,6 +132,7 @@ class EvalResult:
     profile: ProfileResult | None = None
     seeds: list[int] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)  # compile / verify / profile wall time
+    notes: str = ""  # compiler evidence for tuning (e.g. loops g++ did not vectorize)
 
     @property
     def ok(self) -> bool:
@@ -151,6 +152,8 @@ class EvalResult:
             )
         if self.log_tail:
             lines.append("log tail:\n" + self.log_tail)
+        if self.notes:
+            lines.append(self.notes)
         if self.profile is not None:
             p = self.profile
             lines.append(

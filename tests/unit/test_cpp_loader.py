@@ -50,3 +50,19 @@ def test_compile_errors_carry_the_compiler_message(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("AKG_AGENTS_CACHE", str(tmp_path))
     with pytest.raises(cpp_loader.CppCompileError, match="not_declared"):
         cpp_loader.load_cpp('extern "C" void f() { not_declared(); }')
+
+
+def test_the_vectorization_report_names_loops_g_plus_plus_left_scalar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from akg_agents.dsl.cpp import vectorization_summary
+
+    monkeypatch.setenv("AKG_AGENTS_CACHE", str(tmp_path))
+    source = """
+#include <cstdint>
+extern "C" void f(const float* __restrict x, float* __restrict y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) y[i] = x[i] * 2.0f;
+    for (int64_t i = 1; i < n; ++i) y[i] = y[i - 1] + x[i];
+}
+"""
+    summary = vectorization_summary(cpp_loader.compile_cpp(source))
+    assert "line 4: vectorized" in summary
+    assert "line 5: NOT vectorized" in summary

@@ -8,14 +8,17 @@ use `torch.utils.cpp_extension.load_inline` are accepted too; they are just slow
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 from akg_agents.dsl import cpp_loader
 from akg_agents.dsl.base import Violation, dotted_name, walk_calls
 from akg_agents.dsl.native import LaunchCount, count_native_launches, export_with_loader
 
 LOADER_IMPORT = "from akg_agents.dsl.cpp_loader import load_cpp"
+VEC_LINE = re.compile(r"kernel\.cpp:(?P<line>\d+):\d+: (?P<kind>optimized|missed): (?P<text>[^\n]*)")
 
 CONTRACT = """\
 Write a Python module that defines `class ModelNew(nn.Module)` with the same constructor
@@ -97,11 +100,33 @@ class CppPlugin:
     def export(self, code: str) -> str:
         return export_with_loader(code, cpp_loader, LOADER_IMPORT)
 
+    def compiler_notes(self) -> str:
+        """g++'s vectorization verdict per loop of the libraries this process loaded (worker side)."""
+        return "\n".join(filter(None, (vectorization_summary(path) for path in cpp_loader.loaded_paths())))
+
     def contract(self) -> str:
         return CONTRACT
 
     def example(self) -> str:
         return EXAMPLE
+
+
+def vectorization_summary(library: str) -> str:
+    """'line 46: NOT vectorized (control flow in loop)' for each inner loop g++ reported on."""
+    report = Path(library[: -len(".so")] + ".vec.txt")
+    if not report.exists():
+        return ""
+    verdicts: dict[int, str] = {}
+    for match in VEC_LINE.finditer(report.read_text(errors="replace")):
+        line, kind, text = int(match["line"]), match["kind"], match["text"].strip()
+        if kind == "optimized" and text.startswith("loop vectorized"):
+            verdicts[line] = "vectorized"
+        elif kind == "missed" and text.startswith("not vectorized:") and "loop nest" not in text:
+            verdicts.setdefault(line, f"NOT vectorized ({text.removeprefix('not vectorized:').strip()[:80]})")
+    if not verdicts:
+        return ""
+    parts = [f"line {line}: {verdict}" for line, verdict in sorted(verdicts.items())]
+    return "g++ vectorization report (lines of the C++ source): " + "; ".join(parts[:12])
 
 
 PLUGIN = CppPlugin()

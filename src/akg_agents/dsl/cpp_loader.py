@@ -57,13 +57,16 @@ def compile_cpp(source: str, extra_flags: tuple[str, ...] = ()) -> str:
             with open(src, "w") as handle:
                 handle.write(source)
             tmp_lib = os.path.join(work, "kernel.so")
+            report = os.path.join(work, "vec.txt")  # which loops g++ vectorized: evidence for tuning
             proc = subprocess.run(
-                [cxx, *CXX_FLAGS, *extra_flags, src, "-o", tmp_lib],
+                [cxx, *CXX_FLAGS, *extra_flags, f"-fopt-info-vec-all={report}", src, "-o", tmp_lib],
                 capture_output=True,
                 text=True,
             )
             if proc.returncode != 0:
                 raise CppCompileError(proc.stderr[-4000:] or proc.stdout[-4000:])
+            if os.path.exists(report):
+                os.replace(report, library[: -len(".so")] + ".vec.txt")
             os.replace(tmp_lib, library)  # atomic: readers never see a half-written library
     return library
 
@@ -122,6 +125,10 @@ class CppLibrary:
             function(*[convert(a) for convert, a in zip(converters, args, strict=True)])
 
         return launch
+
+
+def loaded_paths() -> list[str]:
+    return list(_LOADED)
 
 
 def load_cpp(source: str, extra_flags: tuple[str, ...] = ()) -> CppLibrary:

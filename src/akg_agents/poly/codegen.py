@@ -117,7 +117,7 @@ def _init_code(kernel: Kernel) -> str:
     for a in kernel.arrays.values():
         idx = [f"i{d}" for d in range(len(a.dims))]
         expr = a.init or _default_init(idx, a.dims)
-        loops = "".join(f"for (int {i} = 0; {i} < {dim}; {i}++) " for i, dim in zip(idx, a.dims))
+        loops = "".join(f"for (int {i} = 0; {i} < {dim}; {i}++) " for i, dim in zip(idx, a.dims, strict=False))
         ref = a.name + "".join(f"[{i}]" for i in idx)
         lines.append(f"  {loops}{ref} = {expr};")
     return "\n".join(lines)

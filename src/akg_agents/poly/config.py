@@ -17,7 +17,8 @@ import yaml
 OBJECTIVES = {
     "parallel": "bound the distance of every dependence by u.N + w and minimise (u, w) first: "
                 "zero means the dimension carries nothing (outer parallelism)",
-    "proximity": "bound the distance of flow dependences by u.N + w and minimise it (locality)",
+    "proximity": "bound the distance of every dependence (plus RAR reuse if rar: true) by u.N + w "
+                 "and minimise it (Pluto's locality objective)",
     "carry_max": "strongly satisfy as many dependences as possible (Feautrier)",
     "stride1_inner": "penalise putting stride-1 iterators on this (outer) dimension so they stay innermost",
     "large_outer": "penalise iterators with small trip counts on this dimension",
@@ -41,6 +42,7 @@ class SchedConfig:
     coef_bound: int = 4  # iterator coefficients in [0, coef_bound] (no loop reversal)
     shift_bound: int = 8  # constant shifts in [0, shift_bound]
     solver: str = "isl"
+    rar: bool = False  # add read-after-read reuse to proximity (costly Farkas systems; Pluto --rar)
     tile: bool = True
     tile_sizes: list[int] = field(default_factory=lambda: [32])  # last value repeats
     intra_tile_stride1: bool = False

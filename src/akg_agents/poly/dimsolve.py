@@ -132,7 +132,7 @@ def _cost_objectives(sys: System, p: DimProblem, obj_vars: dict[str, dict[str, i
             if obj != "min_coef" and p.remaining_rank.get(st.name, 0) < 2:
                 continue  # only outer dimensions are steered; the last one takes what is left
             costs = p.costs.get(obj, {}).get(st.name) if obj != "min_coef" else [1] * st.depth
-            for v, c in zip(cvars[st.name], costs or []):
+            for v, c in zip(cvars[st.name], costs or [], strict=False):
                 lin[v] = lin.get(v, 0) - c
         sys.eq(lin, 0)
 
@@ -145,7 +145,7 @@ def _independence(sys: System, cv: list[int], hyperplanes: list[list[int]]) -> N
     for vec in basis:
         if all(x <= 0 for x in vec):
             vec = [-x for x in vec]
-        row = {v: x for v, x in zip(cv, vec) if x}
+        row = {v: x for v, x in zip(cv, vec, strict=False) if x}
         sys.ge(row, 0)
         for k, x in row.items():
             total[k] = total.get(k, 0) + x
@@ -166,7 +166,7 @@ def nullspace(rows: list[list[int]], n: int) -> list[list[int]]:
         for i in range(len(mat)):
             if i != r and mat[i][c] != 0:
                 f = mat[i][c]
-                mat[i] = [a - f * b for a, b in zip(mat[i], mat[r])]
+                mat[i] = [a - f * b for a, b in zip(mat[i], mat[r], strict=False)]
         pivots.append(c)
         r += 1
     basis = []

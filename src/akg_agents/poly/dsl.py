@@ -144,7 +144,7 @@ class Kernel:
             arr = self.arrays.get(name)
             if arr is None:
                 continue
-            subs, end = _subscripts(text, mt.end())
+            subs, _end = _subscripts(text, mt.end())
             if len(subs) != len(arr.dims):
                 raise ValueError(f"array {name} used with {len(subs)} subscripts, declared {len(arr.dims)}")
             out.append(Access(name, subs))

@@ -58,7 +58,7 @@ def add_nonneg(system: System, fr: FarkasRows, cst: Affine, params: dict[str, Af
     for vec, const, is_eq in fr.rows:
         lin: LinExpr = {}
         total = const
-        for a, (expr, c0) in zip(vec, tuple_):
+        for a, (expr, c0) in zip(vec, tuple_, strict=False):
             if not a:
                 continue
             total += a * c0

@@ -64,24 +64,34 @@ def solve(system: System, solver: str = "isl") -> list[int] | None:
 
 
 def _to_isl(system: System) -> isl.BasicSet:
-    space = isl.Space.set_alloc(isl.DEFAULT_CONTEXT, 0, system.n)
-    bset = isl.BasicSet.universe(space)
-    ls = isl.LocalSpace.from_space(space)
-    dt = isl.dim_type.set
-    cons = []
-    for i in range(system.n):
-        cons.append(isl.Constraint.inequality_alloc(ls).set_coefficient_val(dt, i, 1)
-                    .set_constant_val(-system.lower[i]))
+    """Build the set from a PolyLib-format matrix: one parse, linear in the row count.
+
+    (Adding thousands of constraints one by one, or parsing "a and b and ...", is
+    quadratic in isl and dominated scheduling time on kernels like deriche.)
+    """
+    n = system.n
+    lines: list[str] = []
+    seen: set[tuple] = set()
+
+    def row(coef: dict[int, int], const: int, eq: bool) -> None:
+        key = (tuple(sorted(coef.items())), const, eq)
+        if key in seen:
+            return  # Farkas systems of similar dependences repeat rows
+        seen.add(key)
+        vec = [0] * n
+        for k, v in coef.items():
+            vec[k] = v
+        lines.append(f"{0 if eq else 1} {' '.join(map(str, vec))} {const}")
+
+    for i in range(n):
+        row({i: 1}, -system.lower[i], False)
         hi = system.upper[i]
         if hi is not None:
-            cons.append(isl.Constraint.inequality_alloc(ls).set_coefficient_val(dt, i, -1)
-                        .set_constant_val(hi))
-    for row in system.rows:
-        c = (isl.Constraint.equality_alloc(ls) if row.eq else isl.Constraint.inequality_alloc(ls))
-        for k, v in row.coef.items():
-            c = c.set_coefficient_val(dt, k, v)
-        cons.append(c.set_constant_val(row.const))
-    return bset.add_constraints(cons)
+            row({i: -1}, hi, False)
+    for r in system.rows:
+        row(r.coef, r.const, r.eq)
+    text = f"{len(lines)} {n + 2}\n" + "\n".join(lines)
+    return isl.BasicSet.read_from_str(isl.DEFAULT_CONTEXT, text)
 
 
 def _solve_isl(system: System) -> list[int] | None:

@@ -57,7 +57,7 @@ class ScheduleResult:
 
 def affine_text(names: list[str], coef: list[int], const: int) -> str:
     terms = [f"{c}*{n}" if c not in (1, -1) else (n if c == 1 else f"-{n}")
-             for n, c in zip(names, coef) if c]
+             for n, c in zip(names, coef, strict=False) if c]
     if const or not terms:
         terms.append(str(const))
     return " + ".join(terms).replace("+ -", "- ")
@@ -67,7 +67,7 @@ class _State:
     def __init__(self, kernel: Kernel, deps: Dependences, cfg: SchedConfig) -> None:
         self.k, self.cfg = kernel, cfg
         self.rem = [RemDep(d.kind, d.src, d.dst, isl.Map.from_basic_map(d.rel))
-                    for d in deps.split(with_input="proximity" in _all_objectives(cfg))]
+                    for d in deps.split(with_input=cfg.rar and "proximity" in _all_objectives(cfg))]
         self.rows: dict[str, list[list[int]]] = {st.name: [] for st in kernel.statements}
         self.levels: list[Level] = []
         self.log: list[str] = []

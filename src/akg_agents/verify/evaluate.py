@@ -133,7 +133,7 @@ class Verifier:
         dyn = sum(1 for c in cases if c.startswith("dyn"))
         message = f"matches PyTorch on seeds {list(s.seeds)}" + (f" and {dyn} dynamic-shape cases" if dyn else "")
         return EvalResult(candidate.id, Status.PASSED, message, profile=report.profile,
-                          seeds=list(s.seeds), timings_s=report.timings_s)
+                          seeds=list(s.seeds), timings_s=report.timings_s, notes=report.notes)
 
 
 def _first_line(text: str) -> str:

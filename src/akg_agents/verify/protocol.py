@@ -52,6 +52,7 @@ class WorkerReport:
     profile: ProfileResult | None = None
     # A rule broken while timing. Reported only if the outputs matched: a wrong kernel is a
     # mismatch first, whatever it did afterwards.
+    notes: str = ""  # compiler evidence for a passed kernel (e.g. which loops were vectorized)
     late_rule: str | None = None
     late_message: str = ""
     timings_s: dict[str, float] = field(default_factory=dict)

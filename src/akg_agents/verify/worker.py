@@ -200,7 +200,11 @@ def run_candidate(job: CandidateJob) -> WorkerReport:
             except JobFailed as failed:
                 late_rule, late_message = failed.rule, failed.message
             timings["profile"] = time.perf_counter() - start
-    return WorkerReport(status="ok", profile=profile, late_rule=late_rule, late_message=late_message, timings_s=timings)
+    # Optional plugin hook (cpp: g++'s vectorization verdict per loop): evidence for tuning.
+    notes_of = getattr(plugin, "compiler_notes", None)
+    notes = notes_of() if notes_of is not None else ""
+    return WorkerReport(status="ok", profile=profile, notes=notes, late_rule=late_rule, late_message=late_message,
+                        timings_s=timings)
 
 
 def _guarded_call(model: Any, inputs: list[Any], device: str, launches: Any) -> list[torch.Tensor]:

@@ -13,6 +13,8 @@ from ..dsl import Kernel
 from . import linalg, solvers, stencils
 from ._util import SIZES
 
+__all__ = ["ORDER", "SIZES", "get", "names"]
+
 # PolyBench's own order (datamining, blas, kernels, solvers, medley, stencils)
 ORDER = ["correlation", "covariance", "2mm", "3mm", "atax", "bicg", "doitgen", "mvt", "gemm",
          "gemver", "gesummv", "symm", "syr2k", "syrk", "trmm", "cholesky", "durbin",
