@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-REPLAY = ROOT / "tests" / "fixtures" / "replay" / "cpu_examples.jsonl"
+BLIND = ROOT / "tests" / "fixtures" / "replay" / "blind_cpu_examples.jsonl"
 sys.path.insert(0, str(ROOT / "tests" / "unit"))
 from llm_server import ScriptedServer, chat_body, closed_port  # noqa: E402
 
@@ -40,20 +40,17 @@ def run_dir(tmp: Path) -> Path:
     return dirs[0]
 
 
-@pytest.mark.parametrize("task", ["sum_reduce", "layernorm"])
-def test_replayed_exchange_runs_end_to_end(task: str, tmp_path: Path, cache_dir: Path) -> None:
+@pytest.mark.parametrize("task", ["relu", "layernorm", "rmsnorm", "sum_reduce"])
+def test_replayed_blind_exchanges_run_end_to_end(task: str, tmp_path: Path, cache_dir: Path) -> None:
+    """Real compile, verification and profiling of what a model wrote from the request files alone."""
     proc = akg(op(f"examples/tasks/{task}.py", tmp_path), tmp_path, cache_dir,
-               AKG_AGENTS_LLM__PROVIDER="replay", AKG_AGENTS_LLM__REPLAY_FILE=str(REPLAY))
+               AKG_AGENTS_LLM__PROVIDER="replay", AKG_AGENTS_LLM__REPLAY_FILE=str(BLIND))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "best llm-" in proc.stdout and "LLM: " in proc.stdout
+    assert "best llm-1" in proc.stdout and "LLM: " in proc.stdout
     root = run_dir(tmp_path)
-    events = [json.loads(line) for line in (root / "events.jsonl").read_text().splitlines()]
-    if task == "sum_reduce":  # the recorded run needed one Conductor fix round
-        decision = next(e for e in events if e["event"] == "decision")
-        assert decision["action"] == "fix"
-        statuses = [json.loads(line)["result"]["status"] for line in (root / "results.jsonl").read_text().splitlines()]
-        assert statuses == ["mismatch", "passed"]
     assert (root / "best_kernel.py").exists() and (root / "llm_usage.json").exists()
+    prompts = sorted(p.name for p in (root / "prompts").iterdir())
+    assert prompts[:2] == ["001_kernel_designer.prompt.md", "001_kernel_designer.response.md"]
 
 
 def _assert_one_line_error(proc: subprocess.CompletedProcess[str], text: str, tmp: Path) -> None:
@@ -90,3 +87,27 @@ def test_provider_failures_are_one_line_and_leave_the_run_dir(case: str, tmp_pat
         if file.is_file():
             assert SECRET not in file.read_text(errors="ignore"), file
     assert SECRET not in proc.stdout + proc.stderr
+
+
+def test_replayed_blind_model_speeds_up_a_kernel_from_the_vectorization_report(tmp_path: Path, cache_dir: Path) -> None:
+    """Recorded from a model that saw only the request files: its first scale_tanh_residual kernel
+    passed at ~0.4x, the Conductor read g++'s "NOT vectorized" report and asked for two fixes, and
+    the third kernel ran ~10x faster than eager. The threshold sits far from every recorded speedup
+    (0.43x, 0.74x, 9.92x), so the same decisions are taken on this machine's timings."""
+    proc = akg(op("examples/tasks/scale_tanh_residual.py", tmp_path), tmp_path, cache_dir,
+               AKG_AGENTS_LLM__PROVIDER="replay", AKG_AGENTS_LLM__REPLAY_FILE=str(BLIND),
+               AKG_AGENTS_OPTIMIZE_BELOW_SPEEDUP="3")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    root = run_dir(tmp_path)
+    events = [json.loads(line) for line in (root / "events.jsonl").read_text().splitlines()]
+    assert [e["action"] for e in events if e["event"] == "decision"] == ["fix", "fix"]
+    results = [json.loads(line)["result"] for line in (root / "results.jsonl").read_text().splitlines()]
+    assert [r["status"] for r in results] == ["passed", "passed", "passed"]
+    assert results[-1]["profile"]["eager"]["median_ms"] > 3 * results[-1]["profile"]["candidate"]["median_ms"]
+
+
+def test_replayed_blind_model_passes_first_try(tmp_path: Path, cache_dir: Path) -> None:
+    proc = akg(op("examples/tasks/swish_mul.py", tmp_path), tmp_path, cache_dir,
+               AKG_AGENTS_LLM__PROVIDER="replay", AKG_AGENTS_LLM__REPLAY_FILE=str(BLIND))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "best llm-1" in proc.stdout

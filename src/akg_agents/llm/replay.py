@@ -3,7 +3,10 @@
 Recording wraps any provider and appends {key, level, request, text, reasoning, usage} per call.
 Replaying answers only from the file: a request it has not seen raises LLMError naming the
 request (its key and first lines), never a silent live call. Normalization keeps keys stable
-across machines: absolute paths lose their directories and whitespace at line ends is dropped.
+across machines and runs: absolute paths lose their directories, measured timings ("0.4321 ms",
+"2.31x") become "<t>" (the Conductor reads timings, and no two runs measure the same), and
+whitespace at line ends is dropped. Entries store their normalized messages, so keys are
+recomputed on load and survive changes to this normalization.
 """
 
 from __future__ import annotations
@@ -19,17 +22,27 @@ from akg_agents.llm.base import Completion, Message, Provider, Usage
 
 _PATH = re.compile(r"(?<![\w.])/(?:[\w.+-]+/)+")  # the directories of an absolute path
 _ADDR = re.compile(r"0x[0-9a-fA-F]{6,}")
+_TIMING = re.compile(r"\d+\.\d+(?=\s?ms\b)|\d+\.\d+(?=x\b)")
 
 
 def normalize(text: str) -> str:
     text = _PATH.sub("<dir>/", text)
     text = _ADDR.sub("0x<addr>", text)
+    text = _TIMING.sub("<t>", text)
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 
-def request_key(messages: list[Message], level: str) -> str:
-    canonical = json.dumps([level, [[m.role, normalize(m.content)] for m in messages]])
+def normalized(messages: list[Message]) -> list[list[str]]:
+    return [[m.role, normalize(m.content)] for m in messages]
+
+
+def _key_of(pairs: list[list[str]], level: str) -> str:
+    canonical = json.dumps([level, [[role, normalize(content)] for role, content in pairs]])
     return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+def request_key(messages: list[Message], level: str) -> str:
+    return _key_of(normalized(messages), level)
 
 
 def describe(messages: list[Message]) -> str:
@@ -45,6 +58,8 @@ def load_entries(path: Path) -> dict[str, dict[str, Any]]:
     for line in path.read_text().splitlines():
         if line.strip():
             entry = json.loads(line)
+            if "messages" in entry:  # recompute: the normalization may have changed since recording
+                entry["key"] = _key_of(entry["messages"], entry["level"])
             entries.setdefault(entry["key"], entry)  # the first recording of a request wins
     return entries
 
@@ -85,6 +100,7 @@ class RecordingProvider:
         completion = await self.inner.complete(messages, level)
         entry = {
             "key": request_key(messages, level), "level": level, "request": describe(messages),
+            "messages": normalized(messages),
             "text": completion.text, "reasoning": completion.reasoning, "model": completion.model,
             "usage": {"prompt_tokens": completion.usage.prompt_tokens,
                       "completion_tokens": completion.usage.completion_tokens},
