@@ -15,12 +15,12 @@ import itertools
 import types
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
 from akg_agents.builtin.cpp_codegen import CppParams, generate_cpp
-from akg_agents.builtin.ir import RowProgram
+from akg_agents.builtin.ir import InputSpec, RowProgram
 from akg_agents.builtin.lower import NotCovered, lower_model
 from akg_agents.records import Candidate, Task
 
@@ -50,7 +50,7 @@ def embedded_task_source(task: Task) -> str:
     return ast.unparse(ast.Module(body=kept, type_ignores=[]))
 
 
-def _forward_args(program: RowProgram) -> list[str]:
+def _forward_args(program: KernelProgram) -> list[str]:
     return [spec.name for spec in program.inputs if not spec.name.startswith("param:")]
 
 
@@ -58,28 +58,41 @@ def _param_attr(index: int) -> str:
     return f"p{index}"
 
 
-def launch_args(program: RowProgram) -> list[str]:
-    """The kernel's pointer arguments, in RowProgram.inputs order, then out: the same for every DSL."""
+class KernelProgram(Protocol):
+    """What the ModelNew template needs of a program (RowProgram, MatmulProgram)."""
+
+    inputs: list[InputSpec]
+    ops: list[str]
+
+
+def launch_args(program: KernelProgram) -> list[str]:
+    """The kernel's pointer arguments, in program.inputs order, then out: the same for every DSL."""
     names = [f"self.{_param_attr(i)}" if s.name.startswith("param:") else s.name for i, s in enumerate(program.inputs)]
     return [*names, "out"]
 
 
-def model_new_source(task: Task, program: RowProgram, imports: str, kernel_block: str, launch: str, label: str) -> str:
-    """The candidate module around a generated kernel; only `imports`, `kernel_block` (module-level
-    code defining the kernel) and `launch` (forward's lines calling it) differ between DSLs."""
-    args = _forward_args(program)
+def row_output(program: RowProgram) -> str:
+    """forward's lines that size a row program and allocate its output (`rows`, `cols`, `out`)."""
     full_spec = next((s for s in program.inputs if s.kind == "full" and not s.name.startswith("param:")), None)
     if full_spec is None:
         raise NotCovered("no forward input has the full shape")
     full = full_spec.name
-    params = [(i, spec.name.split(":", 1)[1]) for i, spec in enumerate(program.inputs) if spec.name.startswith("param:")]
-    init_lines = [f"        self.{_param_attr(i)} = _tensor_of(reference, {name!r})" for i, name in params]
     if program.output_kind == "full":
         out_shape = f"{full}.shape"
     elif len(program.output_shape) == len(full_spec.shape):
         out_shape = f"(*{full}.shape[:-1], 1)"
     else:
         out_shape = f"{full}.shape[:-1]"
+    return (f"        cols = {full}.shape[-1]\n        rows = {full}.numel() // cols\n"
+            f"        out = torch.empty({out_shape}, dtype=torch.float32, device={full}.device)")
+
+
+def model_new_source(task: Task, program: KernelProgram, imports: str, kernel_block: str, body: str, label: str) -> str:
+    """The candidate module around a generated kernel; only `imports`, `kernel_block` (module-level
+    code defining the kernel) and `body` (forward's lines allocating `out` and launching) differ."""
+    args = _forward_args(program)
+    params = [(i, spec.name.split(":", 1)[1]) for i, spec in enumerate(program.inputs) if spec.name.startswith("param:")]
+    init_lines = [f"        self.{_param_attr(i)} = _tensor_of(reference, {name!r})" for i, name in params]
     contiguous = "\n".join(f"        {a} = {a}.contiguous()" for a in args)
     summary = ", ".join(dict.fromkeys(program.ops)) or "identity"
     return f'''import torch
@@ -109,18 +122,15 @@ class ModelNew(nn.Module):
 
     def forward(self, {", ".join(args)}):
 {contiguous}
-        cols = {full}.shape[-1]
-        rows = {full}.numel() // cols
-        out = torch.empty({out_shape}, dtype=torch.float32, device={full}.device)
-{launch}
+{body}
         return out
 '''
 
 
 def cpp_model_new(task: Task, program: RowProgram, params: CppParams) -> str:
     kernel = f'KERNEL_SOURCE = r"""\n{generate_cpp(program, params)}"""\n\n_lib = load_cpp(KERNEL_SOURCE)'
-    launch = f"        _lib.akg_kernel({', '.join([*launch_args(program), 'rows', 'cols'])})"
-    return model_new_source(task, program, "from akg_agents.dsl.cpp_loader import load_cpp", kernel, launch, "")
+    body = row_output(program) + f"\n        _lib.akg_kernel({', '.join([*launch_args(program), 'rows', 'cols'])})"
+    return model_new_source(task, program, "from akg_agents.dsl.cpp_loader import load_cpp", kernel, body, "")
 
 
 def cpp_variants(threads: int) -> list[CppParams]:

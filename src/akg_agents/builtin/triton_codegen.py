@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import asdict, dataclass
 
-from akg_agents.builtin.generator import launch_args, trace_program
+from akg_agents.builtin.generator import launch_args, row_output, trace_program
 from akg_agents.builtin.generator import model_new_source as shared_model_new
 from akg_agents.builtin.ir import Binary, Const, Expr, Load, RowProgram, RowRef, Unary
 from akg_agents.records import Candidate, Task
@@ -201,7 +201,8 @@ def model_new_source(task: Task, program: RowProgram, params: TritonParams) -> s
     else:
         launch = (f"        akg_kernel[(triton.cdiv(rows, {p.rows}),)]({args}, rows, cols, "
                   f"ROWS={p.rows}, BLOCK={p.block}, STAGES={p.num_stages}, num_warps={p.num_warps})")
-    return shared_model_new(task, program, TRITON_IMPORTS, generate_triton(program, params), launch, " (Triton)")
+    body = row_output(program) + "\n" + launch
+    return shared_model_new(task, program, TRITON_IMPORTS, generate_triton(program, params), body, " (Triton)")
 
 
 def triton_variants(program: RowProgram) -> list[TritonParams]:
@@ -223,6 +224,11 @@ def triton_variants(program: RowProgram) -> list[TritonParams]:
 
 def triton_candidates(task: Task, count: int, threads: int = 0) -> list[Candidate]:
     """Up to `count` Triton candidates for `task` (raises NotCovered when out of scope)."""
+    from akg_agents.builtin.triton_matmul import matmul_candidates, trace_matmul
+
+    matmul = trace_matmul(task)  # a matrix product with a pointwise epilogue: triton_matmul.py
+    if matmul is not None:
+        return matmul_candidates(task, matmul, count)
     program = trace_program(task)
     candidates = []
     for index, params in enumerate(triton_variants(program)[: max(count, 1)]):
