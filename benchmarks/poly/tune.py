@@ -65,6 +65,8 @@ def tune_kernel(name: str, size: str, threads: int, log) -> tuple[str, dict, dic
             results[cname] = f"error: {str(exc)[:60]}"
         log(f"  {name:15s} {cname:18s} {results[cname]}")
     timed = {c: t for c, t in results.items() if c != "orig" and isinstance(t, float)}
+    if not timed:  # nothing within 1.5x of the original: keep the Pluto-like default
+        return "pluto_like", CANDIDATES["pluto_like"], results
     best = min(timed, key=timed.__getitem__)
     return best, CANDIDATES[best], results
 
@@ -76,8 +78,12 @@ def main() -> None:
     ap.add_argument("--kernels", default="all")
     ap.add_argument("--out", default="src/akg_agents/poly/overrides.yaml")
     ap.add_argument("--log", default="benchmarks/poly/results/tune_log.jsonl")
+    ap.add_argument("--candidates", default="all", help="comma list of candidate names")
     args = ap.parse_args()
     names = kreg.names() if args.kernels == "all" else args.kernels.split(",")
+    if args.candidates != "all":
+        for c in [c for c in CANDIDATES if c not in args.candidates.split(",")]:
+            del CANDIDATES[c]
     out = Path(args.out)
     table = (yaml.safe_load(out.read_text()) or {}).get("kernels", {}) if out.exists() else {}
     for name in names:
@@ -94,7 +100,12 @@ def _write(out: Path, table: dict) -> None:
     header = ("# Kernel-specific scheduler configurations (PolyTOPS-style overrides).\n"
               "# Each entry: base preset + overridden keys; produced by benchmarks/poly/tune.py\n"
               "# (fastest correct candidate at LARGE, 2 threads) and editable by hand.\n")
-    out.write_text(header + yaml.safe_dump({"kernels": table}, sort_keys=False))
+    class _NoAlias(yaml.SafeDumper):
+        def ignore_aliases(self, data: object) -> bool:
+            return True
+
+    out.write_text(header + yaml.dump({"kernels": table}, Dumper=_NoAlias, sort_keys=False,
+                                      default_flow_style=None))
 
 
 if __name__ == "__main__":

@@ -49,9 +49,9 @@ class _Printer:
         if t == T.mark:
             name = n.mark_get_id().get_name()
             self.node(n.mark_get_node(), depth, (*marks, name))
-        elif t == T.for_:
+        elif t == T.for_:  # type: ignore[attr-defined]  # islpy's stubs miss the keyword-named members
             self.for_(n, depth, marks)
-        elif t == T.if_:
+        elif t == T.if_:  # type: ignore[attr-defined]
             self.emit(depth, f"if ({n.if_get_cond().to_C_str()}) {{")
             self.node(n.if_get_then_node(), depth + 1)
             if n.if_has_else_node():

@@ -42,7 +42,7 @@ def farkas_rows(rel: isl.BasicMap) -> FarkasRows:
     for con in coeffs.get_constraints():
         vec = [con.get_coefficient_val(isl.dim_type.set, i).to_python() for i in range(n)]
         rows.append((vec, con.get_constant_val().to_python(), con.is_equality()))
-    params = [rel.get_dim_name(isl.dim_type.param, i) for i in range(rel.dim(isl.dim_type.param))]
+    params = [str(rel.get_dim_name(isl.dim_type.param, i)) for i in range(rel.dim(isl.dim_type.param))]
     out = FarkasRows(params, rel.dim(isl.dim_type.in_), rel.dim(isl.dim_type.out), rows)
     if len(_CACHE) > 20000:
         _CACHE.clear()

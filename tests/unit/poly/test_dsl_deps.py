@@ -12,7 +12,8 @@ from akg_agents.poly.dsl import Kernel
 
 def _tiny() -> Kernel:
     k = Kernel("tiny", ["N"], {"MINI": {"N": 8}})
-    k.array("A", ["N"]); k.array("B", ["N"])
+    k.array("A", ["N"])
+    k.array("B", ["N"])
     with k.loop("i", 1, "N", hint="parallel"):
         k.stmt("A[i] = A[i-1] + B[i]")
         k.stmt("B[i] += 1.0")
@@ -37,9 +38,8 @@ def test_dsl_rejects_bad_statements() -> None:
         k.stmt("A[i] + 1")  # not an assignment
     with pytest.raises(ValueError):
         k.stmt("A[i][i] = 0")  # wrong rank
-    with pytest.raises(ValueError):
-        with k.loop("j", 0, "N", hint="fast"):
-            pass
+    with pytest.raises(ValueError), k.loop("j", 0, "N", hint="fast"):
+        pass
 
 
 def test_reverse_loops_have_negated_schedule() -> None:
@@ -66,7 +66,8 @@ def test_seidel_loop_carried_flow_dependence() -> None:
 
 def test_kills_keep_only_last_writer() -> None:
     k = Kernel("kill", ["N"], {"MINI": {"N": 8}})
-    k.array("A", ["N"]); k.array("x", [])
+    k.array("A", ["N"])
+    k.array("x", [])
     with k.loop("i", 0, "N"):
         k.stmt("x = A[i]")
         k.stmt("A[i] = x")

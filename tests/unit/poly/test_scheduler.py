@@ -27,7 +27,7 @@ def _run_and_compare(name: str, variant, threads: int = 2) -> tuple[bool, str]: 
     r_bin, g_bin = build_dir() / f"{name}-r.bin", build_dir() / f"{name}-g.bin"
     run_once(r_exe, 1, r_bin)
     run_once(g_exe, threads, g_bin)
-    ok, _, bad = compare(k, "MINI", r_bin, g_bin)
+    ok, _, _bad = compare(k, "MINI", r_bin, g_bin)
     return ok, got.source
 
 
