@@ -52,6 +52,7 @@ class CppParams:
     threads: int = 0
     block: int = 4096
     unroll: int = 2  # 8-lane vectors per inner-loop iteration (0: leave it to the compiler)
+    stream: bool = True  # flat kernels: non-temporal stores (skip reading the output into cache)
 
 
 def math_prelude() -> str:
@@ -122,14 +123,45 @@ def _pointer_args(program: RowProgram) -> str:
 # might alias it), which stops vectorization; as __restrict__ parameters they stay in registers.
 
 
+def _flat_loads(program: RowProgram, index: str) -> dict[int, str]:
+    return {i: (f"in{i}[{index}]" if s.kind == "full" else f"in{i}[0]") for i, s in enumerate(program.inputs)}
+
+
+# Streaming (non-temporal) stores write the output without first reading its lines into cache: a
+# pure elementwise kernel then moves 2 bytes per output byte instead of 3 (measured: relu
+# 1024x4096 on 2 threads 0.43 ms vs 0.60 ms). Values go through a 64-float aligned buffer so the
+# expression still vectorizes with omp simd; the unaligned head/tail take the plain loop.
+STREAM_CHUNK = 64
+
+
+def _streaming_part(program: RowProgram, params: CppParams) -> str:
+    if not params.stream:
+        return ""
+    body = expr_c(program.output, _flat_loads(program, "k + j"))
+    return f"""#if defined(__AVX__)
+    alignas(32) float chunk[{STREAM_CHUNK}];
+    for (; k + {STREAM_CHUNK} <= end && (reinterpret_cast<uintptr_t>(out + k) % 32) == 0; k += {STREAM_CHUNK}) {{
+        {_simd(params)}
+        for (int64_t j = 0; j < {STREAM_CHUNK}; ++j) {{
+            chunk[j] = {body};
+        }}
+        for (int64_t j = 0; j < {STREAM_CHUNK}; j += 8) {{
+            _mm256_stream_ps(out + k + j, _mm256_load_ps(chunk + j));
+        }}
+    }}
+#endif
+"""
+
+
 def generate_flat(program: RowProgram, params: CppParams) -> str:
     """Elementwise over full/scalar inputs: parallel over blocks, vectorized inside each block."""
-    loads = {i: (f"in{i}[k]" if s.kind == "full" else f"in{i}[0]") for i, s in enumerate(program.inputs)}
-    body = expr_c(program.output, loads)
+    body = expr_c(program.output, _flat_loads(program, "t"))
+    fence = "#if defined(__AVX__)\n    _mm_sfence();  // streamed stores are visible before we return\n#endif\n" if params.stream else ""
     return f"""static inline void akg_block({_pointer_params(program)}, int64_t begin, int64_t end) {{
-    {_simd(params)}
-    for (int64_t k = begin; k < end; ++k) {{
-        out[k] = {body};
+    int64_t k = begin;
+{_streaming_part(program, params)}    {_simd(params)}
+    for (int64_t t = k; t < end; ++t) {{
+        out[t] = {body};
     }}
 }}
 
@@ -142,7 +174,7 @@ extern "C" void akg_kernel({_signature(program)}) {{
         const int64_t end = (b + 1) * block < n ? (b + 1) * block : n;
         akg_block({_pointer_args(program)}, b * block, end);
     }}
-}}
+{fence}}}
 """
 
 
@@ -201,4 +233,5 @@ extern "C" void akg_kernel({_signature(program)}) {{
 
 def generate_cpp(program: RowProgram, params: CppParams) -> str:
     kernel = generate_flat(program, params) if program.flat else generate_rows(program, params)
-    return "#include <cstdint>\n#include <cmath>\n\n" + math_prelude() + "\n" + kernel
+    headers = "#include <cstdint>\n#include <cmath>\n#if defined(__AVX__)\n#include <immintrin.h>\n#endif\n\n"
+    return headers + math_prelude() + "\n" + kernel

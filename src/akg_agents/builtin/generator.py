@@ -134,17 +134,25 @@ def cpp_model_new(task: Task, program: RowProgram, params: CppParams) -> str:
 
 
 def cpp_variants(threads: int) -> list[CppParams]:
-    """Default first, then the rest of a small grid, for search without an LLM."""
+    """Default first, then the same without streaming stores, then the rest of a small grid."""
     default = CppParams(threads=threads)
-    grid = [CppParams(threads, block, unroll) for block, unroll in itertools.product((4096, 16384, 1024), (2, 1, 4, 0))]
+    grid = [CppParams(threads, block, unroll, stream) for stream in (False, True)
+            for block, unroll in itertools.product((4096, 16384, 1024), (2, 1, 4, 0))]
     return [default, *[p for p in grid if p != default]]
 
 
 def cpp_candidates(task: Task, count: int, threads: int = 0) -> list[Candidate]:
     program = trace_program(task)
-    candidates = []
-    for index, params in enumerate(cpp_variants(threads)[: max(count, 1)]):
+    candidates: list[Candidate] = []
+    seen: set[str] = set()
+    for params in cpp_variants(threads):
+        if len(candidates) >= max(count, 1):
+            break
         code = cpp_model_new(task, program, params)
+        if code in seen:  # e.g. `stream` only changes flat programs: no duplicate evaluations
+            continue
+        seen.add(code)
+        index = len(candidates)
         summary = ", ".join(dict.fromkeys(program.ops)) or "identity"
         candidates.append(
             Candidate(
