@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -17,60 +18,11 @@ from akg_agents.verify.evaluate import Verifier, VerifySettings
 from akg_agents.verify.sandbox import Sandbox
 
 pytestmark = pytest.mark.gpu
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tasks"
 
-MATMUL_BIAS_RELU_FP16 = """
-import torch
-import torch.nn as nn
+MATMUL_BIAS_RELU_FP16 = (FIXTURES / "matmul_bias_relu_fp16.py").read_text()
 
-
-class Model(nn.Module):
-    def __init__(self):
-        super().__init__()
-
-    def forward(self, a, b, bias):
-        return torch.relu(torch.matmul(a, b) + bias)
-
-
-M = 2048
-N = 2048
-K = 2048
-
-
-def get_inputs():
-    return [torch.randn(M, K).half(), torch.randn(K, N).half(), torch.randn(N).half()]
-
-
-def get_init_inputs():
-    return []
-"""
-
-LINEAR_GELU_FP32 = """
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
-
-class Model(nn.Module):
-    def __init__(self, k, n):
-        super().__init__()
-        self.fc = nn.Linear(k, n)
-
-    def forward(self, x):
-        return F.gelu(self.fc(x))
-
-
-M = 1024
-N = 1024
-K = 1024
-
-
-def get_inputs():
-    return [torch.randn(M, K)]
-
-
-def get_init_inputs():
-    return [K, N]
-"""
+LINEAR_GELU_FP32 = (FIXTURES / "linear_gelu_fp32.py").read_text()
 
 CASES = [("matmul_bias_relu_fp16_2048", MATMUL_BIAS_RELU_FP16), ("linear_gelu_fp32_1024", LINEAR_GELU_FP32)]
 COUNT = int(os.environ.get("AKG_MATMUL_COUNT", "4"))

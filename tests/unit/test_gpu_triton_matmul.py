@@ -5,6 +5,7 @@ checks, carry the epilogue and differ between variants. Running them: tests/gpu.
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
 
@@ -14,61 +15,20 @@ from akg_agents.builtin.triton_codegen import triton_candidates
 from akg_agents.builtin.triton_matmul import trace_matmul
 from akg_agents.dsl import get_plugin
 from akg_agents.records import Task
+from akg_agents.tasks.scale import with_sizes
 from akg_agents.verify.static import check_source
 
-MATMUL_BIAS_RELU = """
-import torch
-import torch.nn as nn
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "tasks"
 
 
-class Model(nn.Module):
-    def __init__(self):
-        super().__init__()
-
-    def forward(self, a, b, bias):
-        return torch.relu(torch.matmul(a, b) + bias)
+def _shrunk(file: str, sizes: dict[str, int]) -> str:
+    """The GPU test's task (tests/fixtures/tasks) at sizes small enough to trace here."""
+    return with_sizes(Task(file, (FIXTURES / file).read_text()), sizes).source
 
 
-M = 64
-N = 48
-K = 32
+MATMUL_BIAS_RELU = _shrunk("matmul_bias_relu_fp16.py", {'M': 64, 'N': 48, 'K': 32})
 
-
-def get_inputs():
-    return [torch.randn(M, K).half(), torch.randn(K, N).half(), torch.randn(N).half()]
-
-
-def get_init_inputs():
-    return []
-"""
-
-LINEAR_GELU = """
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-
-
-class Model(nn.Module):
-    def __init__(self, k, n):
-        super().__init__()
-        self.fc = nn.Linear(k, n)
-
-    def forward(self, x):
-        return F.gelu(self.fc(x))
-
-
-M = 64
-N = 48
-K = 32
-
-
-def get_inputs():
-    return [torch.randn(M, K)]
-
-
-def get_init_inputs():
-    return [K, N]
-"""
+LINEAR_GELU = _shrunk("linear_gelu_fp32.py", {'M': 64, 'N': 48, 'K': 32})
 
 PLAIN_MATMUL = """
 import torch

@@ -26,7 +26,7 @@ import torch
 
 from akg_agents.builtin.generator import launch_args
 from akg_agents.builtin.generator import model_new_source as shared_model_new
-from akg_agents.builtin.lower import lower_matmul_model
+from akg_agents.builtin.lower_matmul import lower_matmul_model
 from akg_agents.builtin.matmul_ir import ACC_INPUT, MatmulProgram, acc_as_load
 from akg_agents.records import Candidate, Task
 
