@@ -38,3 +38,19 @@ def test_export_inlines_the_loader() -> None:
     exported = CPP.export(CPP.example())
     assert "akg_agents" not in exported.split("# --- end of loader ---")[1]
     assert "def load_cpp" in exported
+
+
+def test_count_method_calls_counts_and_restores() -> None:
+    from akg_agents.dsl.base import count_method_calls
+
+    class Runtime:
+        def run(self, *args: object, warmup: bool = False) -> str:
+            return "ran"
+
+    original = Runtime.run
+    with count_method_calls(Runtime, "run", lambda args, kwargs: not kwargs.get("warmup", False)) as launches:
+        assert Runtime().run(1) == "ran"
+        Runtime().run(warmup=True)  # compile-only calls are not launches
+        Runtime().run(2)
+        assert launches.count() == 2
+    assert Runtime.run is original

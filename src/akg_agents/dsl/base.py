@@ -9,10 +9,10 @@ built-in generator ask the plugin. Plugin modules must import with the standard 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -77,3 +77,41 @@ def dotted_name(node: ast.AST) -> str:
         parts.append(node.id)
         return ".".join(reversed(parts))
     return ""
+
+
+class _CallCount:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def count(self) -> int:
+        return self.calls
+
+
+@contextmanager
+def count_method_calls(
+    owner: Any, method: str, counts: Callable[[tuple[Any, ...], dict[str, Any]], bool] = lambda a, k: True
+) -> Iterator[_CallCount]:
+    """Count the calls of `owner.method` (a DSL runtime's launch entry point) while inside, then
+    restore it: the launch counter of the JIT DSLs (Triton's JITFunction.run, TileLang's kernels)."""
+    counter = _CallCount()
+    original = getattr(owner, method)
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if counts(args, kwargs):
+            counter.calls += 1
+        return original(self, *args, **kwargs)
+
+    setattr(owner, method, counting)
+    try:
+        yield counter
+    finally:
+        setattr(owner, method, original)
+
+
+def cuda_device_problem() -> str | None:
+    """None when torch sees a CUDA GPU; else the line a user needs (shared by the CUDA DSLs)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return f"no CUDA GPU is visible to torch {torch.__version__} (a CUDA build and a driver are needed)"
+    return None

@@ -14,7 +14,7 @@ import shutil
 from contextlib import AbstractContextManager
 
 from akg_agents.dsl import cuda_loader
-from akg_agents.dsl.base import Violation, dotted_name, walk_calls
+from akg_agents.dsl.base import Violation, cuda_device_problem, dotted_name, walk_calls
 from akg_agents.dsl.native import LaunchCount, count_native_launches, export_with_loader
 
 LOADER_IMPORT = "from akg_agents.dsl.cuda_loader import load_cuda"
@@ -128,7 +128,7 @@ class CudaCPlugin:
             return "nvcc was not found: install the CUDA toolkit and set CUDA_HOME (or put nvcc on PATH)"
         if shutil.which("g++") is None and shutil.which("c++") is None:
             return "no host C++ compiler for nvcc: install g++"
-        return _cuda_device_problem()
+        return cuda_device_problem()
 
     def export(self, code: str) -> str:
         return export_with_loader(code, cuda_loader, LOADER_IMPORT)
@@ -138,14 +138,6 @@ class CudaCPlugin:
 
     def example(self) -> str:
         return EXAMPLE
-
-
-def _cuda_device_problem() -> str | None:
-    import torch
-
-    if not torch.cuda.is_available():
-        return f"no CUDA GPU is visible to torch {torch.__version__} (a CUDA build and a driver are needed)"
-    return None
 
 
 PLUGIN = CudaCPlugin()

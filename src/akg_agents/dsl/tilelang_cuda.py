@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-from akg_agents.dsl.base import Violation, dotted_name, walk_calls
+from akg_agents.dsl.base import Violation, count_method_calls, cuda_device_problem, dotted_name, walk_calls
 
 CONTRACT = """\
 Write a Python module that defines `class ModelNew(nn.Module)` with the same constructor
@@ -93,37 +92,16 @@ class TileLangCudaPlugin:
             found.append(Violation("kernel-not-built", "the kernel is never compiled: call tilelang.compile(func, out_idx=...) or use @tilelang.jit"))
         return found
 
-    @contextmanager
-    def instrument(self) -> Iterator[Any]:
+    def instrument(self) -> AbstractContextManager[Any]:
         """Count calls of compiled kernels (JITKernel.__call__)."""
         from tilelang.jit.kernel import JITKernel
 
-        calls = [0]
-        original = JITKernel.__call__
-
-        def counting_call(self: Any, *args: Any, **kwargs: Any) -> Any:
-            calls[0] += 1
-            return original(self, *args, **kwargs)
-
-        JITKernel.__call__ = counting_call  # type: ignore[method-assign]
-
-        class Counter:
-            def count(self) -> int:
-                return calls[0]
-
-        try:
-            yield Counter()
-        finally:
-            JITKernel.__call__ = original  # type: ignore[method-assign]
+        return count_method_calls(JITKernel, "__call__")
 
     def toolchain_problem(self) -> str | None:
         if importlib.util.find_spec("tilelang") is None:
             return "tilelang is not installed: pip install tilelang"
-        import torch
-
-        if not torch.cuda.is_available():
-            return f"no CUDA GPU is visible to torch {torch.__version__} (a CUDA build and a driver are needed)"
-        return None
+        return cuda_device_problem()
 
     def export(self, code: str) -> str:
         return code  # needs only torch and tilelang

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-from akg_agents.dsl.base import Violation, dotted_name
+from akg_agents.dsl.base import Violation, count_method_calls, cuda_device_problem, dotted_name
 
 JIT_DECORATORS = {"triton.jit", "jit", "triton.autotune", "autotune", "triton.heuristics", "heuristics"}
 
@@ -100,38 +99,16 @@ class TritonCudaPlugin:
             return [Violation("kernel-not-launched", f"no @triton.jit kernel ({', '.join(sorted(kernels))}) is launched as kernel[grid](...)")]
         return []
 
-    @contextmanager
-    def instrument(self) -> Iterator[Any]:
-        """Count real launches: every `kernel[grid](...)` goes through JITFunction.run."""
+    def instrument(self) -> AbstractContextManager[Any]:
+        """Count real launches: every `kernel[grid](...)` goes through JITFunction.run (warmup calls excluded)."""
         from triton.runtime.jit import JITFunction
 
-        calls = [0]
-        original = JITFunction.run
-
-        def counting_run(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if not kwargs.get("warmup", False):
-                calls[0] += 1
-            return original(self, *args, **kwargs)
-
-        JITFunction.run = counting_run  # type: ignore[method-assign]
-
-        class Counter:
-            def count(self) -> int:
-                return calls[0]
-
-        try:
-            yield Counter()
-        finally:
-            JITFunction.run = original  # type: ignore[method-assign]
+        return count_method_calls(JITFunction, "run", lambda args, kwargs: not kwargs.get("warmup", False))
 
     def toolchain_problem(self) -> str | None:
         if importlib.util.find_spec("triton") is None:
             return "triton is not installed: pip install triton (it ships with CUDA builds of torch)"
-        import torch
-
-        if not torch.cuda.is_available():
-            return f"no CUDA GPU is visible to torch {torch.__version__} (a CUDA build and a driver are needed)"
-        return None
+        return cuda_device_problem()
 
     def export(self, code: str) -> str:
         return code  # a Triton candidate needs only torch and triton already
