@@ -8,9 +8,13 @@ Marks inserted by the post-pass become pragmas only when they sit directly on a
 
 from __future__ import annotations
 
+import re
+
 import islpy as isl
 
 from .dsl import Kernel
+from .reduction import Reduction, is_reduction_loop
+from .reduction import macros as reduction_macros
 
 T = isl.ast_node_type
 
@@ -37,9 +41,12 @@ def ast_of(sched: isl.Schedule, kernel: Kernel) -> isl.AstNode:
 
 
 class _Printer:
-    def __init__(self) -> None:
+    def __init__(self, kernel: Kernel | None = None, simd_reduction: bool = False) -> None:
         self.lines: list[str] = []
         self.pragmas = 0
+        self.reductions = 0
+        self.kernel = kernel if simd_reduction else None
+        self._red_cache: dict[tuple[str, tuple[str, ...]], Reduction | None] = {}
 
     def emit(self, depth: int, text: str) -> None:
         self.lines.append("  " * depth + text)
@@ -77,6 +84,8 @@ class _Printer:
             return
         depth_tag = "@" + it[2:] if it.startswith("_c") else ""
         pragma = _pragma(tuple(m.split("@")[0] for m in marks if m.endswith(depth_tag)))
+        if not pragma and self._reduction(n, depth, it, init):
+            return
         if pragma:
             self.emit(depth, pragma)
             self.pragmas += 1
@@ -85,6 +94,37 @@ class _Printer:
         self.emit(depth, f"for (int {it} = {init}; {cond}; {it} += {inc}) {{")
         self.node(n.for_get_body(), depth + 1)
         self.emit(depth, "}")
+
+
+    def _reduction(self, n: isl.AstNode, depth: int, it: str, init: str) -> bool:
+        """Emit a sequential innermost reduction loop as ``omp simd reduction``; see reduction.py."""
+        body = n.for_get_body()
+        if self.kernel is None or body.get_type() != T.user:
+            return False
+        call = body.user_get_expr()
+        name = call.op_get_arg(0).to_C_str()
+        args = [call.op_get_arg(i).to_C_str() for i in range(1, call.op_get_n_arg())]
+        st = self.kernel.stmt_by_name(name)
+        uses_it = re.compile(rf"\b{re.escape(it)}\b")
+        varying = tuple(v for v, a in zip(st.iters, args, strict=True) if uses_it.search(a))
+        key = (name, varying)
+        if key not in self._red_cache:
+            self._red_cache[key] = is_reduction_loop(self.kernel, st, list(varying))
+        red = self._red_cache[key]
+        if red is None:
+            return False
+        acc = f"_r{depth}"
+        self.emit(depth, f"{{ double {acc} = 0.0;")
+        self.emit(depth, f"#pragma omp simd reduction(+:{acc})")
+        self.emit(depth, f"for (int {it} = {init}; {n.for_get_cond().to_C_str()}; "
+                         f"{it} += {n.for_get_inc().to_C_str()}) {{")
+        self.emit(depth + 1, f"{acc} += {name}_RI({', '.join(args)});")
+        self.emit(depth, "}")
+        fixed = ", ".join(uses_it.sub(f"({init})", a) for a in args)
+        self.emit(depth, f"{name}_RT({fixed}) {red.op}= {acc}; }}")
+        self.pragmas += 1
+        self.reductions += 1
+        return True
 
 
 def _pragma(marks: tuple[str, ...]) -> str:
@@ -98,16 +138,18 @@ def _pragma(marks: tuple[str, ...]) -> str:
     return ""
 
 
-def ast_to_c(ast: isl.AstNode, depth: int = 1) -> tuple[str, int]:
+def ast_to_c(ast: isl.AstNode, depth: int = 1, kernel: Kernel | None = None,
+             simd_reduction: bool = False) -> tuple[str, int]:
     """C text of the AST and the number of OpenMP pragmas emitted."""
-    p = _Printer()
+    p = _Printer(kernel, simd_reduction)
     p.node(ast, depth)
     return "\n".join(p.lines), p.pragmas
 
 
 def statement_macros(kernel: Kernel) -> str:
-    return "\n".join(f"#define {st.name}({', '.join(st.iters)}) {kernel.macro_body(st)}"
-                     for st in kernel.statements)
+    plain = "\n".join(f"#define {st.name}({', '.join(st.iters)}) {kernel.macro_body(st)}"
+                      for st in kernel.statements)
+    return plain + "\n" + reduction_macros(kernel)
 
 
 def _init_code(kernel: Kernel) -> str:
@@ -133,23 +175,63 @@ def _default_init(idx: list[str], dims: list[str]) -> str:
     return f"(double)((({prod}) + {num}) % ({den})) / ({den})"
 
 
+def _dim_values(kernel: Kernel, size: str, dims: list[str]) -> list[int]:
+    vals = dict(kernel.sizes[size])
+    return [int(eval(d, {"__builtins__": {}}, vals)) for d in dims]  # affine in the parameters
+
+
 def program(kernel: Kernel, body: str, size: str, macros: bool = True) -> str:
-    """A complete C program: arrays, init, kernel, timing, binary dump of the arrays."""
+    """A complete C program in PolyBench's harness: init, cache flush, timed kernel, dump.
+
+    Like PolyBench, arrays live on the heap with their sizes in the parameter types, the
+    loop bounds are run-time ``int`` parameters, and the kernel is a function that the
+    compiler must optimise without seeing its callers (``noipa``): it cannot assume the
+    arrays are distinct nor fold the bounds.  A harness with static global arrays lets
+    gcc -O3 interchange and vectorize the original order (2mm ran 6x faster), which is not
+    the baseline PolyBench, Pluto or Polly are measured against.  0-d arrays are the
+    kernel's scalar locals (PolyBench declares them there).
+    """
     sizes = kernel.sizes[size]
-    defs = "\n".join(f"#define {p} {sizes[p]}" for p in kernel.params)
-    arrays = "\n".join(f"static double {a.name}{''.join(f'[{d}]' for d in a.dims)};"
-                       for a in kernel.arrays.values())
+    arrays = [a for a in kernel.arrays.values() if a.dims]
+    scalars = [a for a in kernel.arrays.values() if not a.dims]
+    for a in scalars:
+        if a.output:
+            raise ValueError(f"{kernel.name}: scalar {a.name} cannot be an output")
+    shapes = {a.name: _dim_values(kernel, size, a.dims) for a in arrays}
+
+    def param_type(a: str) -> str:
+        return f"double {a}{''.join(f'[{n}]' for n in shapes[a])}"
+
+    params = ", ".join([f"int {p}" for p in kernel.params] + [param_type(a.name) for a in arrays])
+    args = ", ".join([*kernel.params, *(a.name for a in arrays)])
+    sizes_decl = "  ".join(f"int {p} = {sizes[p]};" for p in kernel.params)
+    allocs = "\n".join(
+        f"  double (*{a.name}){''.join(f'[{n}]' for n in shapes[a.name][1:])} = alloc_array("
+        f"{'*'.join(str(n) for n in shapes[a.name])});" for a in arrays)
+    scalar_decls = "\n".join(f"  double {a.name} = {a.init or '0.0'};" for a in scalars)
     consts = "\n".join(f"  const double {n} = {v if isinstance(v, str) else repr(v)};"
                        for n, v in kernel.consts.items())
-    dumps = "\n".join(f"  fwrite({'&' if not a.dims else ''}{a.name}, sizeof(double), "
-                      f"sizeof({a.name}) / sizeof(double), f);"
-                      for a in kernel.arrays.values() if a.output)
+    dumps = "\n".join(f"    fwrite({a.name}, sizeof(double), {'*'.join(str(n) for n in shapes[a.name])}, f);"
+                      for a in arrays if a.output)
+    frees = " ".join(f"free({a.name});" for a in arrays)
     return f"""{PRELUDE}
-{defs}
-{arrays}
+/* PolyBench compiles the kernel as a function whose callers it cannot see */
+#if defined(__clang__)
+#define KERNEL_ATTR __attribute__((noinline))
+#else
+#define KERNEL_ATTR __attribute__((noinline, noipa))
+#endif
 {statement_macros(kernel) if macros else ''}
 
-static void init_arrays(void) {{
+KERNEL_ATTR static void *alloc_array(size_t n) {{
+  void *p = NULL;
+  if (posix_memalign(&p, 4096, n * sizeof(double)) != 0) {{ fprintf(stderr, "out of memory\\n"); exit(3); }}
+  memset(p, 0, n * sizeof(double));
+  return p;
+}}
+
+static void init_arrays({params}) {{
+{scalar_decls}
 {_init_code(kernel)}
 }}
 
@@ -163,16 +245,19 @@ static void flush_cache(void) {{
   free(buf);
 }}
 
-__attribute__((noinline)) static void kernel(void) {{
+KERNEL_ATTR void kernel({params}) {{
 {consts}
+{scalar_decls}
 {body}
 }}
 
 int main(int argc, char **argv) {{
-  init_arrays();
+  {sizes_decl}
+{allocs}
+  init_arrays({args});
   flush_cache();
   double t0 = omp_get_wtime();
-  kernel();
+  kernel({args});
   double t1 = omp_get_wtime();
   printf("%.9f\\n", t1 - t0);
   if (argc > 1) {{
@@ -181,6 +266,7 @@ int main(int argc, char **argv) {{
 {dumps}
     fclose(f);
   }}
+  {frees}
   return 0;
 }}
 """

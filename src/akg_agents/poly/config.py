@@ -49,6 +49,8 @@ class SchedConfig:
     wavefront: bool = False  # skew tile loops (T0+T1, T1..) when no tile loop is parallel
     parallel: bool = True  # omp parallel for on the outermost parallel loop
     simd: bool = False  # omp simd on the innermost parallel loop
+    # sequential innermost reduction loops as omp simd reduction (reassociates sums)
+    simd_reduction: bool = False
     # a parallel loop nested in sequential loops is marked only if one execution of it
     # covers at least this many statement instances (fork/join per outer iteration)
     min_parallel_work: int = 100000

@@ -98,7 +98,7 @@ def _finish(kernel: Kernel, name: str, tree: isl.Schedule, cfg: SchedConfig, siz
         bad = check_schedule(final.get_map(), deps.all)
         if bad:
             raise ScheduleError(f"{kernel.name}/{name}: post-pass broke validity: {bad[0]}")
-    body, pragmas = ast_to_c(ast_of(final, kernel))
+    body, pragmas = ast_to_c(ast_of(final, kernel), kernel=kernel, simd_reduction=cfg.simd_reduction)
     if res is not None and res.fallback:
         notes.append("fallback to original order for the innermost dimensions")
     return Built(name, program(kernel, body, size), "gcc", secs, pragmas, info, res, final, notes)
