@@ -120,8 +120,11 @@ class _Printer:
                          f"{it} += {n.for_get_inc().to_C_str()}) {{")
         self.emit(depth + 1, f"{acc} += {name}_RI({', '.join(args)});")
         self.emit(depth, "}")
+        at_init = uses_it.sub(f"({init})", n.for_get_cond().to_C_str())
         fixed = ", ".join(uses_it.sub(f"({init})", a) for a in args)
-        self.emit(depth, f"{name}_RT({fixed}) {red.op}= {acc}; }}")
+        # an empty loop must not touch the target: it may be out of range or owned by
+        # another thread at this point of the schedule
+        self.emit(depth, f"if ({at_init}) {name}_RT({fixed}) {red.op}= {acc}; }}")
         self.pragmas += 1
         self.reductions += 1
         return True

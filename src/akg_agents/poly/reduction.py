@@ -51,6 +51,8 @@ def parse_reduction(st: Statement) -> Reduction | None:
         m = re.fullmatch(rf"\s*({lhs_pat})\s*=\s*({lhs_pat})\s*([+-])\s*(.+?)\s*;?\s*", st.body)
         if not m or _norm(m.group(1)) != _norm(m.group(2)):
             return None
+        if re.search(r"[?:<>=!&|^,]", m.group(4)):
+            return None  # W = W + a > b ? ..: C groups (W + a) > b, not W + (a > b ...)
         target, op, inc = m.group(1), "+", f"({'- ' if m.group(3) == '-' else ''}{m.group(4)})"
     if _norm(target) in _norm(inc):
         return None  # the increment reads the running value: not a reduction

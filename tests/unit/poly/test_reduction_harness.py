@@ -40,6 +40,7 @@ def test_reduction_forms_are_parsed(body: str, op: str, inc: str) -> None:
     "x[i] = x[i] * A[i][j]",  # not a sum
     "x[i] += x[i] * A[i][j]",  # the increment reads the running value
     "x[i] = A[i][j]",  # plain assignment
+    "x[i] = x[i] + A[i][j] > 1.0 ? 1.0 : 0.0",  # C groups (x[i] + A[i][j]) > 1.0
 ])
 def test_non_reductions_are_refused(body: str) -> None:
     assert parse_reduction(_one_statement(body).statements[0]) is None
@@ -64,6 +65,7 @@ def test_simd_reduction_is_emitted_and_matches_original(name: str) -> None:
     got = build(k, from_dict({"base": "cpu_vectorize", "simd_reduction": True}), "MINI")
     assert ref is not None and got is not None
     assert "#pragma omp simd reduction(+:" in got.source
+    assert ") S" in got.source.split("reduction(+:", 1)[1]  # write-back guarded by "if (...)"
     r_bin, g_bin = build_dir() / f"red-{name}-r.bin", build_dir() / f"red-{name}-g.bin"
     run_once(compile_c(ref.source, "gcc", f"red-{name}-orig"), 1, r_bin)
     run_once(compile_c(got.source, "gcc", f"red-{name}-var"), 2, g_bin)
