@@ -31,9 +31,11 @@ def explain(kernel: Kernel, cfg: SchedConfig, size: str = "MINI", show_code: boo
     if post is not None:
         out.append(f"post-pass: tiled bands {post.tiled_bands or 'none'}, wavefronts {post.wavefronts}, "
                    f"stride-1 reorders {post.reordered}, parallel marks {post.parallel_marks}, "
-                   f"simd marks {post.simd_marks}; pragmas emitted {b.pragmas}")
+                   f"simd marks {post.simd_marks}, vectorized reductions "
+                   f"{b.source.count('omp simd reduction')}; pragmas emitted {b.pragmas}")
     if show_code:
-        body = b.source.split("static void kernel(void) {", 1)[-1].split("\nint main", 1)[0]
+        body = b.source.split("KERNEL_ATTR void kernel(", 1)[-1].split("\nint main", 1)[0]
+        body = "void kernel(" + body
         out.append("generated kernel:")
         out.append(body)
     return "\n".join(out)

@@ -42,6 +42,18 @@ def test_explain_with_yaml_config(tmp_path: Path) -> None:
     res = runner.invoke(poly_app, ["explain", "2mm", "--config", str(cfg), "--code"])
     assert res.exit_code == 0, res.output
     assert "fusion max" in res.output and "#pragma omp" in res.output
+    # --code shows the kernel function only, not the harness around it
+    assert "void kernel(int NI" in res.output and "int main" not in res.output
+
+
+def test_explain_reports_vectorized_reductions(tmp_path: Path) -> None:
+    cfg = tmp_path / "red.yaml"
+    cfg.write_text("base: cpu_vectorize\nsimd_reduction: true\n")
+    res = runner.invoke(poly_app, ["explain", "atax", "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert "vectorized reductions 1" in res.output
+    plain = runner.invoke(poly_app, ["explain", "atax", "--preset", "cpu_vectorize"])
+    assert "vectorized reductions 0" in plain.output
 
 
 def test_bench_rejects_bad_arguments() -> None:
