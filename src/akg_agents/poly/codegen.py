@@ -44,7 +44,6 @@ class _Printer:
     def __init__(self, kernel: Kernel | None = None, simd_reduction: bool = False) -> None:
         self.lines: list[str] = []
         self.pragmas = 0
-        self.reductions = 0
         self.kernel = kernel if simd_reduction else None
         self._red_cache: dict[tuple[str, tuple[str, ...]], Reduction | None] = {}
 
@@ -95,7 +94,6 @@ class _Printer:
         self.node(n.for_get_body(), depth + 1)
         self.emit(depth, "}")
 
-
     def _reduction(self, n: isl.AstNode, depth: int, it: str, init: str) -> bool:
         """Emit a sequential innermost reduction loop as ``omp simd reduction``; see reduction.py."""
         body = n.for_get_body()
@@ -126,7 +124,6 @@ class _Printer:
         # another thread at this point of the schedule
         self.emit(depth, f"if ({at_init}) {name}_RT({fixed}) {red.op}= {acc}; }}")
         self.pragmas += 1
-        self.reductions += 1
         return True
 
 
