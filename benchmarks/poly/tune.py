@@ -62,6 +62,7 @@ def tune_kernel(name: str, size: str, threads: int, log) -> tuple[str, dict, dic
     t_orig = run_once(exe, 1, ref_bin)
     limit = max(3.0, 3 * t_orig)
     results: dict[str, float | str] = {"orig": t_orig}
+    exes: dict[str, Path] = {}  # compiled candidates, re-run for the finalists
     for cname, cdict in CANDIDATES.items():
         timed_so_far = [t for t in results.values() if isinstance(t, float)]
         # prune: a candidate slower than 1.5x the best so far cannot win
@@ -69,7 +70,7 @@ def tune_kernel(name: str, size: str, threads: int, log) -> tuple[str, dict, dic
         try:
             b = build(k, from_dict(dict(cdict), name=cname), size)
             assert b is not None
-            cexe = compile_c(b.source, "gcc", f"{name}-tune-{cname}-{size}")
+            cexe = exes[cname] = compile_c(b.source, "gcc", f"{name}-tune-{cname}-{size}")
             got = build_dir() / f"tune-{name}-{cname}.bin"
             t = run_once(cexe, threads, got, timeout=limit)
             ok, _, _ = compare(k, size, ref_bin, got)
@@ -89,9 +90,7 @@ def tune_kernel(name: str, size: str, threads: int, log) -> tuple[str, dict, dic
     finalists = sorted((c for c, t in timed.items() if t <= 1.25 * fastest), key=timed.__getitem__)[:4]
     medians: dict[str, float] = {}
     for cname in finalists:
-        cexe = compile_c(build(k, from_dict(dict(CANDIDATES[cname]), name=cname), size).source,  # type: ignore[union-attr]
-                         "gcc", f"{name}-tune-{cname}-{size}")
-        runs = [timed[cname]] + [run_once(cexe, threads) for _ in range(2)]
+        runs = [timed[cname]] + [run_once(exes[cname], threads) for _ in range(2)]
         medians[cname] = sorted(runs)[1]
         log(f"  {name:15s} {cname:18s} median of 3: {medians[cname]:.6f}")
     results["finalists"] = json.dumps(medians)

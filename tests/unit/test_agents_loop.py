@@ -42,6 +42,20 @@ class ModelNew(nn.Module):
 FIX = "<<<<<<< SEARCH\n        _lib.relu_k(x, y, x.numel() - 1)\n=======\n        _lib.relu_k(x, y, x.numel())\n>>>>>>> REPLACE"
 
 
+def _run_relu(tmp_path: Path, cache_dir: Path, fake: ScriptedProvider, workflow: str, design: bool) -> RunStore:
+    """One LLM loop on the small relu task with a scripted provider; returns the run's store."""
+    task = load_task(ROOT / "tests" / "fixtures" / "tasks" / "relu_small.py")
+    config = RunConfig("torch", "cpu", "x86_64", "cpp", workflow, "llm", max_step=4, run_times=3, warmup_times=1)
+    store = RunStore.create(str(tmp_path), config, task)
+    evaluator = make_evaluator(config, load_settings("cpp", {"cache_dir": str(cache_dir)}))
+    try:
+        asyncio.run(run_llm(RunContext(task, config, store, evaluator), design=design, profile=True,
+                            provider=MeteredProvider(fake)))
+    finally:
+        evaluator.close()
+    return store
+
+
 def test_design_generate_fix_profile(tmp_path: Path, cache_dir: Path, monkeypatch) -> None:
     monkeypatch.setenv("AKG_AGENTS_CONFIG", str(tmp_path / "none.yaml"))
     monkeypatch.setenv("AKG_AGENTS_OPTIMIZE_BELOW_SPEEDUP", "0")  # this test scripts the repair path only
@@ -51,15 +65,7 @@ def test_design_generate_fix_profile(tmp_path: Path, cache_dir: Path, monkeypatc
         ("# Task: fix the kernel", ["<<<<<<< SEARCH\nnot there\n=======\nx\n>>>>>>> REPLACE", FIX]),
         ("# Task: write the kernel", GOOD),
     ])
-    task = load_task(ROOT / "tests" / "fixtures" / "tasks" / "relu_small.py")
-    config = RunConfig("torch", "cpu", "x86_64", "cpp", "default", "llm", max_step=4, run_times=3, warmup_times=1)
-    store = RunStore.create(str(tmp_path), config, task)
-    evaluator = make_evaluator(config, load_settings("cpp", {"cache_dir": str(cache_dir)}))
-    try:
-        asyncio.run(run_llm(RunContext(task, config, store, evaluator), design=True, profile=True,
-                            provider=MeteredProvider(fake)))
-    finally:
-        evaluator.close()
+    store = _run_relu(tmp_path, cache_dir, fake, "default", design=True)
     statuses = [r.status.value for _, r in store.results.values()]
     assert statuses == ["mismatch", "passed"]
     events = [json.loads(line) for line in (store.root / "events.jsonl").read_text().splitlines()]
@@ -79,15 +85,7 @@ def test_a_kernel_slower_than_eager_gets_an_optimization_round(tmp_path: Path, c
         ("slower than eager PyTorch", "DECISION: stop\nREASON: eager is already at the memory limit\nSUGGESTION: none"),
         ("# Task: write the kernel", correct),
     ])
-    task = load_task(ROOT / "tests" / "fixtures" / "tasks" / "relu_small.py")
-    config = RunConfig("torch", "cpu", "x86_64", "cpp", "coder_only", "llm", max_step=4, run_times=3, warmup_times=1)
-    store = RunStore.create(str(tmp_path), config, task)
-    evaluator = make_evaluator(config, load_settings("cpp", {"cache_dir": str(cache_dir)}))
-    try:
-        asyncio.run(run_llm(RunContext(task, config, store, evaluator), design=False, profile=True,
-                            provider=MeteredProvider(fake)))
-    finally:
-        evaluator.close()
+    store = _run_relu(tmp_path, cache_dir, fake, "coder_only", design=False)
     assert [r.status.value for _, r in store.results.values()] == ["passed"]
     events = [json.loads(line) for line in (store.root / "events.jsonl").read_text().splitlines()]
     decisions = [e for e in events if e["event"] == "decision"]

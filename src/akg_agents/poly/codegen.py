@@ -175,11 +175,6 @@ def _default_init(idx: list[str], dims: list[str]) -> str:
     return f"(double)((({prod}) + {num}) % ({den})) / ({den})"
 
 
-def _dim_values(kernel: Kernel, size: str, dims: list[str]) -> list[int]:
-    vals = dict(kernel.sizes[size])
-    return [int(eval(d, {"__builtins__": {}}, vals)) for d in dims]  # affine in the parameters
-
-
 def program(kernel: Kernel, body: str, size: str, macros: bool = True) -> str:
     """A complete C program in PolyBench's harness: init, cache flush, timed kernel, dump.
 
@@ -197,7 +192,7 @@ def program(kernel: Kernel, body: str, size: str, macros: bool = True) -> str:
     for a in scalars:
         if a.output:
             raise ValueError(f"{kernel.name}: scalar {a.name} cannot be an output")
-    shapes = {a.name: _dim_values(kernel, size, a.dims) for a in arrays}
+    shapes = {a.name: kernel.shape(a, size) for a in arrays}
 
     def param_type(a: str) -> str:
         return f"double {a}{''.join(f'[{n}]' for n in shapes[a])}"

@@ -266,10 +266,20 @@ class Kernel:
 
     def macro_body(self, st: Statement) -> str:
         """Statement body with iterators parenthesised, for ``#define Sk(i, j) ...``."""
-        body = re.sub(r"\b(" + "|".join(map(re.escape, st.iters)) + r")\b", r"(\1)", st.body) \
-            if st.iters else st.body
         # ``where`` guards are part of the domain, so generated code never needs them
-        return body
+        return self.parenthesise(st, st.body)
+
+    @staticmethod
+    def parenthesise(st: Statement, text: str) -> str:
+        """``text`` with the statement's iterators wrapped in parentheses (macro arguments)."""
+        if not st.iters:
+            return text
+        return re.sub(r"\b(" + "|".join(map(re.escape, st.iters)) + r")\b", r"(\1)", text)
+
+    def shape(self, arr: Array, size: str) -> tuple[int, ...]:
+        """The array's extents at a dataset size (dims are affine in the parameters)."""
+        vals = dict(self.sizes[size])
+        return tuple(int(eval(d, {"__builtins__": {}}, vals)) for d in arr.dims)
 
 
 def _subscripts(text: str, pos: int) -> tuple[list[str], int]:

@@ -112,14 +112,6 @@ def macros(kernel: Kernel) -> str:
         if red is None:
             continue
         args = ", ".join(st.iters)
-        sub = _parenthesise(st)
-        out.append(f"#define {st.name}_RI({args}) ({sub(red.increment)})")
-        out.append(f"#define {st.name}_RT({args}) {sub(red.target)}")
+        out.append(f"#define {st.name}_RI({args}) ({kernel.parenthesise(st, red.increment)})")
+        out.append(f"#define {st.name}_RT({args}) {kernel.parenthesise(st, red.target)}")
     return "\n".join(out)
-
-
-def _parenthesise(st: Statement):  # type: ignore[no-untyped-def]
-    if not st.iters:
-        return lambda text: text
-    pat = re.compile(r"\b(" + "|".join(map(re.escape, st.iters)) + r")\b")
-    return lambda text: pat.sub(r"(\1)", text)

@@ -100,17 +100,12 @@ def time_exe(exe: Path, threads: int, runs: int = 5, first: float | None = None,
     return Timing(mean, spread, times)
 
 
-def _eval(expr: str, vals: dict[str, int]) -> int:
-    return int(eval(expr, {"__builtins__": {}}, dict(vals)))  # affine in the parameters
-
-
 def array_sizes(kernel: Kernel, size: str) -> list[tuple[str, int, tuple[int, ...], str | None]]:
-    vals = kernel.sizes[size]
     out = []
     for a in kernel.arrays.values():
         if not a.output:
             continue
-        shape = tuple(_eval(d, vals) for d in a.dims)
+        shape = kernel.shape(a, size)
         n = int(np.prod(shape)) if shape else 1
         out.append((a.name, n, shape, a.check))
     return out
