@@ -18,7 +18,7 @@ import torch
 from akg_agents.profile.cuda_timer import CudaTimer
 from akg_agents.records import Task
 from akg_agents.tasks.scale import with_sizes
-from akg_agents.verify.worker import load_module as load
+from akg_agents.verify.taskrun import load_module as load
 
 
 def main() -> None:

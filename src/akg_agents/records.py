@@ -91,9 +91,18 @@ class Timing:
 class ProfileResult:
     candidate: Timing
     eager: Timing
-    compiled: Timing | None = None  # torch.compile baseline, when asked for
+    compiled: Timing | None = None  # torch.compile baseline, when asked for (timed when the task was prepared)
     threads: int = 0
     flags: list[str] = field(default_factory=list)  # e.g. suspicious speedup warnings
+    # Faster than physically possible (below the roofline floor): flagged, never counted as a speedup.
+    below_floor: bool = False
+    input_sets: int = 0  # distinct fresh input sets the timed calls ran on
+    timed_checked: int = 0  # timed calls whose outputs the referee checked against the reference
+
+    @property
+    def counted(self) -> bool:
+        """Whether this timing may count as a speedup (bench tables, best-candidate choice)."""
+        return not self.below_floor
 
     @property
     def speedup(self) -> float:
@@ -184,6 +193,8 @@ class RunConfig:
     threads: int = 0  # CPU threads for candidate and eager (0: all cores)
     memory_limit_mb: int = 8192
     scale_budget_ms: float | None = None  # shrink task sizes until the reference runs this fast
+    precision: str = "fp32"  # KernelBench's option: inputs and weights cast to fp32 | fp16 | bf16
+    allow_tf32: bool = False  # fp32 tasks: accept TF32 matrix math (looser fp32 tolerance)
     agent_models: dict[str, str] = field(default_factory=dict)
 
 
@@ -194,12 +205,13 @@ class RunConfig:
 _RECORDS: dict[str, type] = {}
 
 
-def _register(*classes: type) -> None:
+def register(*classes: type) -> None:
+    """Make records of other modules (the worker protocol) rebuildable by from_dict."""
     for cls in classes:
         _RECORDS[cls.__name__] = cls
 
 
-_register(Task, Candidate, Timing, ProfileResult, Mismatch, EvalResult, RunConfig)
+register(Task, Candidate, Timing, ProfileResult, Mismatch, EvalResult, RunConfig)
 
 
 def to_dict(record: Any) -> dict[str, Any]:
@@ -231,8 +243,11 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
             value = Status(value)
         else:
             nested = next((name for name in kinds if name in _RECORDS), None)
+            listed = next((name[5:-1] for name in kinds if name.startswith("list[") and name[5:-1] in _RECORDS), None)
             if nested is not None and isinstance(value, dict):
                 value = from_dict(_RECORDS[nested], value)
+            elif listed is not None and isinstance(value, list):
+                value = [from_dict(_RECORDS[listed], v) if isinstance(v, dict) else v for v in value]
         kwargs[f.name] = value
     return cls(**kwargs)
 

@@ -1,11 +1,13 @@
-"""CudaTimer on a real GPU: sane times, L2 flush, and work on a side stream is noticed."""
+"""CudaTimer on a real GPU: sane times, L2 flush, and work on a side stream is inside the timing."""
 
 from __future__ import annotations
+
+import statistics
 
 import pytest
 import torch
 
-from akg_agents.profile.cuda_timer import CudaTimer, escape_flag
+from akg_agents.profile.cuda_timer import CudaTimer
 from akg_agents.profile.timer import time_interleaved
 
 pytestmark = pytest.mark.gpu
@@ -27,7 +29,7 @@ def test_flush_buffer_exceeds_l2() -> None:
     assert timer._flush.numel() * 4 > l2
 
 
-def test_work_on_a_side_stream_is_flagged() -> None:
+def test_work_on_a_side_stream_is_timed() -> None:
     timer = CudaTimer()
     a = torch.randn(4096, 4096, device="cuda")
     side = torch.cuda.Stream()
@@ -41,5 +43,6 @@ def test_work_on_a_side_stream_is_flagged() -> None:
         for _ in range(20):
             a @ a
 
-    assert escape_flag(timer, sneaky) is not None
-    assert escape_flag(timer, honest) is None
+    sneaky_ms = statistics.median(timer.time_one(sneaky) for _ in range(5))
+    honest_ms = statistics.median(timer.time_one(honest) for _ in range(5))
+    assert sneaky_ms > 0.8 * honest_ms, (sneaky_ms, honest_ms)

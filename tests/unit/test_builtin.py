@@ -31,7 +31,8 @@ def test_softmax_stores_exp_once() -> None:
 
 def test_parameters_are_taken_from_the_embedded_model() -> None:
     candidate = generate(load_task(EXAMPLES / "layernorm.py"), "cpp", 1)[0]
-    assert "class _TaskModel" in candidate.code and "_tensor_of(reference" in candidate.code
+    assert "class Model(" in candidate.code and "\n_TaskModel = Model\n" in candidate.code
+    assert "reference = _TaskModel(*args, **kwargs)" in candidate.code and "_tensor_of(reference" in candidate.code
 
 
 def test_variants_differ_in_their_parameters() -> None:

@@ -2,8 +2,9 @@
 
 It traces the task's Model with torch.fx on the task's own inputs (the task has already been
 validated in the sandbox, so it is known to run), lowers the graph (lower.py) and emits one
-candidate per parameter setting. The candidate embeds the task's Model class, renamed, and takes
-its parameters from an instance of it: parameters are then created exactly as Model creates them,
+candidate per parameter setting. The candidate embeds the task's module (its Model class, under
+its own name, so KernelBench's `super(Model, self).__init__()` still resolves) and takes its
+parameters from an instance of it: parameters are then created exactly as Model creates them,
 whatever initializer the task uses.
 """
 
@@ -38,16 +39,30 @@ def trace_program(task: Task) -> RowProgram:
 
 
 def embedded_task_source(task: Task) -> str:
-    """The task's module without its input functions, with `Model` renamed."""
+    """The task's module without its input functions, then `_TaskModel = Model`.
+
+    `Model` keeps its name: the task's own code refers to it (KernelBench writes
+    `super(Model, self).__init__()`, and `Model` may be bound by an assignment rather than a
+    class statement), so renaming the class would break it. ModelNew builds `_TaskModel`, an
+    alias that the task's code cannot shadow by accident. `from __future__` imports are left
+    out here (they must open a module; `future_imports` gives them to the candidate's header).
+    """
     tree = ast.parse(task.source)
     kept: list[ast.stmt] = []
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name in TASK_ONLY_FUNCTIONS:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in TASK_ONLY_FUNCTIONS:
             continue
-        if isinstance(node, ast.ClassDef) and node.name == "Model":
-            node.name = EMBEDDED_MODEL
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            continue
         kept.append(node)
-    return ast.unparse(ast.Module(body=kept, type_ignores=[]))
+    return ast.unparse(ast.Module(body=kept, type_ignores=[])) + f"\n{EMBEDDED_MODEL} = Model"
+
+
+def future_imports(task: Task) -> str:
+    """The task's `from __future__ import ...` lines (they must open the candidate module)."""
+    tree = ast.parse(task.source)
+    lines = [ast.unparse(n) for n in tree.body if isinstance(n, ast.ImportFrom) and n.module == "__future__"]
+    return "".join(line + "\n" for line in lines)
 
 
 def _forward_args(program: KernelProgram) -> list[str]:
@@ -95,7 +110,7 @@ def model_new_source(task: Task, program: KernelProgram, imports: str, kernel_bl
     init_lines = [f"        self.{_param_attr(i)} = _tensor_of(reference, {name!r})" for i, name in params]
     contiguous = "\n".join(f"        {a} = {a}.contiguous()" for a in args)
     summary = ", ".join(dict.fromkeys(program.ops)) or "identity"
-    return f'''import torch
+    return f'''{future_imports(task)}import torch
 import torch.nn as nn
 {imports}
 

@@ -251,7 +251,8 @@ class Lowerer:
     def _require_last_dim(self, dim: Any, node: torch.fx.Node) -> None:
         rank = len(node.args[0].meta["tensor_meta"].shape) if isinstance(node.args[0], torch.fx.Node) else 0
         if dim is None or int(dim) not in (-1, rank - 1):
-            raise NotCovered(f"{node.target} over dim={dim}; the built-in generator reduces over the last dim only")
+            name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
+            raise NotCovered(f"{name} over dim={dim}; the built-in generator reduces over the last dim only")
 
     def _softmax_node(self, node: torch.fx.Node) -> Value:
         dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")

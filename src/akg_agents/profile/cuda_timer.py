@@ -12,18 +12,14 @@ Why each step:
   size evicts everything before the start event is recorded.
 - Events, not host clocks: the call returns as soon as its kernels are queued; events recorded on
   the same stream measure when the GPU really started and finished.
-- `torch.cuda.synchronize()` (the whole device, every stream) before the end event is read: the
-  outputs are complete before anyone looks at them, and an event query never races the kernel.
-
-`escaped_work_ms` is a cheap runtime check for kernels that do their work on another stream or
-thread: it times the call twice, once ending at an event on the current stream and once ending
-after a device-wide sync; work the first measurement cannot see shows up as a difference.
+- `torch.cuda.synchronize()` (the whole device, every stream) before the end event is recorded:
+  work on a side stream is inside the measurement, and the outputs are complete before anyone
+  looks at them.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 from collections.abc import Callable
 from typing import Any
 
@@ -66,22 +62,10 @@ class CudaTimer:
             self._flush.sum()  # a read of every line; the 8-byte result is discarded
 
     def time_one(self, fn: Callable[[], Any]) -> float:
-        """Milliseconds for one call, L2 cold, measured between events on the current stream."""
-        torch = self._torch
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        self.flush_l2()
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()  # every stream of the device, not only the event's
-        return float(start.elapsed_time(end))
-
-    def time_one_device_wide(self, fn: Callable[[], Any]) -> float:
-        """Like time_one, but the end event is recorded after a device-wide sync.
-
-        It includes work on any stream (and a sync's latency, a few microseconds).
-        """
+        """Milliseconds for one call, L2 cold. The end event is recorded after a device-wide
+        synchronize, so work the call queued on any stream, or from a thread before the call
+        returned, is inside the measurement (the sync's own latency, a few microseconds, is paid
+        by eager and candidate alike)."""
         torch = self._torch
         start = torch.cuda.Event(enable_timing=True)
         end = torch.cuda.Event(enable_timing=True)
@@ -92,28 +76,3 @@ class CudaTimer:
         end.record()
         torch.cuda.synchronize()
         return float(start.elapsed_time(end))
-
-    def escaped_work_ms(self, fn: Callable[[], Any], runs: int = 5) -> float:
-        """How much longer the device was busy than the current stream's events show (ms).
-
-        Near zero for honest kernels; large when the call queued work on another stream or in a
-        thread that the events on the current stream never waited for. The empty call's sync
-        latency is subtracted so the figure is about the candidate, not the driver.
-        """
-        self.sync()
-        nothing = statistics.median(self.time_one_device_wide(lambda: None) for _ in range(runs))
-        stream = statistics.median(self.time_one(fn) for _ in range(runs))
-        device = statistics.median(self.time_one_device_wide(fn) for _ in range(runs))
-        return max(device - nothing - stream, 0.0)
-
-
-def escape_flag(timer: CudaTimer, fn: Callable[[], Any], ratio: float = 1.5, floor_ms: float = 0.05) -> str | None:
-    """A flag for ProfileResult when work escaped the timed stream, else None."""
-    extra = timer.escaped_work_ms(fn)
-    stream = statistics.median(timer.time_one(fn) for _ in range(3))
-    if extra > floor_ms and extra > (ratio - 1.0) * stream:
-        return (
-            f"work outside the timed stream: the device stayed busy {extra:.3f} ms after the "
-            f"stream's end event ({stream:.3f} ms); other streams or threads?"
-        )
-    return None

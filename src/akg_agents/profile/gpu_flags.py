@@ -1,38 +1,24 @@
-"""Warnings a GPU timing earns, for ProfileResult.flags (inside the worker, after timing).
+"""The roofline check a GPU timing gets (inside the worker, after timing).
 
-- below the roofline floor (profile/roofline.py): the measured time is physically impossible;
-- work outside the timed stream (profile/cuda_timer.py): the device stayed busy after the
-  current stream's end event, so some work ran on another stream or was queued by a thread.
+A time below the roofline floor (profile/roofline.py) is physically impossible: the kernel skipped
+work, reused results or escaped the timer. It is flagged and never counted as a speedup.
+(Work on other streams or threads cannot escape the timer: every timed call ends with a
+device-wide synchronize before its end event.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from akg_agents.profile.cuda_timer import CudaTimer, escape_flag
 from akg_agents.profile.roofline import arch_for_device, estimate_flops, floor_for_call, roofline_flag
 
 
-def gpu_flags(
-    timer: CudaTimer,
-    candidate: Callable[[], Any],
-    reference: Callable[[], Any],
-    model: Any,
-    inputs: list[Any],
-    outputs: list[Any],
-    candidate_ms: float,
-) -> list[str]:
+def roofline_check(model: Any, inputs: list[Any], outputs: list[Any], candidate_ms: float) -> str | None:
+    """A flag when `candidate_ms` is below the floor of this call on this GPU, else None."""
     import torch
 
-    flags: list[str] = []
-    escaped = escape_flag(timer, candidate)
-    if escaped:
-        flags.append(escaped)
     arch = arch_for_device(torch.cuda.get_device_name())
-    if arch is not None:
-        floor = floor_for_call(arch, model, inputs, outputs, estimate_flops(reference))
-        below = roofline_flag(candidate_ms, floor, arch.name)
-        if below:
-            flags.append(below)
-    return flags
+    if arch is None:
+        return None
+    floor = floor_for_call(arch, model, inputs, outputs, estimate_flops(lambda: model(*inputs)))
+    return roofline_flag(candidate_ms, floor, arch.name)

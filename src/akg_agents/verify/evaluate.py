@@ -1,25 +1,35 @@
-"""The Verifier: static checks, reference outputs, a sandboxed run, comparison -> EvalResult."""
+"""The Verifier: static checks, the referee's reference, a sandboxed run, the referee's verdict.
+
+    verifier = Verifier(VerifySettings(device="cuda"), cache_dir)
+    info = verifier.reference(task)            # validated, references on the device, baselines timed
+    result = verifier.evaluate(task, candidate)  # -> EvalResult with evidence
+    timings = verifier.race(task, finalists)     # re-time the best few against eager, side by side
+
+Three processes per device: this one (never runs task or candidate code), the referee (runs the
+task's Model, holds the references, compares) and the sandbox's fork server (runs candidates).
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
+import secrets
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from akg_agents.dsl import get_plugin
 from akg_agents.errors import TaskError, ToolchainError
-from akg_agents.records import Candidate, EvalResult, Status, Task
-from akg_agents.verify.compare import compare_outputs
-from akg_agents.verify.protocol import CandidateJob, ReferenceJob, WorkerReport
-from akg_agents.verify.sandbox import Sandbox, new_job_dir
+from akg_agents.records import Candidate, EvalResult, Mismatch, ProfileResult, Status, Task, Timing, from_dict
+from akg_agents.verify.protocol import CandidateJob, RaceEntry, RaceJob, RefereeLink, WorkerReport
+from akg_agents.verify.referee_client import RefereeProcess
+from akg_agents.verify.sandbox import Sandbox, new_job_dir, scrubbed_env
 from akg_agents.verify.static import check_source
 
-REFERENCE_VERSION = 3  # bump when reference validation changes: old cache entries are then ignored
+BASELINE_VERSION = 4  # bump when baseline timing changes: old cache entries are then ignored
+PREPARE_TIMEOUT_S = 900.0  # references at KernelBench sizes, plus a torch.compile baseline
 
 
 @dataclass(frozen=True)
@@ -32,58 +42,83 @@ class VerifySettings:
     warmup_times: int = 5
     run_times: int = 30
     baseline_compile: bool = False
+    precision: str = "fp32"
+    allow_tf32: bool = False
+    timed_check_probability: float = 1.0  # share of timed calls whose outputs the referee checks
 
 
 @dataclass(frozen=True)
 class ReferenceInfo:
-    """What validating the task found: shapes used and eager time (from the reference job)."""
+    """What preparing the task found: shapes, what the reference does, baseline times."""
 
     input_shapes: list[list[int]]
     output_shapes: list[list[int]]
     output_dtypes: list[str]
     eager_ms: float
     cases: list[str]  # seedN, and dynK for each get_inputs_dyn_list() entry
+    compile_ms: float | None = None
+    device_name: str = ""
+    input_bytes: int = 0
+    output_bytes: int = 0
+    aliases: list[list[int]] = field(default_factory=list)
+    mutated_inputs: list[int] = field(default_factory=list)
 
 
 class Verifier:
-    def __init__(self, settings: VerifySettings, cache_dir: str, sandbox: Sandbox | None = None) -> None:
+    def __init__(self, settings: VerifySettings, cache_dir: str, sandbox: Sandbox | None = None,
+                 referee: RefereeProcess | None = None) -> None:
         self.settings = settings
         self.cache_dir = cache_dir
         self.sandbox = sandbox or Sandbox(cache_dir)
-        self._jobs_root = os.path.join(cache_dir, "jobs")
+        self.referee = referee or RefereeProcess(self.sandbox.cache_dir, scrubbed_env(cache_dir, self.sandbox.env_extra))
+        self._jobs_root = str(Path(cache_dir) / "jobs")
+        self._prepared: tuple[str, ReferenceInfo] | None = None
 
     def close(self) -> None:
         self.sandbox.close()
+        self.referee.close()
 
-    # -- references ---------------------------------------------------------------------------
+    # -- the task -------------------------------------------------------------------------------
 
-    def _ref_dir(self, task: Task) -> Path:
-        seeds = "-".join(str(s) for s in self.settings.seeds)
-        key = f"v{REFERENCE_VERSION}_{task.digest}_{self.settings.device.replace(':', '')}_s{seeds}_torch{torch.__version__}"
-        return Path(self.cache_dir) / "references" / key
+    def _baseline_path(self, task: Task, device_name: str) -> Path:
+        s = self.settings
+        seeds = "-".join(str(x) for x in s.seeds)
+        name = "".join(c if c.isalnum() else "_" for c in device_name)
+        compiled = "_compile" if s.baseline_compile else ""
+        key = f"v{BASELINE_VERSION}_{task.digest}_{name}_{s.precision}_s{seeds}{compiled}_torch{torch.__version__}"
+        return Path(self.cache_dir) / "baselines" / f"{key}.json"
 
     def reference(self, task: Task) -> ReferenceInfo:
-        """Validate the task and compute reference outputs (cached per task, seeds, device)."""
-        directory = self._ref_dir(task)
-        info_path = directory / "info.json"
-        if info_path.exists():
-            return ReferenceInfo(**json.loads(info_path.read_text()))
-        tmp = Path(new_job_dir(self._jobs_root, "ref_"))
-        job = ReferenceJob(task.source, list(self.settings.seeds), str(tmp), self.settings.device, self.settings.threads)
-        report = self.sandbox.run(job, str(tmp), self.settings.timeout_s, self.settings.memory_mb)
-        if report.status != "ok":
-            raise TaskError(f"task '{task.name}': {_task_problem(report)}", hint=_first_line(report.log_tail))
-        info = ReferenceInfo(report.input_shapes, report.output_shapes, report.output_dtypes, report.eager_ms, report.cases)
-        (tmp / "info.json").write_text(json.dumps(info.__dict__))
-        for leftover in ("log.txt", "report.json"):
-            (tmp / leftover).unlink(missing_ok=True)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        if not directory.exists():
-            os.replace(tmp, directory)  # atomic publish: readers never see half a reference
-        shutil.rmtree(tmp, ignore_errors=True)
-        return info
+        """Validate the task in the referee and hold its references there; baselines are timed once
+        per task, device kind and precision, and reused by later runs (cached on disk)."""
+        key = f"{task.digest}_{self.settings.precision}"
+        if self._prepared is not None and self._prepared[0] == key and self.referee.started:
+            return self._prepared[1]
+        s = self.settings
+        request = {"cmd": "prepare", "task_source": task.source, "digest": task.digest, "seeds": list(s.seeds),
+                   "device": s.device, "threads": s.threads, "precision": s.precision, "time_baselines": False}
+        reply = self.referee.request(request, PREPARE_TIMEOUT_S)
+        if not reply.get("ok"):
+            raise TaskError(f"task '{task.name}': {reply.get('message', 'validation failed')}", hint=_last_line(reply.get("log", "")))
+        info = dict(reply["info"])
+        cached = self._baseline_path(task, info["device_name"])
+        if cached.exists():
+            info.update(json.loads(cached.read_text()))
+        else:
+            timed = self.referee.request({**request, "time_baselines": True, "baseline_compile": s.baseline_compile,
+                                          "time_runs": max(s.run_times // 2, 5), "warmup": 2}, PREPARE_TIMEOUT_S)
+            if not timed.get("ok"):
+                raise TaskError(f"task '{task.name}': {timed.get('message', 'baseline timing failed')}")
+            baselines = {k: timed["info"][k] for k in ("eager_ms", "compile_ms") if k in timed["info"]}
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps(baselines))
+            info.update(baselines)
+        known = {f for f in ReferenceInfo.__dataclass_fields__}
+        result = ReferenceInfo(**{k: v for k, v in info.items() if k in known})
+        self._prepared = (key, result)
+        return result
 
-    # -- candidates ---------------------------------------------------------------------------
+    # -- candidates -----------------------------------------------------------------------------
 
     def evaluate(self, task: Task, candidate: Candidate, profile: bool = True) -> EvalResult:
         started = time.perf_counter()
@@ -98,48 +133,94 @@ class Verifier:
             detail = "\n".join(f"line {v.line}: [{v.rule}] {v.message}" for v in violations)
             return EvalResult(candidate.id, status, first.message, log_tail=detail, rule=first.rule)
         info = self.reference(task)
-        job_dir = new_job_dir(self._jobs_root, "cand_")
-        try:
-            result = self._run_candidate(task, candidate, job_dir, profile, info.cases)
-        finally:
-            shutil.rmtree(job_dir, ignore_errors=True)
-        timings = {**result.timings_s, "total": time.perf_counter() - started}
-        return replace(result, timings_s=timings)
-
-    def _run_candidate(self, task: Task, candidate: Candidate, job_dir: str, profile: bool, cases: list[str]) -> EvalResult:
         s = self.settings
-        job = CandidateJob(
-            task.source, candidate.code, candidate.dsl, list(s.seeds), job_dir, s.device, s.threads,
-            profile, s.warmup_times, s.run_times, s.baseline_compile, task.atol, task.rtol,
-        )
-        report = self.sandbox.run(job, job_dir, s.timeout_s, s.memory_mb)
-        if report.status != "ok":
-            return EvalResult(candidate.id, Status(report.status), report.message, log_tail=report.log_tail,
-                              rule=report.rule, timings_s=report.timings_s)
-        ref_dir = self._ref_dir(task)
-        for case in cases:
-            expected = torch.load(ref_dir / f"ref_{case}.pt", weights_only=True)
-            actual = torch.load(Path(job_dir) / f"out_{case}.pt", weights_only=True)
-            seed = int(case[4:]) if case.startswith("seed") else s.seeds[0]
-            mismatch = compare_outputs(expected, actual, seed, task.atol, task.rtol)
-            if mismatch is not None:
-                where = f"seed {seed}" if case.startswith("seed") else f"dynamic-shape case {case[3:]}"
-                message = f"output differs from PyTorch on {where}" + (f": {mismatch.detail}" if mismatch.detail else "")
-                return EvalResult(candidate.id, Status.MISMATCH, message, mismatch=mismatch,
-                                  seeds=list(s.seeds), timings_s=report.timings_s)
-        if report.late_rule:
-            return EvalResult(candidate.id, Status.REJECTED, report.late_message, rule=report.late_rule,
-                              seeds=list(s.seeds), timings_s=report.timings_s)
-        dyn = sum(1 for c in cases if c.startswith("dyn"))
-        message = f"matches PyTorch on seeds {list(s.seeds)}" + (f" and {dyn} dynamic-shape cases" if dyn else "")
-        return EvalResult(candidate.id, Status.PASSED, message, profile=report.profile,
-                          seeds=list(s.seeds), timings_s=report.timings_s, notes=report.notes)
+        with _Session(self, task, info) as (link, verdict):
+            job_dir = new_job_dir(self._jobs_root, "cand_")
+            job = CandidateJob(task.source, candidate.code, candidate.dsl, list(s.seeds), job_dir, link, s.device, s.threads,
+                               profile, s.warmup_times, s.run_times, s.precision, task.atol, task.rtol, s.allow_tf32)
+            report = self.sandbox.run(job, job_dir, s.timeout_s, s.memory_mb)
+        result = _judge(candidate.id, report, verdict, list(s.seeds), info)
+        return replace(result, timings_s={**result.timings_s, "total": time.perf_counter() - started})
+
+    def race(self, task: Task, finalists: list[Candidate]) -> list[ProfileResult] | str:
+        """Re-time finalists and eager side by side on the same fresh inputs; a string says why not."""
+        info = self.reference(task)
+        s = self.settings
+        entries = [RaceEntry(c.id, c.dsl, c.code) for c in finalists]
+        with _Session(self, task, info) as (link, verdict):
+            job_dir = new_job_dir(self._jobs_root, "race_")
+            job = RaceJob(task.source, entries, list(s.seeds), job_dir, link, s.device, s.threads, s.warmup_times, s.run_times, s.precision)
+            report = self.sandbox.run(job, job_dir, s.timeout_s * len(finalists), s.memory_mb)
+        if verdict.get("failure") or report.status != "ok":
+            return f"{report.status}: {report.message}" if report.status != "ok" else "the referee stopped the race"
+        compiled = _compiled_timing(info)
+        return [replace(p, compiled=compiled) for p in report.race]
 
 
-def _first_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
+class _Session:
+    """A referee session around one sandbox job; the verdict is filled when it closes."""
+
+    def __init__(self, verifier: Verifier, task: Task, info: ReferenceInfo) -> None:
+        self.verifier, self.task, self.info = verifier, task, info
+        self.token = secrets.token_hex(16)
+        self.verdict: dict[str, Any] = {}
+
+    def __enter__(self) -> tuple[RefereeLink, dict[str, Any]]:
+        s = self.verifier.settings
+        reply = self.verifier.referee.request({
+            "cmd": "open", "token": self.token, "task_digest": self.task.digest, "atol": self.task.atol,
+            "rtol": self.task.rtol, "allow_tf32": s.allow_tf32, "check_probability": s.timed_check_probability}, 60.0)
+        if not reply.get("ok"):  # the referee was restarted: prepare again, then open
+            self.verifier._prepared = None
+            self.verifier.reference(self.task)
+            reply = self.verifier.referee.request({"cmd": "open", "token": self.token, "task_digest": self.task.digest,
+                                                   "atol": self.task.atol, "rtol": self.task.rtol, "allow_tf32": s.allow_tf32,
+                                                   "check_probability": s.timed_check_probability}, 60.0)
+        link = RefereeLink(reply.get("socket", ""), self.token, reply.get("slots", []), self.info.aliases, self.info.mutated_inputs)
+        return link, self.verdict
+
+    def __exit__(self, *exc: object) -> None:
+        reply = self.verifier.referee.request({"cmd": "close", "token": self.token}, 60.0)
+        self.verdict.update(reply.get("verdict") or {"lost": reply.get("message", "the referee lost the session")})
+
+
+def _compiled_timing(info: ReferenceInfo) -> Timing | None:
+    return Timing(info.compile_ms, 0.0, 0) if info.compile_ms else None
+
+
+def _judge(candidate_id: str, report: WorkerReport, verdict: dict[str, Any], seeds: list[int], info: ReferenceInfo) -> EvalResult:
+    """One verdict from the worker's report and the referee's: the referee's evidence wins."""
+    failure = verdict.get("failure")
+    if failure is not None and failure.get("kind") in ("case", "timed"):
+        mismatch = from_dict(Mismatch, failure["mismatch"])
+        detail = f": {mismatch.detail}" if mismatch.detail else ""
+        if failure["kind"] == "case":
+            case = failure["case"]
+            where = f"seed {case[4:]}" if case.startswith("seed") else f"dynamic-shape case {case[3:]}"
+            return EvalResult(candidate_id, Status.MISMATCH, f"output differs from PyTorch on {where}{detail}", mismatch=mismatch,
+                              seeds=seeds, timings_s=report.timings_s)
+        return EvalResult(candidate_id, Status.REJECTED,
+                          f"the output of a timed call (fresh inputs, seed {failure['seed']}) differs from PyTorch{detail}",
+                          rule="timed-output-mismatch", mismatch=mismatch, seeds=seeds, timings_s=report.timings_s)
+    if report.status != "ok":
+        return EvalResult(candidate_id, Status(report.status), report.message, log_tail=report.log_tail,
+                          rule=report.rule, timings_s=report.timings_s)
+    if failure is not None or "lost" in verdict:
+        message = (failure or {}).get("message") or verdict.get("lost", "the referee gave no verdict")
+        return EvalResult(candidate_id, Status.RUNTIME_ERROR, message, timings_s=report.timings_s)
+    missing = [c for c in info.cases if c not in verdict.get("cases_ok", [])]
+    if missing:
+        return EvalResult(candidate_id, Status.RUNTIME_ERROR, f"no output reached the referee for case {missing[0]}",
+                          timings_s=report.timings_s)
+    dyn = sum(1 for c in info.cases if c.startswith("dyn"))
+    message = f"matches PyTorch on seeds {seeds}" + (f" and {dyn} dynamic-shape cases" if dyn else "")
+    profile = report.profile
+    if profile is not None:
+        profile = replace(profile, compiled=_compiled_timing(info), timed_checked=int(verdict.get("timed_checked", 0)))
+        message += f"; {profile.timed_checked} of {profile.input_sets} timed calls on fresh inputs checked"
+    return EvalResult(candidate_id, Status.PASSED, message, profile=profile, seeds=seeds, timings_s=report.timings_s, notes=report.notes)
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else ""
-
-
-def _task_problem(report: WorkerReport) -> str:
-    return report.message or f"validation failed ({report.status})"

@@ -16,6 +16,10 @@ from typing import Any
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from akg_agents.verify.taskrun import OutputCheckError, plain_outputs
+
+__all__ = ["ForwardGuard", "OutputCheckError", "plain_outputs"]
+
 # ATen ops forward may use: allocate, view, reshape, copy, fill, cast, query.
 ALLOWED_OPS = {
     "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided", "zeros", "zeros_like",
@@ -28,24 +32,6 @@ ALLOWED_OPS = {
     "arange", "scalar_tensor", "item", "record_stream",
 }
 ALLOCATIONS = {"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided"}
-
-
-class OutputCheckError(Exception):
-    pass
-
-
-def plain_outputs(raw: Any) -> list[torch.Tensor]:
-    """Normalize forward's result to a list of plain tensors, or explain what is wrong."""
-    # Only plain tuples/lists hold several outputs; torch.Size or a namedtuple is one bad output.
-    values = list(raw) if type(raw) in (tuple, list) else [raw]
-    for index, value in enumerate(values):
-        if not isinstance(value, torch.Tensor):
-            kind = type(value).__name__
-            article = "an" if kind[:1].lower() in "aeiou" else "a"
-            raise OutputCheckError(f"returned {article} {kind} as output {index}, not a tensor")
-        if type(value) is not torch.Tensor and not isinstance(value, torch.nn.Parameter):
-            raise OutputCheckError(f"returned a tensor subclass ({type(value).__name__}) as output {index}")
-    return values
 
 
 def _poison(tensor: torch.Tensor) -> None:

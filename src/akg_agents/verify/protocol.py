@@ -1,22 +1,22 @@
-"""What the parent and the sandboxed worker say to each other (JSON lines, via records)."""
+"""What the parent, the sandboxed worker and the referee say to each other (JSON, via records)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from akg_agents.records import ProfileResult
+from akg_agents.records import ProfileResult, register
 
 
 @dataclass(frozen=True)
-class ReferenceJob:
-    """Validate a task and compute its reference outputs, before any candidate code is loaded."""
+class RefereeLink:
+    """How a job reaches its device's referee: the socket, the session token, the CPU slots, and
+    what the reference does that a candidate may copy (alias an input, change an input)."""
 
-    task_source: str
-    seeds: list[int]
-    out_dir: str  # where ref_seed{N}.pt files go
-    device: str = "cpu"
-    threads: int = 0
-    time_runs: int = 5
+    socket: str
+    token: str
+    slots: list[str] = field(default_factory=list)
+    aliases: list[list[int]] = field(default_factory=list)  # per output: inputs the reference's output overlaps
+    mutated_inputs: list[int] = field(default_factory=list)  # inputs the reference itself changes
 
 
 @dataclass(frozen=True)
@@ -25,15 +25,40 @@ class CandidateJob:
     candidate_code: str
     dsl: str
     seeds: list[int]
-    out_dir: str  # where out_seed{N}.pt files go
+    out_dir: str  # the job's own directory (log, report)
+    referee: RefereeLink
     device: str = "cpu"
     threads: int = 0
     profile: bool = True
     warmup_times: int = 5
     run_times: int = 30
-    baseline_compile: bool = False
+    precision: str = "fp32"
     atol: float | None = None
     rtol: float | None = None
+    allow_tf32: bool = False
+
+
+@dataclass(frozen=True)
+class RaceEntry:
+    id: str
+    dsl: str
+    code: str
+
+
+@dataclass(frozen=True)
+class RaceJob:
+    """Re-time finalists against eager in one process, round-robin on the same fresh inputs."""
+
+    task_source: str
+    entries: list[RaceEntry]
+    seeds: list[int]
+    out_dir: str
+    referee: RefereeLink
+    device: str = "cpu"
+    threads: int = 0
+    warmup_times: int = 5
+    run_times: int = 30
+    precision: str = "fp32"
 
 
 @dataclass(frozen=True)
@@ -44,15 +69,11 @@ class WorkerReport:
     message: str = ""
     rule: str | None = None
     log_tail: str = ""
-    cases: list[str] = field(default_factory=list)  # seedN / dynK labels the references cover
-    input_shapes: list[list[int]] = field(default_factory=list)
-    output_shapes: list[list[int]] = field(default_factory=list)
-    output_dtypes: list[str] = field(default_factory=list)
-    eager_ms: float = 0.0
     profile: ProfileResult | None = None
-    # A rule broken while timing. Reported only if the outputs matched: a wrong kernel is a
-    # mismatch first, whatever it did afterwards.
+    race: list[ProfileResult] = field(default_factory=list)  # RaceJob: one per entry, in order
     notes: str = ""  # compiler evidence for a passed kernel (e.g. which loops were vectorized)
-    late_rule: str | None = None
-    late_message: str = ""
+    referee_stop: bool = False  # the referee found a wrong output: its verdict has the evidence
     timings_s: dict[str, float] = field(default_factory=dict)
+
+
+register(RefereeLink, RaceEntry, CandidateJob, RaceJob, WorkerReport)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from akg_agents.errors import WorkerError
 from akg_agents.records import Status, from_json, to_dict
-from akg_agents.verify.protocol import CandidateJob, ReferenceJob, WorkerReport
+from akg_agents.verify.protocol import CandidateJob, RaceJob, WorkerReport
 
 # Environment the worker may see. Everything else (API keys above all) is dropped.
 ENV_KEEP = {
@@ -61,6 +61,7 @@ class Sandbox:
 
     def __init__(self, cache_dir: str, env_extra: dict[str, str] | None = None) -> None:
         self.cache_dir = cache_dir
+        self.env_extra = dict(env_extra or {})
         self._env = scrubbed_env(cache_dir, env_extra)
         self._proc: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
@@ -89,12 +90,12 @@ class Sandbox:
             )
         return proc
 
-    def run(self, job: ReferenceJob | CandidateJob, job_dir: str, timeout_s: float, memory_mb: int) -> WorkerReport:
+    def run(self, job: CandidateJob | RaceJob, job_dir: str, timeout_s: float, memory_mb: int) -> WorkerReport:
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 self._proc = self._start()
             self._counter += 1
-            kind = "reference" if isinstance(job, ReferenceJob) else "candidate"
+            kind = "race" if isinstance(job, RaceJob) else "candidate"
             request = {"id": self._counter, "kind": kind, "job": to_dict(job), "job_dir": job_dir,
                        "timeout_s": timeout_s, "memory_mb": memory_mb}
             assert self._proc.stdin is not None

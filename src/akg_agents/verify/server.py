@@ -25,7 +25,7 @@ from typing import Any
 
 from akg_agents.records import from_dict, to_json
 from akg_agents.verify import worker
-from akg_agents.verify.protocol import CandidateJob, ReferenceJob
+from akg_agents.verify.protocol import CandidateJob, RaceJob
 
 MAX_LOG_BYTES = 512 * 1024 * 1024
 
@@ -69,9 +69,9 @@ def _child(request: dict[str, Any]) -> None:
         if threads > 0:
             os.environ["OMP_NUM_THREADS"] = str(threads)  # read by the kernels' own OpenMP runtime
         _limit_child(request)
-        job: ReferenceJob | CandidateJob
-        if request["kind"] == "reference":
-            job = from_dict(ReferenceJob, request["job"])
+        job: CandidateJob | RaceJob
+        if request["kind"] == "race":
+            job = from_dict(RaceJob, request["job"])
         else:
             job = from_dict(CandidateJob, request["job"])
         report = worker.run_job(job)

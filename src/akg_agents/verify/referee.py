@@ -1,0 +1,246 @@
+"""The referee: `python -m akg_agents.verify.referee`, one trusted process per device.
+
+It computes a task's reference outputs before any candidate code is loaded and keeps them in its
+own memory (on the device), never on disk: a candidate's process, which the sandbox forks from a
+different server, has no copy to find in its memory, `gc`, files or environment. The referee is
+not dumpable (no /proc/PID/mem, no ptrace by same-user processes).
+
+Two channels:
+- the parent (stdin/stdout, JSON lines): `prepare` a task, `open` a session for one candidate job,
+  `close` it and get the verdict;
+- the candidate's worker (a Unix socket whose path only the session's job knows): `submit` the
+  outputs of a verification case, ask for the `seed` of the next timed call (drawn only then, so
+  a kernel cannot precompute), and `submit` that call's output. The referee decides after each
+  timed call, at random, whether to check it; the worker never learns a timed verdict except
+  "stop".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import secrets
+import socket
+import sys
+import tempfile
+import threading
+import traceback
+from typing import Any
+
+import torch
+
+from akg_agents.records import to_dict
+from akg_agents.verify.compare import Tolerance, compare_tensor, tolerance_for
+from akg_agents.verify.referee_task import PreparedTask, ReferenceFailed, prepare
+from akg_agents.verify.transport import TransportError, open_cuda, open_slot
+
+PR_SET_DUMPABLE = 4
+
+
+def _not_dumpable() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+class Session:
+    """One candidate job: its tolerances, slots, what it submitted and the first failure."""
+
+    def __init__(self, request: dict[str, Any], task: PreparedTask, root: str) -> None:
+        self.token = str(request["token"])
+        self.atol: float | None = request.get("atol")
+        self.rtol: float | None = request.get("rtol")
+        self.allow_tf32 = bool(request.get("allow_tf32", False))
+        self.check_probability = float(request.get("check_probability", 1.0))
+        self.task = task
+        self.failure: dict[str, Any] | None = None
+        self.cases_ok: list[str] = []
+        self.timed_total = 0
+        self.timed_checked = 0
+        self.pending_seeds: set[int] = set()
+        self.slots: list[str] = []
+        if task.device == "cpu":
+            self.slots = _make_slots(root, task.slot_bytes())
+
+    def tolerance(self, dtype: torch.dtype) -> Tolerance:
+        return tolerance_for(dtype, self.atol, self.rtol, self.allow_tf32)
+
+    def verdict(self) -> dict[str, Any]:
+        return {"failure": self.failure, "cases_ok": self.cases_ok, "timed_total": self.timed_total,
+                "timed_checked": self.timed_checked}
+
+    def close(self) -> None:
+        for path in self.slots:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def _make_slots(root: str, sizes: list[int]) -> list[str]:
+    paths = []
+    for index, size in enumerate(sizes):
+        fd, path = tempfile.mkstemp(prefix=f"out{index}_", dir=root)
+        os.ftruncate(fd, max(size, 1))
+        os.close(fd)
+        paths.append(path)
+    return paths
+
+
+class Referee:
+    def __init__(self) -> None:
+        self.root = tempfile.mkdtemp(prefix="akg_referee_", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+        os.chmod(self.root, 0o700)
+        self.socket_path = os.path.join(self.root, "referee.sock")
+        self.task: PreparedTask | None = None
+        self.sessions: dict[str, Session] = {}
+        self.lock = threading.Lock()
+
+    # -- parent commands ------------------------------------------------------------------------
+
+    def handle_parent(self, request: dict[str, Any]) -> dict[str, Any]:
+        cmd = request.get("cmd")
+        if cmd == "prepare":
+            with self.lock:
+                self.task = None  # free the last task's references before making room for these
+                torch.cuda.empty_cache() if torch.cuda.is_available() else None
+                try:
+                    self.task = prepare(request)
+                except ReferenceFailed as failed:
+                    return {"ok": False, "status": failed.status, "message": failed.message, "log": failed.log}
+            return {"ok": True, "info": self.task.info}
+        if cmd == "open":
+            if self.task is None or self.task.digest != request.get("task_digest"):
+                return {"ok": False, "message": "the referee has not prepared this task"}
+            session = Session(request, self.task, self.root)
+            self.sessions[session.token] = session
+            return {"ok": True, "socket": self.socket_path, "slots": session.slots}
+        if cmd == "close":
+            closing = self.sessions.pop(str(request.get("token")), None)
+            if closing is None:
+                return {"ok": False, "message": "no such session"}
+            closing.close()
+            return {"ok": True, "verdict": closing.verdict()}
+        return {"ok": False, "message": f"unknown command {cmd!r}"}
+
+    # -- candidate connections ------------------------------------------------------------------
+
+    def serve_candidates(self) -> None:
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(self.socket_path)
+        server.listen(4)
+        while True:
+            conn, _ = server.accept()
+            threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
+
+    def _connection(self, conn: socket.socket) -> None:
+        session: Session | None = None
+        with conn, conn.makefile("rw") as stream:
+            for line in stream:
+                try:
+                    message = json.loads(line)
+                    if session is None:
+                        session = self.sessions.get(str(message.get("token")))
+                        reply: dict[str, Any] = {"ok": session is not None}
+                    else:
+                        with self.lock:
+                            reply = self._candidate_message(session, message)
+                except (TransportError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+                    reply = {"ok": False, "stop": True, "error": f"{type(exc).__name__}: {exc}"}
+                    if session is not None and session.failure is None:
+                        session.failure = {"kind": "protocol", "message": f"bad message from the candidate's process: {exc}"}
+                stream.write(json.dumps(reply) + "\n")
+                stream.flush()
+
+    def _candidate_message(self, session: Session, message: dict[str, Any]) -> dict[str, Any]:
+        op = message.get("op")
+        if session.failure is not None:
+            return {"ok": False, "stop": True}
+        if op == "seed":
+            seed = secrets.randbits(62)
+            session.pending_seeds.add(seed)
+            return {"ok": True, "seed": seed}
+        outputs = message.get("outputs")
+        if not isinstance(outputs, list):
+            raise TransportError("submit without outputs")
+        if op == "case":
+            return self._check_case(session, str(message.get("case")), outputs)
+        if op == "timed":
+            return self._check_timed(session, int(message["seed"]), outputs)
+        raise TransportError(f"unknown op {op!r}")
+
+    def _check_case(self, session: Session, case: str, outputs: list[Any]) -> dict[str, Any]:
+        task = session.task
+        if case not in task.references or case in session.cases_ok:
+            raise TransportError(f"unexpected case {case!r}")
+        mismatch = self._compare(session, task.references[case], outputs, task.seed_of(case))
+        if mismatch is not None:
+            session.failure = {"kind": "case", "case": case, "mismatch": mismatch}
+            return {"ok": False, "stop": True}
+        session.cases_ok.append(case)
+        return {"ok": True}
+
+    def _check_timed(self, session: Session, seed: int, outputs: list[Any]) -> dict[str, Any]:
+        if seed not in session.pending_seeds:
+            raise TransportError("a timed output for a seed the referee never issued")
+        session.pending_seeds.discard(seed)
+        session.timed_total += 1
+        # Decided after the call has run: the kernel cannot know whether this call is checked.
+        if secrets.randbelow(1_000_000) >= int(session.check_probability * 1_000_000):
+            return {"ok": True}
+        session.timed_checked += 1
+        expected = session.task.outputs_for_seed(seed)
+        mismatch = self._compare(session, expected, outputs, seed)
+        if mismatch is not None:
+            session.failure = {"kind": "timed", "seed": seed, "mismatch": mismatch}
+            return {"ok": False, "stop": True}
+        return {"ok": True}
+
+    def _compare(self, session: Session, expected: list[torch.Tensor], outputs: list[Any], seed: int) -> dict[str, Any] | None:
+        if len(outputs) != len(expected):
+            return {"seed": seed, "output_index": 0, "element": [], "expected": 0.0, "actual": 0.0,
+                    "abs_err": float("inf"), "bad_count": 0, "total": 0,
+                    "detail": f"expected {len(expected)} outputs, got {len(outputs)}"}
+        for index, (ref, desc) in enumerate(zip(expected, outputs, strict=True)):
+            if not isinstance(desc, dict):
+                raise TransportError("malformed descriptor")
+            actual = self._open(session, index, desc)
+            if actual is None:
+                shape = tuple(desc.get("shape", ()))
+                return {"seed": seed, "output_index": index, "element": [], "expected": 0.0, "actual": 0.0,
+                        "abs_err": float("inf"), "bad_count": 0, "total": 0,
+                        "detail": f"shape {shape} {desc.get('dtype')} != expected {tuple(ref.shape)} {ref.dtype}"}
+            problem = compare_tensor(ref, actual, seed, index, session.tolerance(ref.dtype))
+            del actual
+            session.task.sync()
+            if problem is not None:
+                return to_dict(problem)
+        return None
+
+    def _open(self, session: Session, index: int, desc: dict[str, Any]) -> torch.Tensor | None:
+        if desc.get("kind") == "cuda" and session.task.device.startswith("cuda"):
+            return open_cuda(desc)
+        if desc.get("kind") == "slot" and index < len(session.slots):
+            return open_slot(session.slots[index], desc)
+        raise TransportError("descriptor of the wrong kind for this device")
+
+
+def serve() -> None:
+    _not_dumpable()
+    referee = Referee()
+    threading.Thread(target=referee.serve_candidates, daemon=True).start()
+    print(json.dumps({"ready": True, "pid": os.getpid()}), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            reply = referee.handle_parent(json.loads(line))
+        except Exception as exc:  # a broken referee must say why, not hang the parent
+            reply = {"ok": False, "message": f"referee error: {exc!r}", "log": traceback.format_exc()[-3000:]}
+        print(json.dumps(reply), flush=True)
+
+
+if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the referee ends
+    serve()

@@ -1,0 +1,129 @@
+"""Both ends that talk to the referee: the parent's process handle, and the worker's channel."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from akg_agents.errors import WorkerError
+from akg_agents.verify.protocol import RefereeLink
+
+START_TIMEOUT_S = 120.0
+
+
+class RefereeProcess:
+    """Parent side: one referee per device, started on first use, restarted if it dies."""
+
+    def __init__(self, log_dir: str, env: dict[str, str]) -> None:
+        self.log_dir = log_dir
+        self._env = env
+        self._proc: subprocess.Popen[str] | None = None
+        self._lock = threading.Lock()
+
+    def _start(self) -> subprocess.Popen[str]:
+        os.makedirs(self.log_dir, exist_ok=True)
+        log_path = os.path.join(self.log_dir, "referee.log")
+        with open(log_path, "a") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "akg_agents.verify.referee"], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=log, text=True, env=self._env, start_new_session=True)
+        line = _read_line(proc, START_TIMEOUT_S)
+        if not line or not json.loads(line).get("ready"):
+            proc.kill()
+            tail = Path(log_path).read_text()[-2000:].strip().splitlines()
+            raise WorkerError("the referee process did not start", hint=(tail or ["is torch importable by this Python?"])[-1])
+        return proc
+
+    @property
+    def started(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def request(self, payload: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        with self._lock:
+            if not self.started:
+                self._proc = self._start()
+            proc = self._proc
+            assert proc is not None and proc.stdin is not None
+            proc.stdin.write(json.dumps(payload) + "\n")
+            proc.stdin.flush()
+            line = _read_line(proc, timeout_s)
+            if not line:
+                self._kill()
+                what = "died" if proc.poll() is not None else f"gave no answer within {timeout_s:.0f} s"
+                tail = Path(self.log_dir, "referee.log").read_text()[-1500:] if Path(self.log_dir, "referee.log").exists() else ""
+                return {"ok": False, "lost": True, "message": f"the referee {what} during '{payload.get('cmd')}'", "log": tail}
+            reply: dict[str, Any] = json.loads(line)
+            return reply
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait()
+            self._proc = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._kill()
+
+
+def _read_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
+    return proc.stdout.readline() if ready else ""
+
+
+class CandidateChannel:
+    """Worker side: submits outputs to the referee. Connected before any candidate code loads."""
+
+    def __init__(self, link: RefereeLink, device: str) -> None:
+        self.link, self.device = link, device
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.connect(link.socket)
+        self._stream = self._sock.makefile("rw")
+        self.timed_submitted = 0
+        if not self._ask({"token": link.token}).get("ok"):
+            raise RuntimeError("the referee does not know this job's session")
+
+    def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        self._stream.write(json.dumps(message) + "\n")
+        self._stream.flush()
+        line = self._stream.readline()
+        if not line:
+            raise RuntimeError("the referee closed the connection")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def _describe(self, outputs: list[Any]) -> list[dict[str, Any]]:
+        from akg_agents.verify.transport import describe_cuda, write_slot
+
+        if self.device.startswith("cuda"):
+            return [describe_cuda(t) if t.is_cuda else {"kind": "host", "shape": list(t.shape)} for t in outputs]
+        described = []
+        for index, tensor in enumerate(outputs):
+            if index < len(self.link.slots):
+                described.append(write_slot(self.link.slots[index], tensor))
+            else:
+                described.append({"kind": "slot", "shape": list(tensor.shape), "dtype": str(tensor.dtype).removeprefix("torch.")})
+        return described
+
+    def submit_case(self, case: str, outputs: list[Any]) -> bool:
+        return bool(self._ask({"op": "case", "case": case, "outputs": self._describe(outputs)}).get("ok"))
+
+    def seed(self) -> int:
+        reply = self._ask({"op": "seed"})
+        if not reply.get("ok"):
+            raise RuntimeError("the referee refused a seed")
+        return int(reply["seed"])
+
+    def submit_timed(self, seed: int, outputs: list[Any]) -> bool:
+        self.timed_submitted += 1
+        return bool(self._ask({"op": "timed", "seed": seed, "outputs": self._describe(outputs)}).get("ok"))

@@ -1,0 +1,195 @@
+"""Inside the referee: validate a task, compute its reference outputs, time its baselines.
+
+Everything here runs the user's own task code (trusted), never a candidate's.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from akg_agents.verify.taskrun import (
+    REQUIRED,
+    OutputCheckError,
+    aliased_inputs,
+    build_model,
+    case_inputs,
+    case_labels,
+    load_module,
+    make_inputs,
+    make_timer,
+    plain_outputs,
+    sync,
+)
+
+
+class ReferenceFailed(Exception):
+    def __init__(self, status: str, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.status, self.message, self.log = status, message, log
+
+
+@dataclass
+class PreparedTask:
+    digest: str
+    device: str
+    precision: str
+    seeds: list[int]
+    module: types.ModuleType
+    model: Any
+    references: dict[str, list[torch.Tensor]] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def seed_of(self, case: str) -> int:
+        return int(case[4:]) if case.startswith("seed") else self.seeds[0]
+
+    def outputs_for_seed(self, seed: int) -> list[torch.Tensor]:
+        if f"seed{seed}" in self.references:
+            return self.references[f"seed{seed}"]
+        with torch.no_grad():
+            inputs = make_inputs(self.module, seed, self.device, self.precision)
+            return [t.detach().contiguous() for t in plain_outputs(self.model(*inputs))]
+
+    def slot_bytes(self) -> list[int]:
+        sizes: list[int] = []
+        for outputs in self.references.values():
+            for index, tensor in enumerate(outputs):
+                nbytes = tensor.numel() * tensor.element_size()
+                if index == len(sizes):
+                    sizes.append(nbytes)
+                else:
+                    sizes[index] = max(sizes[index], nbytes)
+        return sizes
+
+    def sync(self) -> None:
+        sync(self.device)
+
+
+def _load(source: str) -> types.ModuleType:
+    try:
+        module = load_module(source, "akg_task")
+    except SystemExit as exc:
+        raise ReferenceFailed("compile_error", f"the task called exit({exc.code}) while being imported") from None
+    except Exception as exc:
+        raise ReferenceFailed("compile_error", f"the task does not import: {exc!r}") from None
+    for required in REQUIRED:
+        if not hasattr(module, required):
+            raise ReferenceFailed("compile_error", f"the task defines no `{required}`")
+    return module
+
+
+def _too_big(device: str, exc: BaseException) -> ReferenceFailed:
+    if device.startswith("cuda"):
+        _, total = torch.cuda.mem_get_info()
+        where = f"{torch.cuda.get_device_name()} ({total / 2**30:.0f} GiB)"
+    else:
+        where = "the worker's memory limit"
+    return ReferenceFailed("runtime_error", f"the task does not fit on {where}: {str(exc).splitlines()[0][:160]}")
+
+
+def prepare(request: dict[str, Any]) -> PreparedTask:
+    device, precision = str(request["device"]), str(request.get("precision", "fp32"))
+    seeds = [int(s) for s in request["seeds"]]
+    threads = int(request.get("threads", 0))
+    if threads > 0:
+        torch.set_num_threads(threads)
+    module = _load(str(request["task_source"]))
+    try:
+        cases = case_labels(module, seeds)
+    except Exception as exc:
+        raise ReferenceFailed("runtime_error", f"get_inputs_dyn_list() raised {exc!r}") from None
+    try:
+        with torch.no_grad():
+            return _prepare(request, module, cases, device, precision, seeds)
+    except (torch.cuda.OutOfMemoryError, MemoryError) as exc:
+        raise _too_big(device, exc) from None
+
+
+def _prepare(request: dict[str, Any], module: types.ModuleType, cases: list[str], device: str, precision: str,
+             seeds: list[int]) -> PreparedTask:
+    try:
+        model = build_model(module.Model, module, device, precision)
+    except (torch.cuda.OutOfMemoryError, MemoryError):
+        raise
+    except Exception as exc:
+        raise ReferenceFailed("runtime_error", f"Model(*get_init_inputs()) raised {exc!r}") from None
+    task = PreparedTask(str(request["digest"]), device, precision, seeds, module, model)
+    info: dict[str, Any] = {"cases": cases, "mutated_inputs": [], "aliases": []}
+    for case in cases:
+        inputs = _inputs(module, case, seeds, device, precision)
+        before = [v.clone() if isinstance(v, torch.Tensor) else None for v in inputs]
+        outputs = _forward(model, inputs, case, device)
+        if case == cases[0]:
+            info["aliases"] = aliased_inputs(outputs, inputs)
+            info["mutated_inputs"] = [i for i, (old, new) in enumerate(zip(before, inputs, strict=True))
+                                      if old is not None and not torch.equal(torch.nan_to_num(old), torch.nan_to_num(new))]
+            info["input_shapes"] = [list(v.shape) for v in inputs if isinstance(v, torch.Tensor)]
+            info["input_bytes"] = sum(v.numel() * v.element_size() for v in inputs if isinstance(v, torch.Tensor))
+            info["output_shapes"] = [list(t.shape) for t in outputs]
+            info["output_dtypes"] = [str(t.dtype).removeprefix("torch.") for t in outputs]
+            info["output_bytes"] = sum(t.numel() * t.element_size() for t in outputs)
+        del before, inputs
+        task.references[case] = [t.detach().contiguous().clone() for t in outputs]
+        del outputs
+    _check_deterministic(task, cases[0])
+    info.update(_baselines(request, task) if request.get("time_baselines", True) else {})
+    info["device_name"] = torch.cuda.get_device_name() if device.startswith("cuda") else "cpu"
+    task.info = info
+    return task
+
+
+def _inputs(module: types.ModuleType, case: str, seeds: list[int], device: str, precision: str) -> list[Any]:
+    try:
+        return case_inputs(module, case, seeds, device, precision)
+    except (torch.cuda.OutOfMemoryError, MemoryError):
+        raise
+    except Exception as exc:
+        raise ReferenceFailed("runtime_error", f"get_inputs() raised {exc!r} (case {case})") from None
+
+
+def _forward(model: Any, inputs: list[Any], case: str, device: str) -> list[torch.Tensor]:
+    try:
+        raw = model(*inputs)
+        sync(device)
+    except (torch.cuda.OutOfMemoryError, MemoryError):
+        raise
+    except Exception as exc:
+        raise ReferenceFailed("runtime_error", f"Model raised on the inputs of case {case}: {exc!r}") from None
+    try:
+        return plain_outputs(raw)
+    except OutputCheckError as exc:
+        raise ReferenceFailed("runtime_error", f"Model.forward {exc}") from None
+
+
+def _check_deterministic(task: PreparedTask, case: str) -> None:
+    inputs = _inputs(task.module, case, task.seeds, task.device, task.precision)
+    torch.manual_seed(7919)  # forward must not depend on the RNG state
+    again = _forward(task.model, inputs, case, task.device)
+    for ref, out in zip(task.references[case], again, strict=True):
+        if not torch.equal(torch.nan_to_num(ref), torch.nan_to_num(out)):
+            raise ReferenceFailed(
+                "mismatch",
+                "the task is not deterministic: two runs on the same inputs gave different outputs "
+                "(keep randomness in get_inputs(), out of forward)",
+            )
+
+
+def _baselines(request: dict[str, Any], task: PreparedTask) -> dict[str, Any]:
+    """Eager (and torch.compile) times on the first case, interleaved: a task's reported baseline."""
+    from akg_agents.profile.timer import time_interleaved
+
+    inputs = _inputs(task.module, f"seed{task.seeds[0]}", task.seeds, task.device, task.precision)
+    model = task.model
+    calls = [lambda: model(*inputs)]
+    if request.get("baseline_compile"):
+        compiled = torch.compile(model)
+        calls.append(lambda: compiled(*inputs))
+    timings = time_interleaved(calls, int(request.get("warmup", 1)), int(request.get("time_runs", 5)), make_timer(task.device))
+    result: dict[str, Any] = {"eager_ms": timings[0].median_ms, "eager_spread_ms": timings[0].spread_ms}
+    if len(timings) > 1:
+        result["compile_ms"] = timings[1].median_ms
+        result["compile_spread_ms"] = timings[1].spread_ms
+    return result
