@@ -1,6 +1,7 @@
 """The cheating corpus: every file in cheats/ declares the verdict the verifier must reach.
 
-A new way to fool the verifier gets a file here, with `# expect: <status> [rule]` on line 1.
+A new way to fool the verifier gets a file here, with `# expect: <status> [rule]` on line 1 and,
+optionally, `# task: NAME` on line 2 (a file of tests/fixtures/tasks; relu_small.py by default).
 """
 
 from __future__ import annotations
@@ -15,12 +16,21 @@ from akg_agents.tasks.loader import load_task
 from akg_agents.verify.evaluate import Verifier, VerifySettings
 
 CHEATS = Path(__file__).parent / "cheats"
-TASK = Path(__file__).parents[1] / "fixtures" / "tasks" / "relu_small.py"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "tasks"
+TASK = FIXTURES / "relu_small.py"
 
 
 def expectation(path: Path) -> tuple[str, str | None]:
     words = path.read_text().splitlines()[0].removeprefix("# expect:").split()
     return words[0], (words[1] if len(words) > 1 else None)
+
+
+def task_of(path: Path) -> Path:
+    """The fixture task a cheat runs on: `# task: NAME` on line 2, else relu_small.py."""
+    lines = path.read_text().splitlines()
+    if len(lines) > 1 and lines[1].startswith("# task:"):
+        return FIXTURES / lines[1].removeprefix("# task:").strip()
+    return TASK
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +44,7 @@ def verifier(cache_dir: Path) -> Iterator[Verifier]:
 @pytest.mark.parametrize("path", sorted(CHEATS.glob("*.py")), ids=lambda p: p.stem)
 def test_verifier_reaches_the_declared_verdict(verifier: Verifier, path: Path) -> None:
     status, rule = expectation(path)
-    result = verifier.evaluate(load_task(TASK), Candidate(path.stem, "cpp", path.read_text(), agent="user"))
+    result = verifier.evaluate(load_task(task_of(path)), Candidate(path.stem, "cpp", path.read_text(), agent="user"))
     assert result.status == Status(status), result.feedback()
     if rule is not None:
         assert result.rule == rule, result.feedback()

@@ -19,7 +19,7 @@ from akg_agents.bench.metrics import TaskResult, compute
 from akg_agents.bench.suite import load_suite
 from akg_agents.bench.tables import metrics_table, summary_markdown
 from akg_agents.cli.app import console, default_arch, err_console
-from akg_agents.cli.commands import TARGET_HELP, build_config
+from akg_agents.cli.commands import PRECISION_HELP, TARGET_HELP, TF32_HELP, build_config
 from akg_agents.cli.render import RichReporter
 from akg_agents.config.settings import load_settings
 from akg_agents.errors import ConfigError
@@ -46,6 +46,8 @@ def bench(
     baseline: str = typer.Option("eager", help="eager, or compile (time torch.compile too; metrics against both)."),
     threads: int = typer.Option(None, help="CPU threads for kernels and eager PyTorch (default: all cores)."),
     scale_budget_ms: float = typer.Option(None, help=f"Shrink each task's sizes until eager runs within this many ms (default {CPU_SCALE_BUDGET_MS:g} on cpu, off elsewhere; 0: off)."),
+    precision: str = typer.Option("fp32", help=PRECISION_HELP),
+    allow_tf32: bool = typer.Option(False, "--allow-tf32", help=TF32_HELP),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every candidate, not one line per task."),
 ) -> None:
     """Run every task of SUITE; report correctness, fast_p and geometric-mean speedup.
@@ -69,7 +71,7 @@ def bench(
         if scale_budget_ms is None:
             scale_budget_ms = CPU_SCALE_BUDGET_MS if backend == "cpu" else 0.0
         config = build_config(settings, framework, backend, arch or default_arch(backend), dsl, workflow, model, devices,
-                              baseline, max_candidates, threads, scale_budget_ms or None)
+                              baseline, max_candidates, threads, scale_budget_ms or None, precision, allow_tf32)
         folder, tasks = load_suite(suite, level, problems)
         root = output or Path("akg_bench") / f"{folder.name}_{dsl}_{time.strftime('%Y%m%d-%H%M%S')}"
         db = BenchDB.create_or_continue(root, config, str(folder), tasks)

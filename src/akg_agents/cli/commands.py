@@ -18,11 +18,18 @@ from akg_agents.workflows.runner import RunOutcome, execute, resume
 TARGET_HELP = "Valid combinations: cpu/x86_64|aarch64/cpp, cuda/h100|h200|a100|l40s|rtx4090/triton_cuda|cuda_c|tilelang_cuda."
 
 
+PRECISIONS = ("fp32", "fp16", "bf16")
+PRECISION_HELP = "KernelBench's precision option: fp32, fp16 or bf16 (floating inputs and weights cast to it; tolerances by dtype)."
+TF32_HELP = "Accept TF32 matrix math for fp32 tasks (looser fp32 tolerance); off: fp32 means fp32."
+
 def build_config(
     settings: Settings, framework: str, backend: str, arch: str, dsl: str, workflow: str | None, model: str | None,
     devices: str, baseline: str, max_candidates: int, threads: int | None, scale_budget_ms: float | None,
+    precision: str = "fp32", allow_tf32: bool = False,
 ) -> RunConfig:
     validate_target(framework, backend, arch, dsl)
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)} (got '{precision}')")
     if baseline not in ("eager", "compile"):
         raise ConfigError(f"--baseline must be eager or compile (got '{baseline}')")
     if max_candidates < 1:
@@ -35,7 +42,7 @@ def build_config(
         warmup_times=settings.profile_settings.warmup_times, run_times=settings.profile_settings.run_times,
         seeds=list(settings.seeds), threads=settings.threads if threads is None else threads,
         memory_limit_mb=settings.memory_limit_mb, scale_budget_ms=scale_budget_ms,
-        agent_models=dict(settings.agent_model_config),
+        precision=precision, allow_tf32=allow_tf32, agent_models=dict(settings.agent_model_config),
     )
 
 
@@ -76,6 +83,8 @@ def op(
     baseline: str = typer.Option("eager", help="Baselines to time against: eager, or compile (eager and torch.compile)."),
     threads: int = typer.Option(None, help="CPU threads for kernels and eager PyTorch (default: all cores)."),
     scale_budget_ms: float = typer.Option(None, help="Shrink the task's size constants until eager runs within this many ms."),
+    precision: str = typer.Option("fp32", help=PRECISION_HELP),
+    allow_tf32: bool = typer.Option(False, "--allow-tf32", help=TF32_HELP),
     kernel: Path = typer.Option(None, help="Existing kernel file (for --workflow verifier_only)."),
 ) -> None:
     """Generate a kernel for TASK, verify it against PyTorch on several seeds, and profile it.
@@ -87,7 +96,7 @@ def op(
     overrides = {"log_dir": str(output)} if output else {}
     settings = load_settings(dsl, overrides)
     config = build_config(settings, framework, backend, arch or default_arch(backend), dsl, workflow, model, devices,
-                          baseline, max_candidates, threads, scale_budget_ms)
+                          baseline, max_candidates, threads, scale_budget_ms, precision, allow_tf32)
     if (task is None) == (request is None):
         raise ConfigError("give exactly one of --task FILE or --request TEXT")
     if request is not None:

@@ -81,7 +81,7 @@ class DevicePool:
             env["CUDA_VISIBLE_DEVICES"] = device
         # Sandboxes share the reference and compile caches; each has its own server log.
         sandbox = self._factory(os.path.join(self.cache_dir, f"device_{device}"), env)
-        verifier = Verifier(replace(self.settings, device=torch_device), self.cache_dir, sandbox=sandbox)
+        verifier = Verifier(replace(self.settings, device=torch_device), self.cache_dir, sandbox=sandbox, env_extra=env)
         return DeviceSlot(device, torch_device, verifier)
 
     @property

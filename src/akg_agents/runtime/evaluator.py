@@ -7,7 +7,7 @@ others busy and agents keep talking to the LLM.
 
 from __future__ import annotations
 
-from akg_agents.records import Candidate, EvalResult, Task
+from akg_agents.records import Candidate, EvalResult, ProfileResult, Task
 from akg_agents.runtime.device_pool import DevicePool
 from akg_agents.verify.evaluate import ReferenceInfo
 
@@ -27,6 +27,16 @@ class Evaluator:
         """Validate the task and compute references on every device (each has its own cache key)."""
         infos = [slot.verifier.reference(task) for slot in self.pool.slots]
         return infos[0]
+
+    def quick_eager_ms(self, task: Task) -> float:
+        return self.pool.slots[0].verifier.quick_eager_ms(task)
+
+    def fit_problem(self, task: Task) -> str | None:
+        return self.pool.slots[0].verifier.fit_problem(task)
+
+    def race(self, task: Task, finalists: list[Candidate]) -> list[ProfileResult] | str:
+        """Re-time the finalists side by side against eager (on the first device)."""
+        return self.pool.slots[0].verifier.race(task, finalists)
 
     def close(self) -> None:
         self.pool.close()

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from akg_agents.errors import RunStoreError
-from akg_agents.records import Candidate, EvalResult, RunConfig, Task, from_dict, to_dict
+from akg_agents.records import Candidate, EvalResult, ProfileResult, RunConfig, Task, from_dict, to_dict
 
 
 def _append_line(path: Path, line: str) -> None:
@@ -126,16 +126,36 @@ class RunStore:
 
     # -- the outcome ---------------------------------------------------------------------------
 
+    def finalists(self, count: int = 3) -> list[Candidate]:
+        """The fastest passed candidates by their own time (flagged-impossible ones last)."""
+        timed = [(c, r) for c, r in self.results.values() if r.ok and r.profile is not None]
+        timed.sort(key=lambda cr: (not cr[1].profile.counted, cr[1].profile.candidate.median_ms) if cr[1].profile else (True, 0.0))
+        return [c for c, _ in timed[:count]]
+
+    def record_race(self, timings: dict[str, ProfileResult]) -> None:
+        """The finalists re-timed side by side against eager: this decides the best."""
+        _write_atomic(self.root / "race.json", json.dumps({cid: to_dict(p) for cid, p in timings.items()}, indent=2))
+
+    def race(self) -> dict[str, ProfileResult]:
+        path = self.root / "race.json"
+        if not path.exists():
+            return {}
+        return {cid: from_dict(ProfileResult, data) for cid, data in json.loads(path.read_text()).items()}
+
     def best(self) -> tuple[Candidate, EvalResult] | None:
+        """The winner of the finalists' race when there was one, else the fastest by its own
+        time; a time below the roofline floor never wins over a counted one."""
         passed = [(c, r) for c, r in self.results.values() if r.ok]
         if not passed:
             return None
-        timed = [(c, r) for c, r in passed if r.profile is not None]
-        if timed:
-            # Rank by the speedup measured side by side with eager in the same process: it is
-            # steadier across candidates than absolute times, which drift with machine load.
-            return max(timed, key=lambda cr: cr[1].profile.speedup if cr[1].profile else 0.0)
-        return passed[0]
+        by_id = {c.id: (c, r) for c, r in passed}
+        race = {cid: p for cid, p in self.race().items() if cid in by_id}
+        if race:
+            winner = min(race, key=lambda cid: (not race[cid].counted, race[cid].candidate.median_ms))
+            candidate, result = by_id[winner]
+            return candidate, replace(result, profile=race[winner])
+        finalists = self.finalists(1)
+        return by_id[finalists[0].id] if finalists else passed[0]
 
     def export_best(self, exported_code: str) -> Path:
         path = self.root / "best_kernel.py"

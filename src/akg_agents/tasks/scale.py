@@ -44,13 +44,13 @@ def with_sizes(task: Task, sizes: dict[str, int]) -> Task:
     return replace(task, source="".join(lines), sizes=changed)
 
 
-def shrink(task: Task, eager_ms: Callable[[Task], float], budget_ms: float) -> tuple[Task, float]:
-    """Halve the largest size constant until `eager_ms(task) <= budget_ms`; returns (task, time)."""
+def shrink_while(task: Task, too_big: Callable[[Task], bool]) -> Task:
+    """Halve the largest size constant while `too_big(task)`; returns the first task that is not
+    (or the smallest reachable one)."""
     current = task
-    elapsed = eager_ms(current)
     sizes = {k: v for k, v in size_constants(task.source).items() if v >= MIN_SIZE}
-    for _ in range(MAX_STEPS):
-        if elapsed <= budget_ms or not sizes:
+    for _ in range(MAX_STEPS * 4):
+        if not sizes or not too_big(current):
             break
         name = max(sizes, key=lambda k: sizes[k])
         sizes[name] //= 2
@@ -58,5 +58,16 @@ def shrink(task: Task, eager_ms: Callable[[Task], float], budget_ms: float) -> t
             del sizes[name]
             continue
         current = with_sizes(current, {name: sizes[name]})
-        elapsed = eager_ms(current)
-    return current, elapsed
+    return current
+
+
+def shrink(task: Task, eager_ms: Callable[[Task], float], budget_ms: float) -> tuple[Task, float]:
+    """Halve the largest size constant until `eager_ms(task) <= budget_ms`; returns (task, time)."""
+    measured: dict[str, float] = {}
+
+    def too_slow(candidate: Task) -> bool:
+        measured[candidate.digest] = eager_ms(candidate)
+        return measured[candidate.digest] > budget_ms
+
+    current = shrink_while(task, too_slow)
+    return current, measured[current.digest] if current.digest in measured else eager_ms(current)

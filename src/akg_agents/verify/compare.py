@@ -143,7 +143,7 @@ def _within(r: torch.Tensor, o: torch.Tensor, atol: float, rtol: float) -> bool:
     """Fast path in the outputs' own dtype: True only when every element is within tolerance.
     Any NaN or Inf makes it False (NaN compares false), and the exact analysis below decides."""
     diff = torch.sub(o, r).abs_()
-    limit = torch.abs(r).mul_(rtol).add_(atol)
+    limit = torch.abs(r).mul_(rtol).add_(atol).nan_to_num_(nan=0.0, posinf=0.0)  # infinities: exact path
     return bool(diff.le_(limit).all())
 
 

@@ -66,11 +66,12 @@ class ReferenceInfo:
 
 class Verifier:
     def __init__(self, settings: VerifySettings, cache_dir: str, sandbox: Sandbox | None = None,
-                 referee: RefereeProcess | None = None) -> None:
+                 referee: RefereeProcess | None = None, env_extra: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.cache_dir = cache_dir
-        self.sandbox = sandbox or Sandbox(cache_dir)
-        self.referee = referee or RefereeProcess(self.sandbox.cache_dir, scrubbed_env(cache_dir, self.sandbox.env_extra))
+        self.sandbox = sandbox or Sandbox(cache_dir, env_extra)
+        # The referee sees the same device as the sandbox (CUDA_VISIBLE_DEVICES) and no secrets.
+        self.referee = referee or RefereeProcess(self.sandbox.cache_dir, scrubbed_env(cache_dir, env_extra))
         self._jobs_root = str(Path(cache_dir) / "jobs")
         self._prepared: tuple[str, ReferenceInfo] | None = None
 
@@ -117,6 +118,40 @@ class Verifier:
         result = ReferenceInfo(**{k: v for k, v in info.items() if k in known})
         self._prepared = (key, result)
         return result
+
+    def quick_eager_ms(self, task: Task) -> float:
+        """Eager time at the task's sizes, measured without preparing references (for shrinking)."""
+        s = self.settings
+        reply = self.referee.request({"cmd": "eager_ms", "task_source": task.source, "device": s.device,
+                                      "precision": s.precision, "seed": s.seeds[0]}, PREPARE_TIMEOUT_S)
+        if not reply.get("ok"):
+            raise TaskError(f"task '{task.name}': {reply.get('message', 'cannot be timed')}")
+        return float(reply["eager_ms"])
+
+    def fit_problem(self, task: Task) -> str | None:
+        """Why the task cannot run here at its sizes (from a meta-device dry run), or None."""
+        s = self.settings
+        reply = self.referee.request({"cmd": "estimate", "task_source": task.source, "device": s.device}, 300.0)
+        if not reply.get("ok"):
+            raise TaskError(f"task '{task.name}': {reply.get('message', 'cannot be loaded')}")
+        inputs, outputs = reply.get("input_bytes"), reply.get("output_bytes")
+        if inputs is None:
+            return None
+        outputs = inputs if outputs is None else outputs
+        # The referee holds inputs and one output per case; the candidate's process holds inputs,
+        # their snapshot, its output, the snapshot of it and eager's output.
+        sandbox_need = 2 * inputs + 3 * outputs
+        total_need = 3 * inputs + (len(s.seeds) + 3) * outputs
+        gib = 2**30
+        if s.device.startswith("cuda"):
+            if total_need > 0.85 * reply["capacity_bytes"]:
+                return (f"needs about {total_need / gib:.1f} GiB of device memory (inputs {inputs / gib:.2f} GiB, "
+                        f"outputs {outputs / gib:.2f} GiB), more than this GPU's {reply['capacity_bytes'] / gib:.0f} GiB")
+            return None
+        if sandbox_need > 0.8 * s.memory_mb * 2**20 or total_need > 0.7 * reply["capacity_bytes"]:
+            return (f"needs about {total_need / gib:.1f} GiB (inputs {inputs / gib:.2f} GiB, outputs {outputs / gib:.2f} GiB); "
+                    f"the sandbox's limit is {s.memory_mb / 1024:.0f} GiB and this machine has {reply['capacity_bytes'] / gib:.0f} GiB")
+        return None
 
     # -- candidates -----------------------------------------------------------------------------
 

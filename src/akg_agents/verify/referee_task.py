@@ -193,3 +193,50 @@ def _baselines(request: dict[str, Any], task: PreparedTask) -> dict[str, Any]:
         result["compile_ms"] = timings[1].median_ms
         result["compile_spread_ms"] = timings[1].spread_ms
     return result
+
+
+def estimate(request: dict[str, Any]) -> dict[str, Any]:
+    """Bytes of the task's inputs and outputs from a dry run on the meta device (no memory, no
+    math), so a task can be shrunk or refused before it ever runs at full size."""
+    module = _load(str(request["task_source"]))
+    nbytes = _meta_bytes(module)
+    device = str(request["device"])
+    if device.startswith("cuda"):
+        capacity = torch.cuda.mem_get_info()[1]
+    else:
+        import os
+
+        capacity = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {"input_bytes": nbytes[0], "output_bytes": nbytes[1], "capacity_bytes": capacity}
+
+
+def _meta_bytes(module: types.ModuleType) -> tuple[int | None, int | None]:
+    def size(values: list[Any]) -> int:
+        return sum(v.numel() * v.element_size() for v in values if isinstance(v, torch.Tensor))
+
+    try:
+        with torch.device("meta"):
+            inputs = list(module.get_inputs())
+    except Exception:
+        return None, None
+    try:
+        with torch.device("meta"), torch.no_grad():
+            model = module.Model(*module.get_init_inputs())
+            outputs = plain_outputs(model(*inputs))
+    except Exception:  # an op without a meta kernel: outputs unknown, inputs still count
+        return size(inputs), None
+    return size(inputs), size(outputs)
+
+
+def quick_eager_ms(request: dict[str, Any]) -> float:
+    """Eager time of the first seed's inputs, for shrinking a task to a time budget: no
+    references, a handful of runs."""
+    from akg_agents.profile.timer import time_interleaved
+
+    device, precision = str(request["device"]), str(request.get("precision", "fp32"))
+    module = _load(str(request["task_source"]))
+    with torch.no_grad():
+        model = build_model(module.Model, module, device, precision)
+        inputs = make_inputs(module, int(request["seed"]), device, precision)
+        timing = time_interleaved([lambda: model(*inputs)], 1, 3, make_timer(device))[0]
+    return timing.median_ms

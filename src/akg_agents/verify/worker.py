@@ -15,8 +15,8 @@ work after returning, or stops working after N calls gives a wrong timed output.
 
 from __future__ import annotations
 
+import _thread
 import math
-import threading
 import time
 import traceback
 import types
@@ -85,7 +85,9 @@ def run_candidate(job: CandidateJob) -> WorkerReport:
     channel = CandidateChannel(job.referee, job.device)  # connected before any candidate code runs
     plugin = get_plugin(job.dsl)
     task = load_module(job.task_source, "akg_task")
-    threads_before = threading.active_count()
+    threads_before = _thread._count()  # threads started from Python, by threading or _thread
+    global STARTS
+    STARTS = ThreadStarts()
     timings: dict[str, float] = {}
     with plugin.instrument() as launches:
         start = time.perf_counter()
@@ -97,7 +99,9 @@ def run_candidate(job: CandidateJob) -> WorkerReport:
             model = build_model(candidate.ModelNew, task, job.device, job.precision)
         except Exception as exc:
             raise JobFailed(Status.RUNTIME_ERROR, f"ModelNew(*get_init_inputs()) raised {exc!r}", log=_short_traceback()) from None
-        checks = CallChecks(job, launches)
+        _check_threads(threads_before, during_calls=False)
+        STARTS.count = 0  # from here on, any thread start happens inside a call of forward
+        checks = CallChecks(job, launches, threads_before)
         start = time.perf_counter()
         first_inputs = _verify_cases(job, task, model, checks, channel)
         timings["verify"] = time.perf_counter() - start
@@ -114,17 +118,45 @@ def run_candidate(job: CandidateJob) -> WorkerReport:
     return WorkerReport(status="ok", profile=profile, notes=notes, timings_s=timings)
 
 
-def _check_threads(before: int) -> None:
-    if threading.active_count() > before:
-        names = ", ".join(t.name for t in threading.enumerate()[-3:])
-        raise JobFailed(Status.REJECTED, f"the candidate started host threads ({names}): work outside the timed call", rule="host-threads")
+class ThreadStarts:
+    """Counts threads started from Python (`threading` and `_thread` alike) while the candidate
+    runs. Installed before its code loads, so even a name it imported is the counting one."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.count = 0
+        for owner, name in ((_thread, "start_new_thread"), (_thread, "start_joinable_thread"),
+                            (threading, "_start_new_thread"), (threading, "_start_joinable_thread")):
+            original = getattr(owner, name, None)
+            if original is not None:
+                setattr(owner, name, self._counting(original))
+
+    def _counting(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def start(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return original(*args, **kwargs)
+
+        return start
+
+
+STARTS: ThreadStarts | None = None
+
+
+def _check_threads(before: int, during_calls: bool = True) -> None:
+    if during_calls and STARTS is not None and STARTS.count:
+        raise JobFailed(Status.REJECTED, f"the candidate started {STARTS.count} host thread(s) from Python: "
+                        "work outside the timed call", rule="host-threads")
+    if _thread._count() > before:
+        raise JobFailed(Status.REJECTED, f"the candidate started {_thread._count() - before} host thread(s) that are still running: "
+                        "work outside the call", rule="host-threads")
 
 
 class CallChecks:
     """What this process can vouch for about one call of forward."""
 
-    def __init__(self, job: CandidateJob, launches: Any) -> None:
-        self.job, self.launches = job, launches
+    def __init__(self, job: CandidateJob, launches: Any, threads: int) -> None:
+        self.job, self.launches, self.threads = job, launches, threads
 
     def guarded(self, model: Any, inputs: list[Any]) -> list[torch.Tensor]:
         job = self.job
@@ -147,6 +179,7 @@ class CallChecks:
             if old is not None and not torch.equal(torch.nan_to_num(old), torch.nan_to_num(new)):
                 raise JobFailed(Status.REJECTED, f"forward modified input {index} in place (the reference does not)", rule="inputs-unchanged")
         del kept
+        _check_threads(self.threads)
         try:
             outputs = plain_outputs(raw)
         except OutputCheckError as exc:
@@ -231,6 +264,7 @@ def _rounds(job: CandidateJob | RaceJob, task: types.ModuleType, models: list[An
                 if checks.launches.count() == launched:
                     raise JobFailed(Status.REJECTED, "a timed call returned without launching any kernel", rule="kernel-not-launched")
                 checks.aliasing(raw, inputs)
+                _check_threads(checks.threads)
             del produced, raw
             if not channel.submit_timed(seed, outputs):
                 who = f" (finalist {index})" if len(models) > 1 else ""

@@ -15,12 +15,12 @@ from pathlib import Path
 from akg_agents.builtin.lower import NotCovered
 from akg_agents.config.settings import Settings
 from akg_agents.dsl import get_plugin
-from akg_agents.errors import ToolchainError
+from akg_agents.errors import TaskError, ToolchainError
 from akg_agents.records import Candidate, EvalResult, RunConfig, Task
 from akg_agents.runtime.device_pool import DevicePool
 from akg_agents.runtime.evaluator import Evaluator
 from akg_agents.store.rundir import RunStore
-from akg_agents.tasks.scale import shrink
+from akg_agents.tasks.scale import shrink, shrink_while
 from akg_agents.verify.evaluate import ReferenceInfo, VerifySettings
 from akg_agents.workflows import get_workflow
 from akg_agents.workflows.base import Reporter, RunContext, SilentReporter
@@ -40,7 +40,7 @@ def verify_settings(config: RunConfig) -> VerifySettings:
     return VerifySettings(
         seeds=tuple(config.seeds), device=get_plugin(config.dsl).device_type, threads=config.threads, timeout_s=config.verify_timeout_s,
         memory_mb=config.memory_limit_mb, warmup_times=config.warmup_times, run_times=config.run_times,
-        baseline_compile=config.baseline == "compile",
+        baseline_compile=config.baseline == "compile", precision=config.precision, allow_tf32=config.allow_tf32,
     )
 
 
@@ -54,13 +54,20 @@ def make_evaluator(config: RunConfig, settings: Settings) -> Evaluator:
 
 
 def prepare_task(task: Task, config: RunConfig, evaluator: Evaluator, reporter: Reporter) -> tuple[Task, ReferenceInfo]:
-    """Validate the task (in the sandbox) and shrink it to the time budget when asked."""
-    info = evaluator.reference(task)
-    if config.scale_budget_ms and info.eager_ms > config.scale_budget_ms:
-        reporter.info(f"eager reference takes {info.eager_ms:.1f} ms; scaling sizes to fit {config.scale_budget_ms:g} ms")
-        task, _ = shrink(task, lambda t: evaluator.reference(t).eager_ms, config.scale_budget_ms)
-        info = evaluator.reference(task)
-    return task, info
+    """Check the task fits (a dry run on the meta device, before anything runs at full size),
+    shrinking it when a budget is given; validate it in the referee; shrink to the time budget."""
+    problem = evaluator.fit_problem(task)
+    if problem and config.scale_budget_ms:
+        task = shrink_while(task, lambda t: evaluator.fit_problem(t) is not None)
+        reporter.info(f"task '{task.name}' {problem}; sizes halved to fit: {', '.join(f'{k}={v}' for k, v in task.sizes.items())}")
+    elif problem:
+        raise TaskError(f"task '{task.name}' {problem}", hint="shrink it with --scale-budget-ms MS (sizes halved until it fits and runs within MS)")
+    if config.scale_budget_ms:
+        eager_ms = evaluator.quick_eager_ms(task)
+        if eager_ms > config.scale_budget_ms:
+            reporter.info(f"eager reference takes {eager_ms:.1f} ms; scaling sizes to fit {config.scale_budget_ms:g} ms")
+            task, _ = shrink(task, evaluator.quick_eager_ms, config.scale_budget_ms)
+    return task, evaluator.reference(task)
 
 
 def execute(
@@ -89,6 +96,7 @@ def execute(
         except NotCovered as reason:
             declined = str(reason)
             store.event("declined", reason=declined)
+        race_finalists(store, task, evaluator, reporter)
         return finish(store, task, info, config, declined)
     finally:
         evaluator.close()
@@ -96,6 +104,28 @@ def execute(
 
 async def _run_workflow(workflow: Callable[[RunContext], Awaitable[None]], ctx: RunContext) -> None:
     await workflow(ctx)
+
+
+FINALISTS = 3
+
+
+def race_finalists(store: RunStore, task: Task, evaluator: Evaluator, reporter: Reporter) -> None:
+    """Before a winner is declared, the fastest few (by their own time) are re-timed side by side
+    against eager on the same fresh inputs; their speedups come from that one measurement."""
+    finalists = store.finalists(FINALISTS)
+    if not finalists:
+        return
+    timings = evaluator.race(task, finalists)
+    if isinstance(timings, str):
+        store.event("race_failed", reason=timings)
+        reporter.info(f"re-timing the finalists failed ({timings}); the best is chosen from their own runs")
+        return
+    store.record_race({c.id: p for c, p in zip(finalists, timings, strict=True)})
+    store.event("race", results={c.id: p.candidate.median_ms for c, p in zip(finalists, timings, strict=True)},
+                eager_ms=timings[0].eager.median_ms)
+    ranked = sorted(zip(finalists, timings, strict=True), key=lambda cp: cp[1].candidate.median_ms)
+    spread = ", ".join(f"{c.id} {p.candidate.median_ms:.4g} ms (+-{p.candidate.spread_ms / 2:.2g})" for c, p in ranked)
+    reporter.info(f"finalists re-timed side by side: {spread}; eager {timings[0].eager.median_ms:.4g} ms")
 
 
 def finish(store: RunStore, task: Task, info: ReferenceInfo, config: RunConfig, declined: str | None) -> RunOutcome:

@@ -1,4 +1,4 @@
-# expect: rejected stable-under-profiling
+# expect: rejected timed-output-mismatch
 # Correct while the verifier watches (4 calls), then replays its last output for speed.
 import torch
 import torch.nn as nn
