@@ -29,7 +29,8 @@ from akg_agents.verify.sandbox import Sandbox, new_job_dir, scrubbed_env
 from akg_agents.verify.static import check_source
 
 BASELINE_VERSION = 4  # bump when baseline timing changes: old cache entries are then ignored
-PREPARE_TIMEOUT_S = 900.0  # references at KernelBench sizes, plus a torch.compile baseline
+PREPARE_TIMEOUT_S = 900.0
+PROFILE_SHARE = 0.4  # of the per-candidate timeout, for the timed rounds  # references at KernelBench sizes, plus a torch.compile baseline
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,8 @@ class Verifier:
         with _Session(self, task, info) as (link, verdict):
             job_dir = new_job_dir(self._jobs_root, "cand_")
             job = CandidateJob(task.source, candidate.code, candidate.dsl, list(s.seeds), job_dir, link, s.device, s.threads,
-                               profile, s.warmup_times, s.run_times, s.precision, task.atol, task.rtol, s.allow_tf32)
+                               profile, s.warmup_times, s.run_times, s.precision, PROFILE_SHARE * s.timeout_s,
+                               task.atol, task.rtol, s.allow_tf32)
             report = self.sandbox.run(job, job_dir, s.timeout_s, s.memory_mb)
         result = _judge(candidate.id, report, verdict, list(s.seeds), info)
         return replace(result, timings_s={**result.timings_s, "total": time.perf_counter() - started})
@@ -184,7 +186,8 @@ class Verifier:
         entries = [RaceEntry(c.id, c.dsl, c.code) for c in finalists]
         with _Session(self, task, info) as (link, verdict):
             job_dir = new_job_dir(self._jobs_root, "race_")
-            job = RaceJob(task.source, entries, list(s.seeds), job_dir, link, s.device, s.threads, s.warmup_times, s.run_times, s.precision)
+            job = RaceJob(task.source, entries, list(s.seeds), job_dir, link, s.device, s.threads, s.warmup_times, s.run_times,
+                          s.precision, PROFILE_SHARE * s.timeout_s * len(finalists))
             report = self.sandbox.run(job, job_dir, s.timeout_s * len(finalists), s.memory_mb)
         if verdict.get("failure") or report.status != "ok":
             return f"{report.status}: {report.message}" if report.status != "ok" else "the referee stopped the race"

@@ -33,6 +33,7 @@ class CandidateJob:
     warmup_times: int = 5
     run_times: int = 30
     precision: str = "fp32"
+    profile_budget_s: float = 20.0  # timed rounds stop early (at least 5) to stay within this
     atol: float | None = None
     rtol: float | None = None
     allow_tf32: bool = False
@@ -59,6 +60,7 @@ class RaceJob:
     warmup_times: int = 5
     run_times: int = 30
     precision: str = "fp32"
+    profile_budget_s: float = 20.0
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ from akg_agents.verify.taskrun import (
 )
 
 SUSPICIOUS_SPEEDUP = 10.0
+MIN_ROUNDS = 5
 
 
 class JobFailed(Exception):
@@ -240,7 +241,7 @@ def _profile(job: CandidateJob, task: types.ModuleType, model: Any, first_inputs
             flags.append(note)
             below = True
     return ProfileResult(candidate=candidate, eager=eager, threads=torch.get_num_threads(), flags=flags,
-                         below_floor=below, input_sets=job.run_times, timed_checked=channel.timed_submitted)
+                         below_floor=below, input_sets=candidate.runs, timed_checked=channel.timed_submitted)
 
 
 def _rounds(job: CandidateJob | RaceJob, task: types.ModuleType, models: list[Any], reference: Any, timer: Any,
@@ -248,7 +249,13 @@ def _rounds(job: CandidateJob | RaceJob, task: types.ModuleType, models: list[An
     """Timed rounds, each on fresh inputs: every model, then eager; every model's output checked."""
     samples: list[list[float]] = [[] for _ in models]
     eager: list[float] = []
-    for _ in range(job.run_times):
+    started = time.perf_counter()
+    for done in range(job.run_times):
+        # Each round draws fresh inputs and has its outputs checked: on a CPU at large sizes that
+        # costs far more than the calls. Stop early (never below MIN_ROUNDS) rather than time out.
+        elapsed = time.perf_counter() - started
+        if done >= MIN_ROUNDS and elapsed / done * (done + 1) > job.profile_budget_s:
+            break
         seed = channel.seed()
         inputs = make_inputs(task, seed, job.device, job.precision)
         for index, model in enumerate(models):
@@ -305,7 +312,7 @@ def run_race(job: RaceJob) -> WorkerReport:
         sync(job.device)
         samples, eager_samples = _rounds(job, task, models, reference, timer, channel)
     eager = summarize(eager_samples)
-    race = [ProfileResult(candidate=summarize(s), eager=eager, threads=torch.get_num_threads(), input_sets=job.run_times,
+    race = [ProfileResult(candidate=summarize(s), eager=eager, threads=torch.get_num_threads(), input_sets=len(s),
                           timed_checked=channel.timed_submitted // max(len(models), 1)) for s in samples]
     return WorkerReport(status="ok", race=race)
 
