@@ -93,7 +93,9 @@ class _Worst:
     special: bool = False
 
 
-def compare_tensor(ref: torch.Tensor, out: torch.Tensor, seed: int, index: int, tol: Tolerance) -> Mismatch | None:
+def compare_tensor(ref: torch.Tensor, out: torch.Tensor, seed: int, index: int, tol: Tolerance,
+                   scale: float | None = None) -> Mismatch | None:
+    """`scale`: the reference's RMS when the caller already knows it (it is then not recomputed)."""
     if tuple(ref.shape) != tuple(out.shape):
         return _structural(seed, index, f"shape {tuple(out.shape)} != expected {tuple(ref.shape)}")
     if ref.dtype != out.dtype:
@@ -101,7 +103,12 @@ def compare_tensor(ref: torch.Tensor, out: torch.Tensor, seed: int, index: int, 
     ref_flat = ref.detach().reshape(-1)
     out_flat = out.detach().to(ref.device).reshape(-1)
     exact = not (ref.is_floating_point() or ref.is_complex())
-    atol = tol.atol if tol.absolute else tol.atol * max(rms(ref_flat), torch.finfo(ref.dtype).tiny) if not exact else 0.0
+    if exact:
+        atol = 0.0
+    elif tol.absolute:
+        atol = tol.atol
+    else:
+        atol = tol.atol * max(rms(ref_flat) if scale is None else scale, torch.finfo(ref.dtype).tiny)
     worst, bad_count, special_seen = _Worst(), 0, False
     for start in range(0, ref_flat.numel(), CHUNK_ELEMENTS):
         r, o = ref_flat[start:start + CHUNK_ELEMENTS], out_flat[start:start + CHUNK_ELEMENTS]

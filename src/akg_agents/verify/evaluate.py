@@ -98,7 +98,7 @@ class Verifier:
             return self._prepared[1]
         s = self.settings
         request = {"cmd": "prepare", "task_source": task.source, "digest": task.digest, "seeds": list(s.seeds),
-                   "device": s.device, "threads": s.threads, "precision": s.precision, "time_baselines": False}
+                   "device": s.device, "threads": s.threads, "precision": s.precision, "pool": s.run_times}
         reply = self.referee.request(request, PREPARE_TIMEOUT_S)
         if not reply.get("ok"):
             raise TaskError(f"task '{task.name}': {reply.get('message', 'validation failed')}", hint=_last_line(reply.get("log", "")))
@@ -107,7 +107,7 @@ class Verifier:
         if cached.exists():
             info.update(json.loads(cached.read_text()))
         else:
-            timed = self.referee.request({**request, "time_baselines": True, "baseline_compile": s.baseline_compile,
+            timed = self.referee.request({"cmd": "baselines", "digest": task.digest, "baseline_compile": s.baseline_compile,
                                           "time_runs": max(s.run_times // 2, 5), "warmup": 2}, PREPARE_TIMEOUT_S)
             if not timed.get("ok"):
                 raise TaskError(f"task '{task.name}': {timed.get('message', 'baseline timing failed')}")
@@ -214,7 +214,8 @@ class _Session:
             reply = self.verifier.referee.request({"cmd": "open", "token": self.token, "task_digest": self.task.digest,
                                                    "atol": self.task.atol, "rtol": self.task.rtol, "allow_tf32": s.allow_tf32,
                                                    "check_probability": s.timed_check_probability}, 60.0)
-        link = RefereeLink(reply.get("socket", ""), self.token, reply.get("slots", []), self.info.aliases, self.info.mutated_inputs)
+        link = RefereeLink(reply.get("socket", ""), self.token, reply.get("slots", []), self.info.aliases, self.info.mutated_inputs,
+                           reply.get("input_slots", []))
         return link, self.verdict
 
     def __exit__(self, *exc: object) -> None:
@@ -229,6 +230,9 @@ def _compiled_timing(info: ReferenceInfo) -> Timing | None:
 def _judge(candidate_id: str, report: WorkerReport, verdict: dict[str, Any], seeds: list[int], info: ReferenceInfo) -> EvalResult:
     """One verdict from the worker's report and the referee's: the referee's evidence wins."""
     failure = verdict.get("failure")
+    if failure is not None and failure.get("kind") == "timed_input":
+        return EvalResult(candidate_id, Status.REJECTED, f"a timed call changed input {failure['input']} in place "
+                          "(the reference does not)", rule="inputs-unchanged", seeds=seeds, timings_s=report.timings_s)
     if failure is not None and failure.get("kind") in ("case", "timed"):
         mismatch = from_dict(Mismatch, failure["mismatch"])
         detail = f": {mismatch.detail}" if mismatch.detail else ""

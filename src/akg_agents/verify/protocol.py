@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from akg_agents.records import ProfileResult, register
 
@@ -17,6 +18,9 @@ class RefereeLink:
     slots: list[str] = field(default_factory=list)
     aliases: list[list[int]] = field(default_factory=list)  # per output: inputs the reference's output overlaps
     mutated_inputs: list[int] = field(default_factory=list)  # inputs the reference itself changes
+    # CPU: shared-memory files the referee copies each timed call's fresh inputs into
+    # ({"path", "shape", "dtype"} per tensor input, None for a scalar); empty: inputs by seed.
+    input_slots: list[dict[str, Any] | None] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,14 @@ import torch
 
 from akg_agents.records import to_dict
 from akg_agents.verify.compare import Tolerance, compare_tensor, tolerance_for
-from akg_agents.verify.referee_task import PreparedTask, ReferenceFailed, estimate, prepare, quick_eager_ms
+from akg_agents.verify.referee_task import (
+    PreparedTask,
+    ReferenceFailed,
+    baselines,
+    estimate,
+    prepare,
+    quick_eager_ms,
+)
 from akg_agents.verify.transport import TransportError, open_cuda, open_slot
 
 PR_SET_DUMPABLE = 4
@@ -59,10 +66,85 @@ class Session:
         self.timed_total = 0
         self.timed_checked = 0
         self.pending_seeds: set[int] = set()
+        self.pending_entries: dict[int, int] = {}  # seed -> pool index
+        self.slots_to_remove: list[str] = []
         self.last_expected: tuple[int, list[torch.Tensor]] | None = None
         self.slots: list[str] = []
+        self.input_slots: list[dict[str, Any] | None] = []
+        self.input_views: list[torch.Tensor | None] = []
+        self.order: list[int] = []  # pool entries not yet handed out, in random order
         if task.device == "cpu":
             self.slots = _make_slots(root, task.slot_bytes())
+        if task.pool:
+            self._open_input_slots(root)
+
+    def _open_input_slots(self, root: str) -> None:
+        _, first, _ = self.task.pool[0]
+        for value in first:
+            if not isinstance(value, torch.Tensor):
+                self.input_slots.append(None)
+                self.input_views.append(None)
+                continue
+            path = _make_slots(root, [value.numel() * value.element_size()])[0]
+            self.slots_to_remove.append(path)
+            self.input_slots.append({"path": path, "shape": list(value.shape), "dtype": str(value.dtype).removeprefix("torch.")})
+            mapped = torch.from_file(path, shared=True, size=max(value.numel(), 1), dtype=value.dtype)
+            self.input_views.append(mapped[: value.numel()].view(value.shape))
+        order = list(range(len(self.task.pool)))
+        for i in range(len(order) - 1, 0, -1):  # Fisher-Yates with the OS's randomness
+            j = secrets.randbelow(i + 1)
+            order[i], order[j] = order[j], order[i]
+        self.order = order
+
+    def hand_out(self) -> dict[str, Any]:
+        """The next fresh input set: copied into the input slots (CPU pool) or named by a seed."""
+        if not self.task.pool:
+            seed = secrets.randbits(62)
+            self.pending_seeds.add(seed)
+            return {"ok": True, "seed": seed}
+        if not self.order:
+            return {"ok": True, "done": True}
+        index = self.order.pop()
+        seed, inputs, _ = self.task.pool[index]
+        for view, value in zip(self.input_views, inputs, strict=True):
+            if view is not None:
+                view.copy_(value)
+        self.pending_entries[seed] = index
+        return {"ok": True, "seed": seed, "scalars": [None if isinstance(v, torch.Tensor) else v for v in inputs]}
+
+    def hand_case(self, case: str) -> dict[str, Any]:
+        """A verification case's inputs through the input slots (CPU), when they fit them."""
+        inputs = self.task.case_inputs.get(case)
+        if not self.input_views or inputs is None or any(
+            view is not None and (not isinstance(v, torch.Tensor) or v.shape != view.shape or v.dtype != view.dtype)
+            for view, v in zip(self.input_views, inputs, strict=True)
+        ):
+            return {"ok": True}
+        for view, value in zip(self.input_views, inputs, strict=True):
+            if view is not None:
+                view.copy_(value)
+        return {"ok": True, "scalars": [None if isinstance(v, torch.Tensor) else v for v in inputs]}
+
+    def expected_for(self, seed: int) -> list[torch.Tensor]:
+        if seed in self.pending_entries:
+            return self.task.pool[self.pending_entries[seed]][2]
+        if seed not in self.pending_seeds:
+            raise TransportError("a timed output for inputs the referee never handed out")
+        if self.last_expected is None or self.last_expected[0] != seed:
+            self.last_expected = None  # free the previous round's outputs first
+            self.last_expected = (seed, self.task.outputs_for_seed(seed))
+        return self.last_expected[1]  # a race submits several finalists' outputs per seed
+
+    def changed_input(self, seed: int) -> int | None:
+        """A pool input the timed call changed in place (the reference changes none of them)."""
+        if seed not in self.pending_entries:
+            return None
+        _, inputs, _ = self.task.pool[self.pending_entries[seed]]
+        mutated = set(self.task.info.get("mutated_inputs", []))
+        for index, (view, value) in enumerate(zip(self.input_views, inputs, strict=True)):
+            if view is not None and index not in mutated and not torch.equal(view, value):
+                return index
+        return None
 
     def tolerance(self, dtype: torch.dtype) -> Tolerance:
         return tolerance_for(dtype, self.atol, self.rtol, self.allow_tf32)
@@ -72,7 +154,11 @@ class Session:
                 "timed_checked": self.timed_checked}
 
     def close(self) -> None:
-        for path in self.slots:
+        from akg_agents.verify.transport import forget_slots
+
+        forget_slots()
+        self.input_views = []
+        for path in [*self.slots, *self.slots_to_remove]:
             with contextlib.suppress(OSError):
                 os.unlink(path)
 
@@ -118,12 +204,17 @@ class Referee:
                 return {"ok": False, "status": failed.status, "message": failed.message}
             except Exception as exc:  # the user's task raised: say so in one line
                 return {"ok": False, "status": "runtime_error", "message": f"the task raised {exc!r}"}
+        if cmd == "baselines":
+            if self.task is None or self.task.digest != request.get("digest"):
+                return {"ok": False, "message": "the referee has not prepared this task"}
+            with self.lock, torch.no_grad():
+                return {"ok": True, "info": baselines(request, self.task)}
         if cmd == "open":
             if self.task is None or self.task.digest != request.get("task_digest"):
                 return {"ok": False, "message": "the referee has not prepared this task"}
             session = Session(request, self.task, self.root)
             self.sessions[session.token] = session
-            return {"ok": True, "socket": self.socket_path, "slots": session.slots}
+            return {"ok": True, "socket": self.socket_path, "slots": session.slots, "input_slots": session.input_slots}
         if cmd == "close":
             closing = self.sessions.pop(str(request.get("token")), None)
             if closing is None:
@@ -165,10 +256,10 @@ class Referee:
         op = message.get("op")
         if session.failure is not None:
             return {"ok": False, "stop": True}
-        if op == "seed":
-            seed = secrets.randbits(62)
-            session.pending_seeds.add(seed)
-            return {"ok": True, "seed": seed}
+        if op == "inputs":
+            return session.hand_out()
+        if op == "case_inputs":
+            return session.hand_case(str(message.get("case")))
         outputs = message.get("outputs")
         if not isinstance(outputs, list):
             raise TransportError("submit without outputs")
@@ -190,17 +281,16 @@ class Referee:
         return {"ok": True}
 
     def _check_timed(self, session: Session, seed: int, outputs: list[Any]) -> dict[str, Any]:
-        if seed not in session.pending_seeds:
-            raise TransportError("a timed output for a seed the referee never issued")
+        expected = session.expected_for(seed)
         session.timed_total += 1
+        changed = session.changed_input(seed)
+        if changed is not None:
+            session.failure = {"kind": "timed_input", "seed": seed, "input": changed}
+            return {"ok": False, "stop": True}
         # Decided after the call has run: the kernel cannot know whether this call is checked.
         if secrets.randbelow(1_000_000) >= int(session.check_probability * 1_000_000):
             return {"ok": True}
         session.timed_checked += 1
-        if session.last_expected is None or session.last_expected[0] != seed:
-            session.last_expected = None  # free the previous round's outputs first
-            session.last_expected = (seed, session.task.outputs_for_seed(seed))
-        expected = session.last_expected[1]  # a race submits several finalists' outputs per seed
         mismatch = self._compare(session, expected, outputs, seed)
         if mismatch is not None:
             session.failure = {"kind": "timed", "seed": seed, "mismatch": mismatch}
@@ -221,7 +311,7 @@ class Referee:
                 return {"seed": seed, "output_index": index, "element": [], "expected": 0.0, "actual": 0.0,
                         "abs_err": float("inf"), "bad_count": 0, "total": 0,
                         "detail": f"shape {shape} {desc.get('dtype')} != expected {tuple(ref.shape)} {ref.dtype}"}
-            problem = compare_tensor(ref, actual, seed, index, session.tolerance(ref.dtype))
+            problem = compare_tensor(ref, actual, seed, index, session.tolerance(ref.dtype), session.task.scale_of(ref))
             del actual
             session.task.sync()
             if problem is not None:

@@ -90,6 +90,7 @@ class CandidateChannel:
         self._sock.connect(link.socket)
         self._stream = self._sock.makefile("rw")
         self.timed_submitted = 0
+        self._mapped: list[Any] | None = None
         if not self._ask({"token": link.token}).get("ok"):
             raise RuntimeError("the referee does not know this job's session")
 
@@ -118,11 +119,35 @@ class CandidateChannel:
     def submit_case(self, case: str, outputs: list[Any]) -> bool:
         return bool(self._ask({"op": "case", "case": case, "outputs": self._describe(outputs)}).get("ok"))
 
-    def seed(self) -> int:
-        reply = self._ask({"op": "seed"})
+    def next_inputs(self) -> dict[str, Any]:
+        """The next timed call's fresh inputs: {"seed"} to draw them, plus {"scalars"} when the
+        referee has copied them into the input slots; {"done"} when no fresh set is left."""
+        reply = self._ask({"op": "inputs"})
         if not reply.get("ok"):
-            raise RuntimeError("the referee refused a seed")
-        return int(reply["seed"])
+            raise RuntimeError("the referee refused fresh inputs")
+        return reply
+
+    def case_inputs(self, case: str) -> list[Any] | None:
+        """A verification case's inputs from the input slots, or None: draw them by seed."""
+        reply = self._ask({"op": "case_inputs", "case": case})
+        return self.slot_inputs(reply["scalars"]) if "scalars" in reply else None
+
+    def slot_inputs(self, scalars: list[Any]) -> list[Any]:
+        """The input slots as tensors (mapped once; the referee rewrites them every round)."""
+        from akg_agents.verify.transport import dtype_named, mapped_slot
+
+        if self._mapped is None:
+            self._mapped = []
+            for slot in self.link.input_slots:
+                if slot is None:
+                    self._mapped.append(None)
+                    continue
+                numel = 1
+                for size in slot["shape"]:
+                    numel *= size
+                dtype = dtype_named(slot["dtype"])
+                self._mapped.append(mapped_slot(slot["path"], dtype)[:numel].view(slot["shape"]))
+        return [scalar if tensor is None else tensor for tensor, scalar in zip(self._mapped, scalars, strict=True)]
 
     def submit_timed(self, seed: int, outputs: list[Any]) -> bool:
         self.timed_submitted += 1

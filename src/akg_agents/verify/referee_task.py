@@ -5,6 +5,7 @@ Everything here runs the user's own task code (trusted), never a candidate's.
 
 from __future__ import annotations
 
+import secrets
 import types
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,9 @@ from akg_agents.verify.taskrun import (
     sync,
 )
 
+POOL_BYTES = 768 * 2**20  # fresh input sets (and their outputs) a CPU referee keeps ready
+SCALARS = (int, float, bool, type(None))
+
 
 class ReferenceFailed(Exception):
     def __init__(self, status: str, message: str, log: str = "") -> None:
@@ -42,6 +46,40 @@ class PreparedTask:
     model: Any
     references: dict[str, list[torch.Tensor]] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
+    # CPU: fresh input sets drawn ahead, with their reference outputs: (seed, inputs, outputs).
+    # Drawing inputs costs more than the calls on a CPU; drawn once per task, each set is handed
+    # to a candidate's timed call at most once, through shared memory.
+    pool: list[tuple[int, list[Any], list[torch.Tensor]]] = field(default_factory=list)
+
+    scales: dict[int, float] = field(default_factory=dict)
+    case_inputs: dict[str, list[Any]] = field(default_factory=dict)  # CPU: the seeds' inputs
+
+    def scale_of(self, ref: torch.Tensor) -> float | None:
+        """The RMS magnitude of a kept reference output (computed once), None for others."""
+        kept = any(ref is t for outs in self.references.values() for t in outs) or any(ref is t for _, _, outs in self.pool for t in outs)
+        if not kept:
+            return None
+        if id(ref) not in self.scales:
+            from akg_agents.verify.compare import rms
+
+            self.scales[id(ref)] = rms(ref)
+        return self.scales[id(ref)]
+
+    def build_pool(self, wanted: int) -> None:
+        if self.device != "cpu" or wanted <= 0:
+            return
+        with torch.no_grad():
+            first = make_inputs(self.module, self.seeds[0], self.device, self.precision)
+            if not all(isinstance(v, SCALARS) or (isinstance(v, torch.Tensor) and v.is_contiguous()) for v in first):
+                return  # odd inputs (strided views, lists): timed calls draw inputs by seed instead
+            entry_bytes = sum(t.numel() * t.element_size() for t in [*first, *self.references[f"seed{self.seeds[0]}"]]
+                              if isinstance(t, torch.Tensor))
+            count = min(wanted, max(POOL_BYTES // max(entry_bytes, 1), 0))
+            while len(self.pool) < count:
+                seed = secrets.randbits(62)
+                inputs = make_inputs(self.module, seed, self.device, self.precision)
+                outputs = [t.detach().contiguous().clone() for t in plain_outputs(self.model(*inputs))]
+                self.pool.append((seed, inputs, outputs))
 
     def seed_of(self, case: str) -> int:
         return int(case[4:]) if case.startswith("seed") else self.seeds[0]
@@ -131,11 +169,14 @@ def _prepare(request: dict[str, Any], module: types.ModuleType, cases: list[str]
             info["output_shapes"] = [list(t.shape) for t in outputs]
             info["output_dtypes"] = [str(t.dtype).removeprefix("torch.") for t in outputs]
             info["output_bytes"] = sum(t.numel() * t.element_size() for t in outputs)
+        if device == "cpu" and case.startswith("seed"):
+            task.case_inputs[case] = inputs  # handed to candidates through the input slots
         del before, inputs
         task.references[case] = [t.detach().contiguous().clone() for t in outputs]
         del outputs
     _check_deterministic(task, cases[0])
-    info.update(_baselines(request, task) if request.get("time_baselines", True) else {})
+    task.build_pool(int(request.get("pool", 0)))
+    info["pool"] = len(task.pool)
     info["device_name"] = torch.cuda.get_device_name() if device.startswith("cuda") else "cpu"
     task.info = info
     return task
@@ -177,7 +218,7 @@ def _check_deterministic(task: PreparedTask, case: str) -> None:
             )
 
 
-def _baselines(request: dict[str, Any], task: PreparedTask) -> dict[str, Any]:
+def baselines(request: dict[str, Any], task: PreparedTask) -> dict[str, Any]:
     """Eager (and torch.compile) times on the first case, interleaved: a task's reported baseline."""
     from akg_agents.profile.timer import time_interleaved
 

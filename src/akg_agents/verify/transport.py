@@ -89,12 +89,28 @@ def slot_numel_fits(path: str, numel: int, dtype: torch.dtype) -> bool:
     return numel * torch.empty((), dtype=dtype).element_size() <= os.path.getsize(path)
 
 
+_MAPPED: dict[tuple[str, torch.dtype], torch.Tensor] = {}
+
+
+def mapped_slot(path: str, dtype: torch.dtype) -> torch.Tensor:
+    """The whole slot file as a flat tensor, mapped once per process (a fresh mapping would
+    page-fault on every touch of every call)."""
+    key = (path, dtype)
+    if key not in _MAPPED:
+        numel = os.path.getsize(path) // torch.empty((), dtype=dtype).element_size()
+        _MAPPED[key] = torch.from_file(path, shared=True, size=max(numel, 1), dtype=dtype)
+    return _MAPPED[key]
+
+
+def forget_slots() -> None:
+    _MAPPED.clear()
+
+
 def write_slot(path: str, tensor: torch.Tensor) -> dict[str, Any]:
     """Candidate side (CPU): copy the output into the referee's slot; returns its descriptor."""
     desc: dict[str, Any] = {"kind": "slot", "shape": list(tensor.shape), "dtype": str(tensor.dtype).removeprefix("torch.")}
     if tensor.numel() and slot_numel_fits(path, tensor.numel(), tensor.dtype):
-        mapped = torch.from_file(path, shared=True, size=tensor.numel(), dtype=tensor.dtype)
-        mapped.copy_(tensor.reshape(-1))
+        mapped_slot(path, tensor.dtype)[: tensor.numel()].copy_(tensor.reshape(-1))
         desc["written"] = True
     return desc
 
@@ -110,4 +126,4 @@ def open_slot(path: str, desc: dict[str, Any]) -> torch.Tensor | None:
         return torch.empty(shape, dtype=dtype)
     if not desc.get("written") or not slot_numel_fits(path, numel, dtype):
         return None
-    return torch.from_file(path, shared=True, size=numel, dtype=dtype).view(shape)
+    return mapped_slot(path, dtype)[:numel].view(shape)

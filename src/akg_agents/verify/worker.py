@@ -202,11 +202,13 @@ def _verify_cases(job: CandidateJob, task: types.ModuleType, model: Any, checks:
     """Every case under the guards, each output judged by the referee; returns the first inputs."""
     first_inputs: list[Any] = []
     for position, case in enumerate(case_labels(task, job.seeds)):
-        inputs = case_inputs(task, case, job.seeds, job.device, job.precision)
+        shared = channel.case_inputs(case) if job.referee.input_slots else None
+        inputs = shared if shared is not None else case_inputs(task, case, job.seeds, job.device, job.precision)
         outputs = snapshot(checks.guarded(model, inputs))
         if position == 0:
-            first_inputs = inputs
-            again = checks.guarded(model, case_inputs(task, case, job.seeds, job.device, job.precision))
+            # The timed rounds overwrite the input slots: warmup needs its own copy.
+            first_inputs = [v.clone() if isinstance(v, torch.Tensor) else v for v in inputs] if shared is not None else inputs
+            again = checks.guarded(model, inputs if shared is not None else case_inputs(task, case, job.seeds, job.device, job.precision))
             if compare_outputs(outputs, again, job.seeds[0], job.atol, job.rtol, job.allow_tf32) is not None:
                 raise JobFailed(Status.MISMATCH, "two runs on the same inputs disagree (a race, stale buffer or uninitialized read)", rule="self-consistency")
             del again
@@ -256,8 +258,14 @@ def _rounds(job: CandidateJob | RaceJob, task: types.ModuleType, models: list[An
         elapsed = time.perf_counter() - started
         if done >= MIN_ROUNDS and elapsed / done * (done + 1) > job.profile_budget_s:
             break
-        seed = channel.seed()
-        inputs = make_inputs(task, seed, job.device, job.precision)
+        handed = channel.next_inputs()
+        if handed.get("done"):
+            break  # every fresh input set the referee had was used: none is ever repeated
+        seed = int(handed["seed"])
+        if "scalars" in handed:
+            inputs = channel.slot_inputs(handed["scalars"])
+        else:
+            inputs = make_inputs(task, seed, job.device, job.precision)
         for index, model in enumerate(models):
             produced: list[Any] = []
             launched = checks.launches.count() if checks else 0
@@ -266,7 +274,8 @@ def _rounds(job: CandidateJob | RaceJob, task: types.ModuleType, models: list[An
                 raw = plain_outputs(produced[0])
             except OutputCheckError as exc:
                 raise JobFailed(Status.REJECTED, f"forward {exc} while being timed", rule="plain-tensor-outputs") from None
-            outputs = snapshot(raw)
+            # On the CPU, copying into the referee's slot (at submit) is the snapshot itself.
+            outputs = snapshot(raw) if job.device != "cpu" else raw
             if checks is not None:
                 if checks.launches.count() == launched:
                     raise JobFailed(Status.REJECTED, "a timed call returned without launching any kernel", rule="kernel-not-launched")
