@@ -98,3 +98,31 @@ def test_a_killed_run_resumes_without_redoing_verified_work(cli, tmp_path: Path,
     after = [json.loads(line)["candidate"]["id"] for line in results[0].read_text().splitlines() if line.strip()]
     assert sorted(set(after)) == sorted(after), "a candidate was evaluated twice"
     assert len(after) == 6 and after[: len(before)] == before
+
+
+def test_op_on_a_kernelbench_file_as_written_races_the_finalists(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    task = str(ROOT / "tests" / "fixtures" / "kernelbench_style" / "01_relu.py")  # super(Model, self).__init__()
+    done = cli("op", "--task", task, "--max-candidates", "2")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "finalists re-timed side by side" in done.stdout
+    run = tmp_path / run_dir_from(done.stdout)
+    race = json.loads((run / "race.json").read_text())
+    best = json.loads((run / "state.json").read_text())["best"]
+    assert best == min(race, key=lambda cid: race[cid]["candidate"]["median_ms"])
+    assert "fresh input sets" in done.stdout
+
+
+def test_a_task_too_large_for_the_machine_is_one_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    huge = tmp_path / "huge.py"
+    huge.write_text(Path(SMALL).read_text().replace("batch_size = 64", "batch_size = 64000000"))
+    done = cli("op", "--task", str(huge))
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr and "GiB" in done.stderr and "--scale-budget-ms" in done.stderr
+    shrunk = cli("op", "--task", str(huge), "--scale-budget-ms", "5", "--max-candidates", "1")
+    assert shrunk.returncode == 0, shrunk.stdout + shrunk.stderr
+    assert "scaled" in shrunk.stdout
+
+
+def test_bad_precision_is_one_line(cli) -> None:  # type: ignore[no-untyped-def]
+    done = cli("op", "--task", SMALL, "--precision", "fp8")
+    assert done.returncode != 0 and "--precision" in done.stderr and "Traceback" not in done.stderr

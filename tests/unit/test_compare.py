@@ -49,3 +49,41 @@ def test_task_tolerance_overrides_the_dtype_default() -> None:
 def test_half_precision_uses_a_looser_default() -> None:
     ref = torch.ones(3, dtype=torch.float16)
     assert compare_outputs([ref], [ref + 0.005], seed=0) is None
+
+
+def test_tolerance_scales_with_the_output_magnitude() -> None:
+    # A softmax over 4096 columns has outputs near 2.4e-4: a bare absolute floor of 1e-4 would
+    # accept an fp16 computation; scaled to the outputs' RMS it must not.
+    torch.manual_seed(0)
+    logits = torch.randn(64, 4096, dtype=torch.float64)
+    ref = torch.softmax(logits, dim=1).float()
+    in_half = torch.softmax(logits.half().float(), dim=1).half().float()
+    reordered = torch.softmax(logits.float(), dim=1)  # fp32 all the way, another summation order
+    assert compare_outputs([ref], [reordered], seed=0) is None
+    mismatch = compare_outputs([ref], [in_half], seed=0)
+    assert mismatch is not None and mismatch.bad_count > 1000
+
+
+def test_tf32_is_accepted_only_when_the_task_allows_it() -> None:
+    torch.manual_seed(0)
+    a, b = torch.randn(128, 512, dtype=torch.float64), torch.randn(512, 128, dtype=torch.float64)
+    ref = (a @ b).float()
+
+    def tf32(x: torch.Tensor) -> torch.Tensor:  # keep 10 mantissa bits, as TF32 tensor cores do
+        return (x.float().view(torch.int32) & ~0x1FFF).view(torch.float32).double()
+
+    out = (tf32(a) @ tf32(b)).float()
+    assert compare_outputs([ref], [out], seed=0) is not None
+    assert compare_outputs([ref], [out], seed=0, allow_tf32=True) is None
+
+
+def test_large_outputs_are_compared_in_chunks_with_the_worst_element(monkeypatch) -> None:
+    import akg_agents.verify.compare as compare
+
+    monkeypatch.setattr(compare, "CHUNK_ELEMENTS", 1000)
+    ref = torch.randn(50, 100)
+    out = ref.clone()
+    out[3, 7] += 0.5
+    out[42, 99] += 5.0  # in another chunk, and worse
+    mismatch = compare_outputs([ref], [out], seed=0)
+    assert mismatch is not None and mismatch.element == [42, 99] and mismatch.bad_count == 2

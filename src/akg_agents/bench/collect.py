@@ -60,7 +60,7 @@ def task_result(run_dir: str | Path, name: str = "", wall_s: float = 0.0) -> Tas
     declined = next((e.get("reason", "") for e in events if e.get("event") == "declined"), None)
     tokens, cost = usage(events)
     pairs = list(store.results.values())
-    curve = best_so_far([r.profile.speedup if r.ok and r.profile else None for _, r in pairs])
+    curve = best_so_far([r.profile.speedup if r.ok and r.profile and r.profile.counted else None for _, r in pairs])
     common: dict[str, Any] = dict(
         name=name or task.name, candidates=len(pairs), passed=sum(r.ok for _, r in pairs), best_so_far=curve,
         sizes=dict(task.sizes), input_shapes=validated.get("inputs", []), tokens=tokens, cost_usd=cost,
@@ -85,7 +85,9 @@ def _profile_fields(profile: Any) -> dict[str, Any]:
     if profile is None:
         return {}
     return dict(
-        speedup=profile.speedup, speedup_compile=profile.speedup_vs_compile, candidate_ms=profile.candidate.median_ms,
+        # A time below the roofline floor is impossible: flagged, and no speedup is counted.
+        speedup=profile.speedup if profile.counted else None,
+        speedup_compile=profile.speedup_vs_compile if profile.counted else None, candidate_ms=profile.candidate.median_ms,
         eager_ms=profile.eager.median_ms, compile_ms=profile.compiled.median_ms if profile.compiled else None,
         flags=list(profile.flags),
     )

@@ -10,7 +10,7 @@ from akg_agents.cli.app import app, console, default_arch, parse_devices
 from akg_agents.cli.render import RichReporter, results_table
 from akg_agents.config.settings import Settings, load_settings, validate_target
 from akg_agents.errors import ConfigError
-from akg_agents.records import RunConfig
+from akg_agents.records import EvalResult, RunConfig
 from akg_agents.store.summary import summary_rows
 from akg_agents.tasks.loader import load_task
 from akg_agents.workflows.runner import RunOutcome, execute, resume
@@ -57,14 +57,26 @@ def show_outcome(outcome: RunOutcome) -> int:
             console.print(f"[yellow]warning:[/] {row['candidate']}: {flag}")
     if outcome.best is not None:
         candidate, result = outcome.best
-        speed = f"{result.profile.speedup:.2f}x over eager PyTorch" if result.profile else "not profiled"
-        console.print(f"[green]best[/] {candidate.id}: {speed}; {result.message}")
+        console.print(f"[green]best[/] {candidate.id}: {_best_speed(result)}; {result.message}")
     else:
         console.print("[red]no candidate passed verification[/]")
     console.print(f"run directory:   {outcome.store.root}")
     if outcome.exported:
         console.print(f"exported kernel: {outcome.exported}")
     return 0 if outcome.best is not None else 1
+
+
+def _best_speed(result: EvalResult) -> str:
+    p = result.profile
+    if p is None:
+        return "not profiled"
+    parts = [f"{p.speedup:.2f}x over eager PyTorch (median {p.candidate.median_ms:.4g} ms, p10-p90 spread "
+             f"{p.candidate.spread_ms:.2g} ms, {p.input_sets} fresh input sets, {p.timed_checked} checked)"]
+    if p.speedup_vs_compile is not None:
+        parts.append(f"{p.speedup_vs_compile:.2f}x over torch.compile")
+    if not p.counted:
+        parts.append("NOT COUNTED: below the roofline floor")
+    return ", ".join(parts)
 
 
 @app.command()
