@@ -92,18 +92,20 @@ def test_provider_failures_are_one_line_and_leave_the_run_dir(case: str, tmp_pat
 def test_replayed_blind_model_speeds_up_a_kernel_from_the_vectorization_report(tmp_path: Path, cache_dir: Path) -> None:
     """Recorded from a model that saw only the request files: its first scale_tanh_residual kernel
     passed at ~0.4x, the Conductor read g++'s "NOT vectorized" report and asked for two fixes, and
-    the third kernel ran ~10x faster than eager. The threshold sits far from every recorded speedup
-    (0.43x, 0.74x, 9.92x), so the same decisions are taken on this machine's timings."""
+    the third kernel ran ~10x faster than eager there. Measured speedups must not steer a replay
+    (on a CPU without AVX-512 the third kernel is ~2x, not ~10x): every verified kernel counts as
+    slow (threshold 1000) and the run gets exactly two optimization rounds, as recorded."""
     proc = akg(op("examples/tasks/scale_tanh_residual.py", tmp_path), tmp_path, cache_dir,
                AKG_AGENTS_LLM__PROVIDER="replay", AKG_AGENTS_LLM__REPLAY_FILE=str(BLIND),
-               AKG_AGENTS_OPTIMIZE_BELOW_SPEEDUP="3")
+               AKG_AGENTS_OPTIMIZE_BELOW_SPEEDUP="1000", AKG_AGENTS_OPTIMIZE_ROUNDS="2")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     root = run_dir(tmp_path)
     events = [json.loads(line) for line in (root / "events.jsonl").read_text().splitlines()]
     assert [e["action"] for e in events if e["event"] == "decision"] == ["fix", "fix"]
     results = [json.loads(line)["result"] for line in (root / "results.jsonl").read_text().splitlines()]
     assert [r["status"] for r in results] == ["passed", "passed", "passed"]
-    assert results[-1]["profile"]["eager"]["median_ms"] > 3 * results[-1]["profile"]["candidate"]["median_ms"]
+    # the fix the model was steered to (vectorize the loop) made the kernel faster, on any machine
+    assert results[-1]["profile"]["candidate"]["median_ms"] < results[0]["profile"]["candidate"]["median_ms"]
 
 
 def test_replayed_blind_model_passes_first_try(tmp_path: Path, cache_dir: Path) -> None:

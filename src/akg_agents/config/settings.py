@@ -53,6 +53,9 @@ class Settings(BaseModel):
     # LLM workflows: a verified kernel slower than this many times eager gets an optimization round
     # (0 disables it; replay tests do, since the decision depends on a timing).
     optimize_below_speedup: float = Field(1.0, ge=0.0)
+    # At most this many optimization rounds for verified-but-slow kernels (then the run stops):
+    # bounds the spend, and lets replayed conversations end the same way on any machine.
+    optimize_rounds: int = Field(4, ge=0)
     llm: LLMSettings = Field(default_factory=lambda: LLMSettings())
 
     def resolved_cache_dir(self) -> str:

@@ -23,12 +23,16 @@ from akg_agents.llm.base import Completion, Message, Provider, Usage
 _PATH = re.compile(r"(?<![\w.])/(?:[\w.+-]+/)+")  # the directories of an absolute path
 _ADDR = re.compile(r"0x[0-9a-fA-F]{6,}")
 _TIMING = re.compile(r"\d+\.\d+(?=\s?ms\b)|\d+\.\d+(?=x\b)")
+# g++'s per-loop vectorization verdicts depend on the host CPU (-march=native): like timings,
+# they are masked so a recording replays on any machine.
+_VECTORIZATION = re.compile(r"(g\+\+ vectorization report[^:\n]*:).*")
 
 
 def normalize(text: str) -> str:
     text = _PATH.sub("<dir>/", text)
     text = _ADDR.sub("0x<addr>", text)
     text = _TIMING.sub("<t>", text)
+    text = _VECTORIZATION.sub(r"\1 <report>", text)
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 

@@ -41,6 +41,8 @@ class Loop:
     fix_skills: str
     deadline: float
     optimize_below: float = 1.0  # settings.optimize_below_speedup
+    optimize_rounds: int = 4  # settings.optimize_rounds
+    rounds_spent: int = 0  # optimization rounds given to verified kernels so far
     history: list[str] = field(default_factory=list)
     step: int = 0
 
@@ -87,7 +89,7 @@ async def run_llm(ctx: RunContext, design: bool, profile: bool, provider: Metere
     job = _job(ctx, analysis, _skills(ctx, analysis, settings.skill_dirs, "codegen"))
     io = AgentIO(llm, ctx.store, start=len(list((ctx.store.root / "prompts").glob("*.prompt.md"))))
     loop = Loop(ctx, job, io, _skills(ctx, analysis, settings.skill_dirs, "fix"), time.monotonic() + WALL_TIMEOUT_S,
-                settings.optimize_below_speedup)
+                settings.optimize_below_speedup, settings.optimize_rounds)
     levels = ctx.config.agent_models
     try:
         sketch = ""
@@ -119,6 +121,11 @@ async def _iterate(loop: Loop, sketch: str, profile: bool) -> None:
         if result.ok and not _slower_than_wanted(result, loop.optimize_below):
             ctx.store.event("stop", reason=f"{candidate.id} passed")
             return
+        if result.ok:
+            if loop.rounds_spent >= loop.optimize_rounds:
+                ctx.store.event("stop", reason=f"{candidate.id} passed; {loop.optimize_rounds} optimization round(s) spent")
+                return
+            loop.rounds_spent += 1
         stop = loop.out_of_budget()
         if stop:
             ctx.store.event("stop", reason=stop)
