@@ -68,7 +68,7 @@ class FakeRunner:
             raise KeyboardInterrupt
         return SimpleNamespace(store=store)
 
-    def resume(self, run_dir: str, settings: Settings, reporter: Any = None) -> Any:
+    def resume(self, run_dir: str, settings: Settings, reporter: Any = None, **_: Any) -> Any:
         store = RunStore.open(run_dir)
         self.resumed.append(store.task().name)
         return SimpleNamespace(store=store)

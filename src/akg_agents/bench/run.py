@@ -23,9 +23,10 @@ from akg_agents.bench.metrics import ERROR, TaskResult
 from akg_agents.config.settings import Settings
 from akg_agents.errors import TaskError
 from akg_agents.records import RunConfig, Task
+from akg_agents.runtime.evaluator import Evaluator
 from akg_agents.store.rundir import RunStore
 from akg_agents.workflows.base import Reporter, SilentReporter
-from akg_agents.workflows.runner import RunOutcome, execute, resume
+from akg_agents.workflows.runner import RunOutcome, execute, make_evaluator, resume
 
 OnStart = Callable[[Task, str | None], None]  # task, run dir being resumed (None: fresh)
 OnDone = Callable[[TaskResult], None]
@@ -59,6 +60,14 @@ def run_bench(
         todo.put(item)
     devices = workers_for(config)
     runner = _TaskRunner(db, config, settings, on_start, on_done, reporter)
+    try:
+        return _drain_all(runner, todo, devices, stop, db)
+    finally:
+        runner.close()
+
+
+def _drain_all(runner: _TaskRunner, todo: queue.Queue[tuple[Task, str, str | None]], devices: list[int],
+               stop: threading.Event, db: BenchDB) -> list[TaskResult]:
     if len(devices) == 1:
         while not todo.empty() and not stop.is_set():
             runner.run(*todo.get(), device=devices[0])
@@ -83,6 +92,19 @@ class _TaskRunner:
         self.db, self.config, self.settings = db, config, settings
         self.on_start, self.on_done = on_start, on_done
         self.reporter = reporter or SilentReporter()
+        # One warm evaluator (referee + sandbox) per device for the whole bench: a GPU worker's
+        # start (CUDA context, imports) costs seconds that every task would pay again.
+        self._evaluators: dict[int, Evaluator] = {}
+
+    def evaluator(self, config: RunConfig, settings: Settings) -> Evaluator:
+        device = config.devices[0]
+        if device not in self._evaluators:
+            self._evaluators[device] = make_evaluator(config, settings)
+        return self._evaluators[device]
+
+    def close(self) -> None:
+        for evaluator in self._evaluators.values():
+            evaluator.close()
 
     def drain(
         self, todo: queue.Queue[tuple[Task, str, str | None]], device: int, failures: list[BaseException],
@@ -125,13 +147,15 @@ class _TaskRunner:
 
     def _execute(self, task: Task, config: RunConfig, settings: Settings, existing: Path | None) -> RunOutcome:
         folder = str(task_runs_dir(self.db.root, task.name))
+        evaluator = self.evaluator(config, settings)
         if existing is None:
-            return execute(task, config, settings, self.reporter)
+            return execute(task, config, settings, self.reporter, evaluator=evaluator)
         if RunStore.open(existing).config().devices == config.devices:
-            return resume(str(existing), settings, self.reporter)
+            return resume(str(existing), settings, self.reporter, evaluator=evaluator)
         store = RunStore.open(existing)  # resumed on another device than it started on
         settings = settings.model_copy(update={"log_dir": folder})
-        return execute(store.task(), replace(store.config(), devices=config.devices), settings, self.reporter, store=store)
+        return execute(store.task(), replace(store.config(), devices=config.devices), settings, self.reporter, store=store,
+                       evaluator=evaluator)
 
 
 def _lost_time(run_dir: Path, started_at: float | None) -> float:

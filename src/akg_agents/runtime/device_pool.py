@@ -64,6 +64,7 @@ class DevicePool:
         self._factory = sandbox_factory or (lambda cache, env: Sandbox(cache, env_extra=env))
         self.slots = [self._make_slot(device) for device in devices]
         self._free: asyncio.Queue[DeviceSlot] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def from_arg(cls, arg: str | list[int] | None, cache_dir: str, settings: VerifySettings, **kwargs: object) -> DevicePool:
@@ -89,7 +90,11 @@ class DevicePool:
         return len(self.slots)
 
     def _queue(self) -> asyncio.Queue[DeviceSlot]:
-        if self._free is None:  # created lazily: it binds to the running event loop
+        # Created lazily, per event loop: a bench reuses one pool across tasks, each run in its
+        # own asyncio.run(), and a queue is bound to the loop it was first awaited in.
+        loop = asyncio.get_running_loop()
+        if self._free is None or self._loop is not loop:
+            self._loop = loop
             self._free = asyncio.Queue()
             for slot in self.slots:
                 self._free.put_nowait(slot)

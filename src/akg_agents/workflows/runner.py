@@ -77,10 +77,14 @@ def execute(
     reporter: Reporter | None = None,
     kernel_path: str | None = None,
     store: RunStore | None = None,
+    evaluator: Evaluator | None = None,
 ) -> RunOutcome:
+    """`evaluator`: a warm one to reuse (a bench keeps one per device across tasks); it is then
+    left open. Without one, a new evaluator is made and closed."""
     reporter = reporter or SilentReporter()
     workflow = get_workflow(config.workflow)
-    evaluator = make_evaluator(config, settings)
+    owned = evaluator is None
+    evaluator = evaluator or make_evaluator(config, settings)
     try:
         if store is None:
             task, info = prepare_task(task, config, evaluator, reporter)
@@ -99,7 +103,8 @@ def execute(
         race_finalists(store, task, evaluator, reporter)
         return finish(store, task, info, config, declined)
     finally:
-        evaluator.close()
+        if owned:
+            evaluator.close()
 
 
 async def _run_workflow(workflow: Callable[[RunContext], Awaitable[None]], ctx: RunContext) -> None:
@@ -147,7 +152,7 @@ def _describe_task(task: Task, info: ReferenceInfo) -> str:
     return f"task '{task.name}' validated: inputs {inputs} -> {outputs}; eager {info.eager_ms:.3f} ms{scaled}"
 
 
-def resume(run_dir: str, settings: Settings, reporter: Reporter | None = None) -> RunOutcome:
+def resume(run_dir: str, settings: Settings, reporter: Reporter | None = None, evaluator: Evaluator | None = None) -> RunOutcome:
     store = RunStore.open(run_dir)
     config = store.config()
     task = store.task()
@@ -156,7 +161,7 @@ def resume(run_dir: str, settings: Settings, reporter: Reporter | None = None) -
         kernels = sorted((store.root / "candidates").glob("*.py"))
         kernel = str(kernels[0]) if kernels else None
     settings = replace_log_dir(settings, str(store.root.parent))
-    return execute(task, config, settings, reporter, kernel_path=kernel, store=store)
+    return execute(task, config, settings, reporter, kernel_path=kernel, store=store, evaluator=evaluator)
 
 
 def replace_log_dir(settings: Settings, log_dir: str) -> Settings:
