@@ -4,10 +4,12 @@
 
 Loads every passed candidate of a finished `akg_cli op` run from its own source file (no
 verifier, no referee: just torch and the candidates' loaders), plus the task's eager Model, and
-times them round-robin on the same inputs in one process, many rounds. Prints each one's median
+times them round-robin in one process, many rounds, the order rotated every round. Two input
+regimes: `--inputs fresh` (default; each round a new input set drawn ahead of time, as the
+verifier times) and `--inputs same` (one input set reused by every call: caches stay warm). Prints each one's median
 and the ranking, and whether the run's reported best is the fastest here, with the ratio of the
 best's time to the fastest's (1.00 = it is the fastest; within noise when the medians are close).
-Writes the figures to RUN_DIR/best_check.json.
+Writes the figures to RUN_DIR/best_check_{fresh,same}.json.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--inputs", choices=("fresh", "same"), default="fresh")
     args = parser.parse_args()
     run: Path = args.run_dir
     results = [json.loads(line) for line in (run / "results.jsonl").read_text().splitlines()]
@@ -47,26 +50,31 @@ def main() -> None:
     for cid in passed:
         torch.manual_seed(1234)
         calls[cid] = _module(run / "candidates" / f"{cid}.py", f"check_{cid.replace('-', '_')}").ModelNew(*task.get_init_inputs())
-    torch.manual_seed(0)
-    inputs = list(task.get_inputs())
+    sets = []
+    for seed in range(args.rounds if args.inputs == "fresh" else 1):
+        torch.manual_seed(seed)
+        sets.append(list(task.get_inputs()))
     samples: dict[str, list[float]] = {name: [] for name in calls}
+    names = list(calls)
     with torch.no_grad():
         for _ in range(5):
             for fn in calls.values():
-                fn(*inputs)
-        for _ in range(args.rounds):
-            for name, fn in calls.items():
+                fn(*sets[0])
+        for round_index in range(args.rounds):
+            inputs = sets[round_index % len(sets)]
+            shift = round_index % len(names)
+            for name in names[shift:] + names[:shift]:
                 start = time.perf_counter_ns()
-                fn(*inputs)
+                calls[name](*inputs)
                 samples[name].append((time.perf_counter_ns() - start) / 1e6)
     medians = {name: statistics.median(s) for name, s in samples.items()}
     ranking = sorted(passed, key=lambda cid: medians[cid])
     fastest = ranking[0]
     report = {
-        "rounds": args.rounds, "medians_ms": medians, "ranking": ranking, "reported_best": best, "fastest_here": fastest,
+        "rounds": args.rounds, "inputs": args.inputs, "medians_ms": medians, "ranking": ranking, "reported_best": best, "fastest_here": fastest,
         "best_over_fastest": medians[best] / medians[fastest], "best_speedup_here": medians["eager"] / medians[best],
     }
-    (run / "best_check.json").write_text(json.dumps(report, indent=2))
+    (run / f"best_check_{args.inputs}.json").write_text(json.dumps(report, indent=2))
     for name in ["eager", *ranking]:
         mark = "  <- reported best" if name == best else ""
         print(f"{name:12s} {medians[name]:8.4f} ms{mark}")

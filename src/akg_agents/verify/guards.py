@@ -34,7 +34,8 @@ ALLOWED_OPS = {
 ALLOCATIONS = {"empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided"}
 
 
-def _poison(tensor: torch.Tensor) -> None:
+def poison(tensor: torch.Tensor) -> None:
+    """Fill with NaN (floats) or a sentinel (integers, bools): a value no honest kernel leaves."""
     if tensor.numel() == 0:
         return
     if tensor.is_floating_point() or tensor.is_complex():
@@ -56,7 +57,7 @@ class ForwardGuard(TorchDispatchMode):
             self.forbidden.add(f"aten.{name}")
         result = func(*args, **(kwargs or {}))
         if name in ALLOCATIONS and isinstance(result, torch.Tensor):
-            _poison(result)
+            poison(result)
         return result
 
 

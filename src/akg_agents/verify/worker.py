@@ -28,7 +28,7 @@ import torch
 from akg_agents.profile.timer import summarize
 from akg_agents.records import ProfileResult, Status
 from akg_agents.verify.compare import compare_outputs
-from akg_agents.verify.guards import ForwardGuard, OutputCheckError, plain_outputs
+from akg_agents.verify.guards import ForwardGuard, OutputCheckError, plain_outputs, poison
 from akg_agents.verify.protocol import CandidateJob, RaceJob, WorkerReport
 from akg_agents.verify.referee_client import CandidateChannel
 from akg_agents.verify.taskrun import (
@@ -44,6 +44,7 @@ from akg_agents.verify.taskrun import (
 
 SUSPICIOUS_SPEEDUP = 10.0
 MIN_ROUNDS = 5
+EAGER = -1  # eager's place in a round's lineup
 
 
 class JobFailed(Exception):
@@ -248,7 +249,7 @@ def _profile(job: CandidateJob, task: types.ModuleType, model: Any, first_inputs
 
 def _rounds(job: CandidateJob | RaceJob, task: types.ModuleType, models: list[Any], reference: Any, timer: Any,
             channel: CandidateChannel, checks: CallChecks | None = None) -> tuple[list[list[float]], list[float]]:
-    """Timed rounds, each on fresh inputs: every model, then eager; every model's output checked."""
+    """Timed rounds, each on fresh inputs: every model and eager; every model's output checked."""
     samples: list[list[float]] = [[] for _ in models]
     eager: list[float] = []
     started = time.perf_counter()
@@ -266,30 +267,52 @@ def _rounds(job: CandidateJob | RaceJob, task: types.ModuleType, models: list[An
             inputs = channel.slot_inputs(handed["scalars"])
         else:
             inputs = make_inputs(task, seed, job.device, job.precision)
-        for index, model in enumerate(models):
-            produced: list[Any] = []
-            launched = checks.launches.count() if checks else 0
-            samples[index].append(timer.time_one(_calling(model, inputs, produced)))
-            try:
-                raw = plain_outputs(produced[0])
-            except OutputCheckError as exc:
-                raise JobFailed(Status.REJECTED, f"forward {exc} while being timed", rule="plain-tensor-outputs") from None
-            # On the CPU, copying into the referee's slot (at submit) is the snapshot itself.
-            outputs = snapshot(raw) if job.device != "cpu" else raw
-            if checks is not None:
-                if checks.launches.count() == launched:
-                    raise JobFailed(Status.REJECTED, "a timed call returned without launching any kernel", rule="kernel-not-launched")
-                checks.aliasing(raw, inputs)
-                _check_threads(checks.threads)
-            del produced, raw
-            if not channel.submit_timed(seed, outputs):
-                who = f" (finalist {index})" if len(models) > 1 else ""
-                raise JobFailed(Status.REJECTED, f"a timed call's output differs from PyTorch{who}", rule="timed-output-mismatch",
-                                referee_stop=True, log=str(index))
-            del outputs
-        eager.append(timer.time_one(_calling(reference, inputs, [])))
+        # The order rotates every round (eager first in some, each finalist first in others):
+        # whoever runs right after the inputs are written finds them hotter in cache.
+        lineup = [*range(len(models)), EAGER]
+        shift = done % len(lineup)
+        for index in lineup[shift:] + lineup[:shift]:
+            if index == EAGER:
+                eager.append(_time_eager(timer, reference, inputs))
+            else:
+                samples[index].append(_time_checked(job, models[index], index, len(models), inputs, seed, timer, channel, checks))
         del inputs
     return samples, eager
+
+
+def _time_eager(timer: Any, reference: Any, inputs: list[Any]) -> float:
+    produced: list[Any] = []
+    elapsed = float(timer.time_one(_calling(reference, inputs, produced)))
+    # Poisoned before it is freed: a kernel that writes nothing must not find eager's answer in
+    # the block the allocator hands it next.
+    for tensor in plain_outputs(produced[0]):
+        poison(tensor)
+    return elapsed
+
+
+def _time_checked(job: CandidateJob | RaceJob, model: Any, index: int, count: int, inputs: list[Any], seed: int, timer: Any,
+                  channel: CandidateChannel, checks: CallChecks | None) -> float:
+    """One timed call of a candidate; its output goes to the referee, its rules are checked."""
+    produced: list[Any] = []
+    launched = checks.launches.count() if checks else 0
+    elapsed = float(timer.time_one(_calling(model, inputs, produced)))
+    try:
+        raw = plain_outputs(produced[0])
+    except OutputCheckError as exc:
+        raise JobFailed(Status.REJECTED, f"forward {exc} while being timed", rule="plain-tensor-outputs") from None
+    # On the CPU, copying into the referee's slot (at submit) is the snapshot itself.
+    outputs = snapshot(raw) if job.device != "cpu" else raw
+    if checks is not None:
+        if checks.launches.count() == launched:
+            raise JobFailed(Status.REJECTED, "a timed call returned without launching any kernel", rule="kernel-not-launched")
+        checks.aliasing(raw, inputs)
+        _check_threads(checks.threads)
+    del produced, raw
+    if not channel.submit_timed(seed, outputs):
+        who = f" (finalist {index})" if count > 1 else ""
+        raise JobFailed(Status.REJECTED, f"a timed call's output differs from PyTorch{who}", rule="timed-output-mismatch",
+                        referee_stop=True, log=str(index))
+    return elapsed
 
 
 def _calling(model: Any, inputs: list[Any], produced: list[Any]) -> Callable[[], None]:
