@@ -72,6 +72,7 @@ class FolderSink:
 def task_from_request(request: str, settings: Settings, config: RunConfig) -> tuple[Task, Path]:
     """Ask the configured model for a task, validate it in the sandbox, save it under log_dir."""
     from akg_agents.llm.factory import build_provider
+    from akg_agents.llm.meter import TASK_USAGE_SUFFIX
     from akg_agents.workflows.runner import make_evaluator
 
     name = task_name(request)
@@ -90,4 +91,6 @@ def task_from_request(request: str, settings: Settings, config: RunConfig) -> tu
         evaluator.close()
     path = folder / f"{name}.py"
     path.write_text(task.source)
+    # What writing the task cost: the run made from it counts these calls in its llm_usage.json.
+    path.with_suffix(TASK_USAGE_SUFFIX).write_text(json.dumps(llm.summary(), indent=2))
     return Task(name=name, source=task.source, path=str(path.resolve())), path

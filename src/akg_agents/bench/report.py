@@ -40,19 +40,24 @@ class Loaded:
         return self.path.resolve().name
 
 
+def check_source(path: Path) -> None:
+    """One line when PATH is neither a bench directory nor a run directory (before anything is written)."""
+    if not BenchDB.exists(path) and not (path / "config.yaml").exists():
+        raise RunStoreError(f"{path} is neither a bench directory (bench.db) nor a run directory (config.yaml)")
+
+
 def load(path: Path) -> Loaded:
+    check_source(path)
     if BenchDB.exists(path):
         db = BenchDB.open(path)
         try:
             return Loaded(path, "bench", db.results(), db.config(), unfinished=len(db.unfinished()))
         finally:
             db.close()
-    if (path / "config.yaml").exists():
-        from akg_agents.store.summary import summary_rows
+    from akg_agents.store.summary import summary_rows
 
-        store = RunStore.open(path)
-        return Loaded(path, "run", [task_result(path)], store.config(), candidate_rows=summary_rows(store))
-    raise RunStoreError(f"{path} is neither a bench directory (bench.db) nor a run directory (config.yaml)")
+    store = RunStore.open(path)  # a run directory (check_source)
+    return Loaded(path, "run", [task_result(path)], store.config(), candidate_rows=summary_rows(store))
 
 
 def write_report(path: Path, out: Path) -> list[Path]:

@@ -10,6 +10,8 @@ import importlib.util
 import platform
 import signal
 import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -26,8 +28,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Outside a terminal (a pipe, a file, CI) nothing is wrapped or truncated to 80 columns: names in
+# tables must be copyable (`skills show NAME`) and one-line errors must stay one line.
+UNWRAPPED = 100_000
+console = Console(highlight=False, width=None if sys.stdout.isatty() else UNWRAPPED)
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else UNWRAPPED)
+
+
+@dataclass
+class CurrentRun:
+    """What a Ctrl-C message names: the run directory this command writes, once it exists."""
+
+    run_dir: Path | None = None
+
+
+current_run = CurrentRun()
 
 
 def _mount_optional(module: str, attr: str, name: str, help_text: str) -> None:
@@ -44,20 +59,53 @@ def _mount_optional(module: str, attr: str, name: str, help_text: str) -> None:
         app.add_typer(sub, name=name, help=help_text)
 
 
+def host_arch() -> str:
+    machine = platform.machine().lower()
+    if machine in ("aarch64", "arm64"):
+        return "aarch64"
+    return "x86_64" if machine in ("x86_64", "amd64", "x64") else machine
+
+
 def default_arch(backend: str) -> str:
     if backend == "cpu":
-        return "aarch64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+        return host_arch()
     return {"cuda": "h100", "ascend": "ascend910b4"}.get(backend, "")
 
 
 def parse_devices(text: str) -> list[int]:
-    try:
-        devices = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise ConfigError(f"--devices takes comma-separated integers like 0,1 (got '{text}')") from None
-    if not devices:
-        raise ConfigError("--devices needs at least one device id")
+    """'0,1' -> [0, 1]. Every entry a device number, none empty, none twice."""
+    parts = [part.strip() for part in text.split(",")]
+    for part in parts:
+        if not part:
+            raise ConfigError(f"--devices '{text}' has an empty entry; list device numbers like 0 or 0,1")
+        if not part.isdigit():
+            raise ConfigError(f"--devices takes device numbers like 0 or 0,1 (bad entry '{part}' in '{text}')")
+    devices = [int(part) for part in parts]
+    twice = sorted({d for d in devices if devices.count(d) > 1})
+    if twice:
+        raise ConfigError(f"--devices '{text}' lists device {', '.join(map(str, twice))} twice")
     return devices
+
+
+def writable_folder(path: Path, what: str = "output folder", hint: str = "choose another one with -o DIR") -> Path:
+    """Create PATH (with its parents) when missing and check a file can be written in it; one
+    line naming the folder otherwise (a file in the way, a read-only file system, no permission)."""
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            where = "is a file" if part == path else f"cannot be created: {part} is a file"
+            raise ConfigError(f"{what} {path} {where}, not a folder", hint=hint)
+        if part.exists():
+            break
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {what} {path}: {exc.strerror or exc}", hint=hint) from None
+    try:
+        with tempfile.TemporaryFile(dir=path, prefix=".akg_write_check"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot write to {what} {path}: {exc.strerror or exc}", hint=hint) from None
+    return path
 
 
 def main() -> None:
@@ -86,9 +134,14 @@ def main() -> None:
         if not interrupted[0]:
             raise
     if interrupted[0]:
-        err_console.print("[yellow]interrupted[/]: everything verified so far is in the run directory; "
-                          "continue with `akg_cli resume RUN_DIR` (or `akg_cli bench --resume DIR`)")
+        run_dir = current_run.run_dir
+        if run_dir is None:
+            err_console.print("[yellow]interrupted[/] before a run directory was created: nothing to resume")
+        else:
+            err_console.print(f"[yellow]interrupted[/]: everything verified so far is in {run_dir}; "
+                              f"continue with `akg_cli resume {run_dir}`")
         sys.exit(130)
 
 
-__all__ = ["Path", "app", "console", "default_arch", "err_console", "main", "parse_devices"]
+__all__ = ["Path", "app", "console", "current_run", "default_arch", "err_console", "host_arch", "main",
+           "parse_devices", "writable_folder"]

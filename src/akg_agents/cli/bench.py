@@ -5,27 +5,32 @@ Mounted by cli/app.py through `register(app)`.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from akg_agents.bench.db import BenchDB
+from akg_agents.bench.db import DB_NAME, BenchDB
 from akg_agents.bench.metrics import TaskResult, compute
 from akg_agents.bench.suite import load_suite
 from akg_agents.bench.tables import metrics_table, summary_markdown
-from akg_agents.cli.app import console, default_arch, err_console
+from akg_agents.cli.app import console, default_arch, err_console, writable_folder
 from akg_agents.cli.commands import PRECISION_HELP, TARGET_HELP, TF32_HELP, build_config
 from akg_agents.cli.render import RichReporter
 from akg_agents.config.settings import load_settings
-from akg_agents.errors import ConfigError
+from akg_agents.errors import ConfigError, RunStoreError
 from akg_agents.records import RunConfig, Task, to_dict
 
 CPU_SCALE_BUDGET_MS = 100.0
+LOCK_NAME = "bench.lock"
 _TASK_STYLE = {"correct": "green", "incorrect": "red", "declined": "dim", "error": "magenta"}
 
 
@@ -61,24 +66,53 @@ def bench(
     if resume_dir is not None:
         if suite is not None:
             raise ConfigError("pass either SUITE or --resume BENCH_DIR, not both")
-        db = BenchDB.open(resume_dir)
-        config = db.config()
-        root = resume_dir
-    elif suite is None:
+        if not BenchDB.exists(resume_dir):
+            raise RunStoreError(f"{resume_dir} is not a bench directory (no {DB_NAME})")
+        writable_folder(resume_dir, "bench directory", "resume it as a user who can write there")
+        with bench_lock(resume_dir):
+            db = BenchDB.open(resume_dir)
+            try:
+                _run(db, resume_dir, db.config(), verbose)
+            finally:
+                db.close()
+        return
+    if suite is None:
         raise ConfigError("missing SUITE: a task folder, a KernelBench checkout or a bundled suite name (cpu_small)")
-    else:
-        settings = load_settings(dsl)
-        if scale_budget_ms is None:
-            scale_budget_ms = CPU_SCALE_BUDGET_MS if backend == "cpu" else 0.0
-        config = build_config(settings, framework, backend, arch or default_arch(backend), dsl, workflow, model, devices,
-                              baseline, max_candidates, threads, scale_budget_ms or None, precision, allow_tf32)
-        folder, tasks = load_suite(suite, level, problems)
-        root = output or Path("akg_bench") / f"{folder.name}_{dsl}_{time.strftime('%Y%m%d-%H%M%S')}"
+    settings = load_settings(dsl)
+    if scale_budget_ms is None:
+        scale_budget_ms = CPU_SCALE_BUDGET_MS if backend == "cpu" else 0.0
+    config = build_config(settings, framework, backend, arch or default_arch(backend), dsl, workflow, model, devices,
+                          baseline, max_candidates, threads, scale_budget_ms or None, precision, allow_tf32)
+    folder, tasks = load_suite(suite, level, problems)
+    root = output or Path("akg_bench") / f"{folder.name}_{dsl}_{time.strftime('%Y%m%d-%H%M%S')}"
+    writable_folder(root, "bench directory", "choose a writable one with -o DIR (or run from a folder you can write to)")
+    with bench_lock(root):
         db = BenchDB.create_or_continue(root, config, str(folder), tasks)
+        try:
+            _run(db, root, config, verbose)
+        finally:
+            db.close()
+
+
+@contextmanager
+def bench_lock(root: Path) -> Iterator[None]:
+    """One bench at a time per directory: a second one would evaluate the same tasks, append
+    duplicate rows and time its kernels against the first's. An flock on BENCH_DIR/bench.lock is
+    held while the bench runs; the kernel drops it when the process ends however it ends (a killed
+    bench leaves no stale lock), and the workers it starts do not inherit it (close-on-exec)."""
+    fd = os.open(root / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        _run(db, root, config, verbose)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            raise ConfigError(f"another akg_cli bench is running in {root}" + (f" (pid {holder})" if holder.isdigit() else ""),
+                              hint="wait for it to finish (or stop it), or choose another -o DIR") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
     finally:
-        db.close()
+        os.close(fd)  # closing the only descriptor releases the lock
 
 
 def _run(db: BenchDB, root: Path, config: RunConfig, verbose: bool) -> None:
@@ -92,12 +126,15 @@ def _run(db: BenchDB, root: Path, config: RunConfig, verbose: bool) -> None:
                   f"dsl {config.dsl}, workflow {config.workflow}, model {config.model}"
                   + (f", scale budget {config.scale_budget_ms:g} ms" if config.scale_budget_ms else ""))
     progress = {"done": done}
+    reporter = RichReporter(console, quiet=not verbose, progress_after_s=settings.progress_after_s)
 
     def on_start(task: Task, resumed: str | None) -> None:
         if resumed:
             console.print(f"  [cyan]resuming[/] {task.name} from {resumed}")
+        reporter.step(f"{task.name}: preparing the task (sandbox, reference outputs, eager timing)", context=task.name)
 
     def on_done(result: TaskResult) -> None:
+        reporter.step(None)
         progress["done"] += 1
         style = _TASK_STYLE.get(result.status, "white")
         speed = f" {result.speedup:.2f}x" if result.speedup else ""
@@ -109,10 +146,11 @@ def _run(db: BenchDB, root: Path, config: RunConfig, verbose: bool) -> None:
     stop = threading.Event()
     previous = _stop_on_first_interrupt(stop, root)
     try:
-        results = run_bench(db, config, settings, on_start, on_done, RichReporter(console) if verbose else None, stop)
+        results = run_bench(db, config, settings, on_start, on_done, reporter, stop)
     except KeyboardInterrupt:
         stop.set()
     finally:
+        reporter.close()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     if stop.is_set():
@@ -160,19 +198,26 @@ def report(
     output: Path = typer.Option(None, "--output", "-o", help="Where to write (default: PATH/report, or compare_A_vs_B)."),
 ) -> None:
     """Write report.md, report.html (plots embedded) and PNG plots for a bench or a run; or compare two."""
-    from akg_agents.bench.report import write_compare, write_report
+    from akg_agents.bench.report import check_source, write_compare, write_report
 
+    hint = "choose a writable one with -o DIR"
     if compare:
         if path is not None:
             raise ConfigError("pass either PATH or --compare A B, not both")
         a, b = compare
-        written = write_compare(a, b, output or Path(f"compare_{a.resolve().name}_vs_{b.resolve().name}"))
+        for side in (a, b):
+            if not side.exists():
+                raise ConfigError(f"{side} does not exist")
+            check_source(side)
+        target = writable_folder(output or Path(f"compare_{a.resolve().name}_vs_{b.resolve().name}"), "report folder", hint)
+        written = write_compare(a, b, target)
     elif path is None:
         raise ConfigError("missing PATH (a bench or run directory), or --compare A B")
     else:
         if not path.exists():
             raise ConfigError(f"{path} does not exist")
-        written = write_report(path, output or path / "report")
+        check_source(path)
+        written = write_report(path, writable_folder(output or path / "report", "report folder", hint))
     for file in written:
         console.print(f"wrote {file}")
 

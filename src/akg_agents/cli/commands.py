@@ -6,13 +6,21 @@ from pathlib import Path
 
 import typer
 
-from akg_agents.cli.app import app, console, default_arch, parse_devices
+from akg_agents.cli.app import (
+    app,
+    console,
+    current_run,
+    default_arch,
+    host_arch,
+    parse_devices,
+    writable_folder,
+)
 from akg_agents.cli.render import RichReporter, results_table
 from akg_agents.config.settings import Settings, load_settings, validate_target
-from akg_agents.errors import ConfigError
-from akg_agents.records import EvalResult, RunConfig
+from akg_agents.errors import ConfigError, LLMError
+from akg_agents.records import EvalResult, RunConfig, Task
 from akg_agents.store.summary import summary_rows
-from akg_agents.tasks.loader import load_task
+from akg_agents.tasks.loader import STDIN, STDIN_TASK_NAME, load_task
 from akg_agents.workflows.runner import RunOutcome, execute, resume
 
 TARGET_HELP = "Valid combinations: cpu/x86_64|aarch64/cpp, cuda/h100|h200|a100|l40s|rtx4090/triton_cuda|cuda_c|tilelang_cuda."
@@ -21,6 +29,10 @@ TARGET_HELP = "Valid combinations: cpu/x86_64|aarch64/cpp, cuda/h100|h200|a100|l
 PRECISIONS = ("fp32", "fp16", "bf16")
 PRECISION_HELP = "KernelBench's precision option: fp32, fp16 or bf16 (floating inputs and weights cast to it; tolerances by dtype)."
 TF32_HELP = "Accept TF32 matrix math for fp32 tasks (looser fp32 tolerance); off: fp32 means fp32."
+TASK_HELP = (f"KernelBench-format task file (Model, get_inputs, get_init_inputs); '{STDIN}' reads it from standard "
+             f"input (the task is then named '{STDIN_TASK_NAME}').")
+MODELS = ("builtin", "llm")
+
 
 def build_config(
     settings: Settings, framework: str, backend: str, arch: str, dsl: str, workflow: str | None, model: str | None,
@@ -28,22 +40,102 @@ def build_config(
     precision: str = "fp32", allow_tf32: bool = False,
 ) -> RunConfig:
     validate_target(framework, backend, arch, dsl)
+    check_host_arch(backend, arch)
     if precision not in PRECISIONS:
         raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)} (got '{precision}')")
     if baseline not in ("eager", "compile"):
         raise ConfigError(f"--baseline must be eager or compile (got '{baseline}')")
     if max_candidates < 1:
         raise ConfigError("--max-candidates must be at least 1")
-    chosen_model = model or ("llm" if settings.llm.provider else "builtin")
+    if threads is not None and threads < 0:
+        raise ConfigError(f"--threads must be 0 (all cores) or more (got {threads})")
+    device_ids = check_devices(backend, devices)
+    chosen_model = choose_model(settings, model)
     return RunConfig(
         framework=framework, backend=backend, arch=arch, dsl=dsl,
-        workflow=workflow or settings.default_workflow, model=chosen_model, devices=parse_devices(devices),
+        workflow=workflow or settings.default_workflow, model=chosen_model, devices=device_ids,
         baseline=baseline, max_candidates=max_candidates, verify_timeout_s=settings.verify_timeout,
         warmup_times=settings.profile_settings.warmup_times, run_times=settings.profile_settings.run_times,
         seeds=list(settings.seeds), threads=settings.threads if threads is None else threads,
         memory_limit_mb=settings.memory_limit_mb, scale_budget_ms=scale_budget_ms,
         precision=precision, allow_tf32=allow_tf32, agent_models=dict(settings.agent_model_config),
     )
+
+
+def check_host_arch(backend: str, arch: str) -> None:
+    """A CPU run targets the machine it runs on: the cpp DSL compiles with -march=native."""
+    host = host_arch()
+    if backend == "cpu" and arch != host:
+        raise ConfigError(f"--arch {arch} cannot be targeted from this {host} host: cpu kernels are compiled "
+                          f"with -march=native for the machine they run on",
+                          hint=f"leave --arch out (it is {host} here), or run on a {arch} machine")
+
+
+def check_devices(backend: str, text: str) -> list[int]:
+    devices = parse_devices(text)
+    if backend == "cpu":
+        if devices != [0]:
+            raise ConfigError(f"--devices {text}: the cpu backend has one device, 0 (its cores are shared)",
+                              hint="leave --devices out on the cpu; --threads N chooses how many cores")
+        return devices
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    missing = [d for d in devices if d >= count]
+    if count and missing:
+        raise ConfigError(f"--devices {text}: this machine has {count} {backend} device(s), numbered 0-{count - 1} "
+                          f"(no device {', '.join(map(str, missing))})")
+    return devices
+
+
+def choose_model(settings: Settings, model: str | None) -> str:
+    """--model, or the LLM when one is configured and usable; a configured LLM that cannot be used
+    (no API key yet, say) is said once and the built-in generator runs, so no run starts only to fail."""
+    from akg_agents.llm.factory import provider_problem
+
+    if model is not None and model not in MODELS:
+        raise ConfigError(f"--model must be builtin or llm (got '{model}')")
+    if model == "builtin":
+        return model
+    problem = provider_problem(settings.llm)
+    if model == "llm":
+        if problem is not None:
+            raise LLMError(str(problem), hint=_join_hints(problem.hint, "or use --model builtin (no LLM needed)"))
+        return model
+    if problem is None:
+        return "llm"
+    if settings.llm.provider:
+        console.print(f"[yellow]note:[/] the configured LLM cannot be used ({problem}); using the built-in generator "
+                      "(pass --model llm to get an error instead)")
+    return "builtin"
+
+
+def require_llm(settings: Settings, why: str, instead: str) -> None:
+    """One line before anything runs when `why` needs the model and none can be used."""
+    from akg_agents.llm.factory import provider_problem
+
+    problem = provider_problem(settings.llm)
+    if problem is not None:
+        raise LLMError(f"{why}: {problem}", hint=_join_hints(problem.hint, instead))
+
+
+def _join_hints(*hints: str) -> str:
+    return "; ".join(h for h in hints if h)
+
+
+def one_task(tasks: list[Path] | None) -> Path | None:
+    """`--task` names the one task of the command; given twice is a mistake, not 'the last wins'."""
+    given = list(tasks or [])
+    if len(given) > 1:
+        raise ConfigError(f"--task given {len(given)} times ({', '.join(map(str, given))}); this command takes one task",
+                          hint="run several tasks with `akg_cli bench FOLDER`")
+    return given[0] if given else None
+
+
+def run_with_progress(task: Task, config: RunConfig, settings: Settings, kernel: Path | None = None) -> RunOutcome:
+    with RichReporter(console, progress_after_s=settings.progress_after_s) as reporter:
+        reporter.step(f"preparing task '{task.name}' (checking it runs in the sandbox, reference outputs, eager timing)")
+        return execute(task, config, settings, reporter, kernel_path=str(kernel) if kernel else None)
 
 
 def show_outcome(outcome: RunOutcome) -> int:
@@ -81,19 +173,19 @@ def _best_speed(result: EvalResult) -> str:
 
 @app.command()
 def op(
-    task: Path = typer.Option(None, "--task", "-t", help="KernelBench-format task file (Model, get_inputs, get_init_inputs)."),
+    task: list[Path] = typer.Option(None, "--task", "-t", help=TASK_HELP),
     request: str = typer.Option(None, "--request", help="Instead of --task: describe the op in words; the configured LLM writes and validates the task."),
     framework: str = typer.Option("torch", help="Framework of the reference model."),
     backend: str = typer.Option("cpu", help="Where kernels run: cpu, cuda or ascend. " + TARGET_HELP),
-    arch: str = typer.Option("", help="Target architecture (default: this machine's for cpu, h100 for cuda)."),
+    arch: str = typer.Option("", help="Target architecture (default: this machine's for cpu, h100 for cuda). On the cpu only this machine's: kernels are compiled with -march=native."),
     dsl: str = typer.Option("cpp", help="Kernel language: cpp, triton_cuda, cuda_c, tilelang_cuda."),
     workflow: str = typer.Option(None, help="default | kernelgen_only | verifier_only | coder_only | evolve | adaptive_search (default: from the DSL's settings)."),
     model: str = typer.Option(None, help="'builtin' (no LLM; the default when none is configured) or 'llm' (the configured provider)."),
-    devices: str = typer.Option("0", help="Comma-separated device ids to evaluate on, e.g. 0,1."),
+    devices: str = typer.Option("0", help="Comma-separated GPU numbers to evaluate on, e.g. 0,1 (the cpu is one device, 0)."),
     output: Path = typer.Option(None, "--output", "-o", help="Folder for run directories (default: log_dir setting, ./akg_runs)."),
     max_candidates: int = typer.Option(4, help="How many candidates to generate and evaluate."),
     baseline: str = typer.Option("eager", help="Baselines to time against: eager, or compile (eager and torch.compile)."),
-    threads: int = typer.Option(None, help="CPU threads for kernels and eager PyTorch (default: all cores)."),
+    threads: int = typer.Option(None, help="CPU threads for kernels and eager PyTorch (default or 0: all cores)."),
     scale_budget_ms: float = typer.Option(None, help="Shrink the task's size constants until eager runs within this many ms."),
     precision: str = typer.Option("fp32", help=PRECISION_HELP),
     allow_tf32: bool = typer.Option(False, "--allow-tf32", help=TF32_HELP),
@@ -104,47 +196,63 @@ def op(
     Example (CPU, built-in generator, no API key):
 
         akg_cli op --framework torch --backend cpu --arch x86_64 --dsl cpp --task examples/tasks/relu.py
+
+    `--task -` reads the task from standard input: `akg_cli op --task - < relu.py` (named 'task').
     """
+    task_file = one_task(task)
+    if (task_file is None) == (request is None):
+        raise ConfigError("give exactly one of --task FILE or --request TEXT")
     overrides = {"log_dir": str(output)} if output else {}
     settings = load_settings(dsl, overrides)
     config = build_config(settings, framework, backend, arch or default_arch(backend), dsl, workflow, model, devices,
                           baseline, max_candidates, threads, scale_budget_ms, precision, allow_tf32)
-    if (task is None) == (request is None):
-        raise ConfigError("give exactly one of --task FILE or --request TEXT")
+    if request is not None:
+        require_llm(settings, "--request needs an LLM to write the task",
+                    "or write the task file yourself and pass --task FILE")
+    writable_folder(Path(settings.log_dir), "run folder",
+                    "choose a writable one with -o DIR (or run from a folder you can write to)")
     if request is not None:
         from akg_agents.agents.task_constructor import task_from_request
 
         loaded, written = task_from_request(request, settings, config)
         console.print(f"constructed task {written}:\n", loaded.source, markup=False, highlight=False)
     else:
-        loaded = load_task(task)
-    console.print(f"[bold]akg_agents[/] op: task [bold]{loaded.name}[/] on {backend}/{config.arch}, dsl {dsl}, "
+        assert task_file is not None
+        loaded = load_task(task_file)
+    source = " (read from standard input)" if str(task_file) == STDIN else ""
+    console.print(f"[bold]akg_agents[/] op: task [bold]{loaded.name}[/]{source} on {backend}/{config.arch}, dsl {dsl}, "
                   f"workflow {config.workflow}, model {config.model}")
-    outcome = execute(loaded, config, settings, RichReporter(console), kernel_path=str(kernel) if kernel else None)
+    outcome = run_with_progress(loaded, config, settings, kernel)
     raise typer.Exit(show_outcome(outcome))
 
 
 @app.command()
 def verify(
     kernel: Path = typer.Argument(..., help="Candidate file defining ModelNew."),
-    task: Path = typer.Option(..., "--task", "-t", help="The task the kernel claims to implement."),
+    task: list[Path] = typer.Option(..., "--task", "-t", help="The task the kernel claims to implement. " + TASK_HELP),
     backend: str = typer.Option("cpu", help="cpu or cuda."),
     arch: str = typer.Option("", help="Target architecture (default: this machine's for cpu, h100 for cuda)."),
     dsl: str = typer.Option("cpp", help="The kernel's language."),
     output: Path = typer.Option(None, "--output", "-o", help="Folder for the run directory."),
-    threads: int = typer.Option(None, help="CPU threads (default: all cores)."),
+    threads: int = typer.Option(None, help="CPU threads (default or 0: all cores)."),
     baseline: str = typer.Option("eager", help="eager or compile."),
 ) -> None:
     """Check existing code: static rules, outputs vs PyTorch on several seeds, then timing.
 
     Exit code 0 when the kernel passes, 1 when it does not (the reason is printed), 2 for bad input.
     """
+    task_file = one_task(task)
+    assert task_file is not None
     overrides = {"log_dir": str(output)} if output else {}
     settings = load_settings(dsl, overrides)
     config = build_config(settings, "torch", backend, arch or default_arch(backend), dsl, "verifier_only", "builtin",
                           "0", baseline, 1, threads, None)
-    loaded = load_task(task)
-    outcome = execute(loaded, config, settings, RichReporter(console), kernel_path=str(kernel))
+    if not kernel.is_file():
+        raise ConfigError(f"kernel file not found: {kernel}" if not kernel.exists() else f"{kernel} is a folder, not a kernel file")
+    writable_folder(Path(settings.log_dir), "run folder",
+                    "choose a writable one with -o DIR (or run from a folder you can write to)")
+    loaded = load_task(task_file)
+    outcome = run_with_progress(loaded, config, settings, kernel)
     for _candidate, result in outcome.store.results.values():
         if not result.ok:
             console.print(result.feedback())
@@ -159,7 +267,15 @@ def resume_command(
     from akg_agents.store.rundir import RunStore
 
     store = RunStore.open(run_dir)
-    settings = load_settings(store.config().dsl)
+    config = store.config()
+    settings = load_settings(config.dsl)
+    if config.model == "llm":
+        require_llm(settings, f"{run_dir} was made with --model llm and needs the LLM to continue",
+                    "configure the provider the run was made with, then resume it again")
+    writable_folder(run_dir, "run directory", "resume it as a user who can write there")
+    current_run.run_dir = run_dir
     console.print(f"[bold]akg_agents[/] resume {run_dir} ({len(store.results)} result(s) already recorded)")
-    outcome = resume(str(run_dir), settings, RichReporter(console))
+    with RichReporter(console, progress_after_s=settings.progress_after_s) as reporter:
+        reporter.step(f"preparing task '{store.task().name}' again (sandbox, reference outputs)")
+        outcome = resume(str(run_dir), settings, reporter)
     raise typer.Exit(show_outcome(outcome))

@@ -56,8 +56,16 @@ def init(
     path.write_text(TEMPLATE.format(provider=provider, base_url=base_url, api_key=api_key, model=model,
                                     exchange_dir=exchange_dir))
     os.chmod(path, 0o600)  # it may hold a key
-    load_settings()  # what was written must load
+    settings = load_settings()  # what was written must load
     console.print(f"wrote {path}")
+    from akg_agents.llm.factory import provider_problem
+
+    problem = provider_problem(settings.llm)
+    if problem is not None:
+        # Written without what the provider needs (an API key, usually): runs keep working with the
+        # built-in generator until it is filled in, instead of failing for want of a key.
+        console.print(f"[yellow]note:[/] the LLM cannot be used yet: {problem}. Until then `akg_cli op` uses the "
+                      "built-in generator" + (f"; {problem.hint}" if problem.hint else ""))
     console.print("check it with `akg_cli config show`")
 
 

@@ -56,6 +56,9 @@ class Settings(BaseModel):
     # At most this many optimization rounds for verified-but-slow kernels (then the run stops):
     # bounds the spend, and lets replayed conversations end the same way on any machine.
     optimize_rounds: int = Field(4, ge=0)
+    # Without output for this many seconds while a task is prepared or a candidate evaluated, the
+    # CLI prints a line saying what is still running (a hang shows, and so does a slow compile).
+    progress_after_s: float = Field(15.0, gt=0)
     llm: LLMSettings = Field(default_factory=lambda: LLMSettings())
 
     def resolved_cache_dir(self) -> str:
@@ -142,5 +145,32 @@ def load_settings(dsl: str = "cpp", overrides: dict[str, Any] | None = None) -> 
         return Settings(**merged)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"setting '{where}': {first['msg']}", hint=f"check {user_file()} and AKG_AGENTS_* variables") from None
+        loc = [str(p) for p in first["loc"]]
+        raise ConfigError(f"setting '{'.'.join(loc)}': {first['msg']}", hint=_source_hint(loc, layers)) from None
+
+
+def _source_hint(loc: list[str], layers: list[dict[str, Any]]) -> str:
+    """Where the bad value came from: the layer that set it last (never a file that does not exist)."""
+    for index in range(len(layers) - 1, 0, -1):
+        node: Any = layers[index]
+        for part in loc:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                node = _MISSING
+                break
+        if node is _MISSING:
+            continue
+        if index == 1:
+            return f"it is set in {user_file()}"
+        if index == 2:
+            return f"it is set by {ENV_PREFIX}{'__'.join(p.upper() for p in loc if not p.isdigit())}"
+        return "it is set on the command line"
+    present = [str(user_file())] if user_file().exists() else []
+    present += sorted(k for k in os.environ if k.startswith(ENV_PREFIX) and k != ENV_PREFIX + "CONFIG")
+    return f"check {', '.join(present)}" if present else "check the DSL's defaults"
+
+
+_MISSING = object()

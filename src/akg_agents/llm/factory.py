@@ -13,9 +13,9 @@ PROVIDERS = ("openai_compat", "anthropic", "exchange", "replay", "fake")
 def make_provider(llm: LLMSettings) -> Provider:
     kind = llm.provider
     if not kind:
-        raise LLMError("no LLM provider is configured (--model llm needs one)",
+        raise LLMError("no LLM provider is configured",
                        hint="run `akg_cli config init`, or set AKG_AGENTS_LLM__PROVIDER=openai_compat, "
-                            "AKG_AGENTS_LLM__API_KEY and AKG_AGENTS_LLM__MODELS__STANDARD; or use --model builtin")
+                            "AKG_AGENTS_LLM__API_KEY and AKG_AGENTS_LLM__MODELS__STANDARD")
     if kind == "openai_compat":
         from akg_agents.llm.openai_compat import OpenAICompatProvider
 
@@ -34,6 +34,17 @@ def make_provider(llm: LLMSettings) -> Provider:
         return ReplayProvider(llm.replay_file)
     raise LLMError(f"unknown llm.provider '{kind}'; valid: {', '.join(p for p in PROVIDERS if p != 'fake')}",
                    hint="the scripted fake is for tests and is built in code (akg_agents.llm.fake)")
+
+
+def provider_problem(llm: LLMSettings) -> LLMError | None:
+    """Why the configured provider cannot be used (no provider, no key, no folder ...), or None.
+    Checked before a run starts, so a run directory is never left behind by a setup problem;
+    nothing is sent to the model."""
+    try:
+        make_provider(llm)
+    except LLMError as problem:
+        return problem
+    return None
 
 
 def build_provider(llm: LLMSettings) -> MeteredProvider:

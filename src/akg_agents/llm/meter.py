@@ -8,6 +8,9 @@ from typing import Any
 
 from akg_agents.llm.base import Completion, Message, Provider
 
+USAGE_FILE = "llm_usage.json"  # in a run directory: every call of the run, across resumes
+TASK_USAGE_SUFFIX = ".llm_usage.json"  # beside a task a model wrote (`--request`): what writing it cost
+
 # USD per million tokens (prompt, completion) by model-name prefix; unknown models cost 0 and are
 # reported as unpriced rather than guessed.
 PRICES: dict[str, tuple[float, float]] = {
@@ -43,6 +46,15 @@ class Tally:
         else:
             self.cost_usd += (completion.usage.prompt_tokens * price[0] + completion.usage.completion_tokens * price[1]) / 1e6
 
+    def add_recorded(self, recorded: dict[str, Any]) -> None:
+        """Calls counted elsewhere (an `as_dict()` written earlier) join this tally."""
+        self.calls += int(recorded.get("calls", 0))
+        self.prompt_tokens += int(recorded.get("prompt_tokens", 0))
+        self.completion_tokens += int(recorded.get("completion_tokens", 0))
+        self.cost_usd += float(recorded.get("cost_usd", 0.0))
+        self.seconds += float(recorded.get("seconds", 0.0))
+        self.unpriced.update(str(m) for m in recorded.get("unpriced_models", []))
+
     def as_dict(self) -> dict[str, Any]:
         return {"calls": self.calls, "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
                 "cost_usd": round(self.cost_usd, 6), "seconds": round(self.seconds, 2), "unpriced_models": sorted(self.unpriced)}
@@ -62,6 +74,13 @@ class MeteredProvider:
         self.total.add(completion, took)
         self.by_agent.setdefault(agent or "?", Tally()).add(completion, took)
         return completion
+
+    def add_recorded(self, summary: dict[str, Any]) -> None:
+        """Count calls made before this meter existed: the TaskConstructor's for a `--request` run,
+        an earlier session's when a run is resumed (a `summary()` written to llm_usage.json)."""
+        self.total.add_recorded(summary.get("total", {}))
+        for agent, tally in summary.get("by_agent", {}).items():
+            self.by_agent.setdefault(agent, Tally()).add_recorded(tally)
 
     def summary(self) -> dict[str, Any]:
         return {"total": self.total.as_dict(), "by_agent": {k: v.as_dict() for k, v in sorted(self.by_agent.items())}}

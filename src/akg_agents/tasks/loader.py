@@ -8,15 +8,20 @@ runs in the CLI's own process). Both kinds of problem surface as a one-line Task
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 from akg_agents.errors import TaskError
 from akg_agents.records import Task
 
 REQUIRED = ("Model", "get_inputs", "get_init_inputs")
+STDIN = "-"  # `--task -`: the task's source comes from standard input
+STDIN_TASK_NAME = "task"  # ... and, having no file name, the task is called this
 
 
 def load_task(path: str | Path) -> Task:
+    if str(path) == STDIN:
+        return load_stdin_task()
     file = Path(path)
     if not file.exists():
         raise TaskError(f"task file not found: {file}")
@@ -28,6 +33,22 @@ def load_task(path: str | Path) -> Task:
         raise TaskError(f"cannot read {file}: {exc}") from None
     check_task_source(source, str(file))
     return Task(name=file.stem, source=source, path=str(file.resolve()))
+
+
+def load_stdin_task() -> Task:
+    """`--task -`: read the whole task from standard input; it is named 'task'."""
+    stream = sys.stdin
+    if stream is None or stream.isatty():
+        raise TaskError("--task -: standard input is a terminal, not a task file",
+                        hint="pipe the task in: akg_cli op --task - < task.py")
+    try:
+        source = stream.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TaskError(f"--task -: cannot read standard input: {exc}") from None
+    if not source.strip():
+        raise TaskError("--task -: standard input was empty; pipe a task file in (akg_cli op --task - < task.py)")
+    check_task_source(source, "standard input")
+    return Task(name=STDIN_TASK_NAME, source=source, path="")
 
 
 def load_tasks(path: str | Path) -> list[Task]:

@@ -29,7 +29,7 @@ from akg_agents.verify.sandbox import Sandbox, new_job_dir, scrubbed_env
 from akg_agents.verify.static import check_source
 
 BASELINE_VERSION = 4  # bump when baseline timing changes: old cache entries are then ignored
-PREPARE_TIMEOUT_S = 900.0
+BASELINE_TIMEOUT_S = 900.0  # a torch.compile baseline compiles for minutes on large tasks
 PROFILE_SHARE = 0.4  # of the per-candidate timeout, for the timed rounds  # references at KernelBench sizes, plus a torch.compile baseline
 
 
@@ -90,6 +90,10 @@ class Verifier:
         key = f"v{BASELINE_VERSION}_{task.digest}_{name}_{s.precision}_s{seeds}{compiled}_torch{torch.__version__}"
         return Path(self.cache_dir) / "baselines" / f"{key}.json"
 
+    def _prepare_timeout(self) -> float:
+        """A task that hangs at import or in forward is stopped after this (the referee restarts)."""
+        return max(3 * self.settings.timeout_s, 120.0)
+
     def reference(self, task: Task) -> ReferenceInfo:
         """Validate the task in the referee and hold its references there; baselines are timed once
         per task, device kind and precision, and reused by later runs (cached on disk)."""
@@ -99,7 +103,10 @@ class Verifier:
         s = self.settings
         request = {"cmd": "prepare", "task_source": task.source, "digest": task.digest, "seeds": list(s.seeds),
                    "device": s.device, "threads": s.threads, "precision": s.precision, "pool": s.run_times}
-        reply = self.referee.request(request, PREPARE_TIMEOUT_S)
+        reply = self.referee.request(request, self._prepare_timeout())
+        if reply.get("lost"):
+            raise TaskError(f"task '{task.name}': no answer within {self._prepare_timeout():.0f} s while importing it and "
+                            "computing its reference outputs (an endless loop at import or in forward?)")
         if not reply.get("ok"):
             raise TaskError(f"task '{task.name}': {reply.get('message', 'validation failed')}", hint=_last_line(reply.get("log", "")))
         info = dict(reply["info"])
@@ -108,7 +115,7 @@ class Verifier:
             info.update(json.loads(cached.read_text()))
         else:
             timed = self.referee.request({"cmd": "baselines", "digest": task.digest, "baseline_compile": s.baseline_compile,
-                                          "time_runs": max(s.run_times // 2, 5), "warmup": 2}, PREPARE_TIMEOUT_S)
+                                          "time_runs": max(s.run_times // 2, 5), "warmup": 2}, BASELINE_TIMEOUT_S)
             if not timed.get("ok"):
                 raise TaskError(f"task '{task.name}': {timed.get('message', 'baseline timing failed')}")
             baselines = {k: timed["info"][k] for k in ("eager_ms", "compile_ms") if k in timed["info"]}
@@ -124,7 +131,7 @@ class Verifier:
         """Eager time at the task's sizes, measured without preparing references (for shrinking)."""
         s = self.settings
         reply = self.referee.request({"cmd": "eager_ms", "task_source": task.source, "device": s.device,
-                                      "precision": s.precision, "seed": s.seeds[0]}, PREPARE_TIMEOUT_S)
+                                      "precision": s.precision, "seed": s.seeds[0]}, self._prepare_timeout())
         if not reply.get("ok"):
             raise TaskError(f"task '{task.name}': {reply.get('message', 'cannot be timed')}")
         return float(reply["eager_ms"])
@@ -132,7 +139,10 @@ class Verifier:
     def fit_problem(self, task: Task) -> str | None:
         """Why the task cannot run here at its sizes (from a meta-device dry run), or None."""
         s = self.settings
-        reply = self.referee.request({"cmd": "estimate", "task_source": task.source, "device": s.device}, 300.0)
+        reply = self.referee.request({"cmd": "estimate", "task_source": task.source, "device": s.device}, self._prepare_timeout())
+        if reply.get("lost"):
+            raise TaskError(f"task '{task.name}': no answer within {self._prepare_timeout():.0f} s while importing it "
+                            "(an endless loop at import?)")
         if not reply.get("ok"):
             raise TaskError(f"task '{task.name}': {reply.get('message', 'cannot be loaded')}")
         inputs, outputs = reply.get("input_bytes"), reply.get("output_bytes")

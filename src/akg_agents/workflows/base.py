@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from akg_agents.records import Candidate, EvalResult, RunConfig, Task
@@ -20,6 +21,10 @@ class Reporter(Protocol):
 
     def info(self, message: str) -> None: ...
 
+    def run_dir(self, root: Path) -> None:
+        """The run directory exists: the task is prepared and the run can be resumed from here."""
+        ...
+
     def candidate_started(self, candidate: Candidate) -> None: ...
 
     def candidate_done(self, candidate: Candidate, result: EvalResult, resumed: bool) -> None: ...
@@ -27,6 +32,9 @@ class Reporter(Protocol):
 
 class SilentReporter:
     def info(self, message: str) -> None:
+        return None
+
+    def run_dir(self, root: Path) -> None:
         return None
 
     def candidate_started(self, candidate: Candidate) -> None:
@@ -44,6 +52,13 @@ class RunContext:
     evaluator: Evaluator
     reporter: Reporter = field(default_factory=SilentReporter)
     kernel_path: str | None = None  # verifier_only: the existing code to check
+
+    def __post_init__(self) -> None:
+        # A run's context is made once its directory exists (fresh or resumed): the reporter learns
+        # where it is, so an interrupted command can name the directory to resume.
+        announce = getattr(self.reporter, "run_dir", None)
+        if announce is not None:
+            announce(self.store.root)
 
 
 async def evaluate_one(ctx: RunContext, candidate: Candidate, profile: bool) -> EvalResult:

@@ -14,4 +14,7 @@ async def run(ctx: RunContext, profile: bool = True) -> None:
     candidates = generate(ctx.task, ctx.config.dsl, ctx.config.max_candidates, ctx.config.threads)
     ctx.store.event("generated", agent="builtin", count=len(candidates), note=candidates[0].note)
     ctx.reporter.info(f"built-in generator: {len(candidates)} candidate(s), {candidates[0].note}")
+    if len(candidates) < ctx.config.max_candidates:
+        ctx.reporter.info(f"note: --max-candidates {ctx.config.max_candidates} asks for more than the built-in "
+                          f"generator has for this task: its whole grid is {len(candidates)} candidate(s)")
     await evaluate_all(ctx, candidates, profile)

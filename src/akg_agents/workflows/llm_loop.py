@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from akg_agents.agents.analysis import OpAnalysis, analyze_task
 from akg_agents.agents.conductor import Conductor
@@ -24,7 +26,7 @@ from akg_agents.dsl import get_plugin
 from akg_agents.errors import LLMError
 from akg_agents.llm.base import LEVELS
 from akg_agents.llm.factory import build_provider
-from akg_agents.llm.meter import MeteredProvider
+from akg_agents.llm.meter import TASK_USAGE_SUFFIX, USAGE_FILE, MeteredProvider
 from akg_agents.records import Candidate, EvalResult
 from akg_agents.skills import load_skills, render_skills, select_skills
 from akg_agents.workflows.base import RunContext, evaluate_one
@@ -82,6 +84,9 @@ def _skills(ctx: RunContext, analysis: OpAnalysis, skill_dirs: list[str], stage:
 async def run_llm(ctx: RunContext, design: bool, profile: bool, provider: MeteredProvider | None = None) -> None:
     settings = load_settings(ctx.config.dsl)
     llm = provider or build_provider(settings.llm)
+    earlier = _earlier_usage(ctx)
+    if earlier:
+        llm.add_recorded(earlier)
     ctx.reporter.info(f"LLM provider: {llm.name}")
     analysis = analyze_task(ctx.task)
     ctx.store.event("op_analysis", kinds=analysis.kinds, flops=analysis.flops, bytes=analysis.bytes,
@@ -104,9 +109,25 @@ async def run_llm(ctx: RunContext, design: bool, profile: bool, provider: Metere
         ctx.store.event("llm_error", message=str(problem), hint=problem.hint)
         raise
     finally:
-        (ctx.store.root / "llm_usage.json").write_text(json.dumps(llm.summary(), indent=2))
+        (ctx.store.root / USAGE_FILE).write_text(json.dumps(llm.summary(), indent=2))
         ctx.store.event("llm_usage", **llm.summary()["total"])
         ctx.reporter.info(llm.line())
+
+
+def _earlier_usage(ctx: RunContext) -> dict[str, Any] | None:
+    """Calls already made for this run: its own llm_usage.json when it is resumed (which includes
+    the rest), else the TaskConstructor's calls when a model wrote the task (`--request`)."""
+    candidates = [ctx.store.root / USAGE_FILE]
+    if ctx.task.path:
+        candidates.append(Path(ctx.task.path).with_suffix(TASK_USAGE_SUFFIX))
+    for path in candidates:
+        if path.is_file():
+            try:
+                data: dict[str, Any] = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            return data
+    return None
 
 
 async def _iterate(loop: Loop, sketch: str, profile: bool) -> None:
