@@ -79,7 +79,8 @@ def parse_devices(text: str) -> list[int]:
         if not part:
             raise ConfigError(f"--devices '{text}' has an empty entry; list device numbers like 0 or 0,1")
         if not part.isdigit():
-            raise ConfigError(f"--devices takes device numbers like 0 or 0,1 (bad entry '{part}' in '{text}')")
+            where = f" in '{text}'" if len(parts) > 1 else ""
+            raise ConfigError(f"--devices takes device numbers like 0 or 0,1 (not '{part}'{where})")
     devices = [int(part) for part in parts]
     twice = sorted({d for d in devices if devices.count(d) > 1})
     if twice:

@@ -68,7 +68,7 @@ def check_host_arch(backend: str, arch: str) -> None:
     if backend == "cpu" and arch != host:
         raise ConfigError(f"--arch {arch} cannot be targeted from this {host} host: cpu kernels are compiled "
                           f"with -march=native for the machine they run on",
-                          hint=f"leave --arch out (it is {host} here), or run on a {arch} machine")
+                          hint=f"leave --arch out (it is {host} here), or run on an {arch} machine")
 
 
 def check_devices(backend: str, text: str) -> list[int]:
