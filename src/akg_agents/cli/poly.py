@@ -68,7 +68,8 @@ def bench(kernels: str = typer.Option("all", help="comma list or 'all'"),
           size: str = typer.Option("MINI", help="MINI | SMALL | MEDIUM | LARGE | EXTRALARGE"),
           threads: str = typer.Option("1,2", help="comma list of thread counts"),
           runs: int = typer.Option(5, help="runs per measurement (middle runs averaged)"),
-          out: Path | None = typer.Option(None, help="JSONL results (resumed if present)"),
+          out: Path | None = typer.Option(None, help="JSONL results; an existing file is resumed: only what it lacks "
+                                          "is measured (default: a new akg_poly_bench/SIZE_TIME/bench.jsonl)"),
           overrides: Path | None = typer.Option(None, help="kernel-specific override YAML"),
           timeout: float = typer.Option(600.0, help="seconds per run before giving up"),
           summary: Path | None = typer.Option(None, help="write a Markdown summary here")) -> None:
@@ -97,16 +98,48 @@ def bench(kernels: str = typer.Option("all", help="comma list or 'all'"),
     if overrides is not None and not overrides.exists():
         _fail(f"overrides file not found: {overrides}")
     path = out or default_out(size)
+    _check_out(path)
+    earlier = load(path)
+    if earlier:
+        typer.echo(f"resuming {path}: {len(earlier)} result(s) recorded earlier are kept, not measured again; "
+                   "only the missing ones are run (pass another --out to measure everything)")
+    else:
+        typer.echo(f"results: {path}")
     spec = BenchSpec(names, vs, size, ths, runs, path, overrides, timeout)
     try:
-        run_bench(spec, log=typer.echo)
+        new = run_bench(spec, log=typer.echo)
     except ConfigError as exc:
         _fail(str(exc))
+    if earlier:
+        typer.echo(f"{len(new)} result(s) measured now, {len(earlier)} from the earlier run of {path}")
     text = make_summary(load(path), size, ths)
     if summary is not None:
         summary.parent.mkdir(parents=True, exist_ok=True)
         summary.write_text(text)
     typer.echo(text)
+
+
+def _check_out(path: Path) -> None:
+    """--out must be a file that can be appended to; one line otherwise (not a traceback mid-bench)."""
+    if path.is_dir():
+        _fail(f"--out {path} is a folder; pass a .jsonl file name")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                _fail(f"--out {path} cannot be created: {parent} is a file, not a folder")
+            break
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a"):
+            pass
+    except OSError as exc:
+        _fail(f"cannot write --out {path}: {exc.strerror or exc}")
+    try:
+        from akg_agents.poly.bench import load
+
+        load(path)
+    except (ValueError, TypeError) as exc:
+        _fail(f"--out {path} is not a results file of `akg_cli poly bench` ({str(exc).splitlines()[0][:80]})")
 
 
 @poly_app.command("list")

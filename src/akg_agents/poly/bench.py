@@ -62,7 +62,7 @@ class BenchSpec:
     size: str
     threads: list[int]
     runs: int = 5
-    out: Path = Path("benchmarks/poly/results/bench.jsonl")
+    out: Path = Path("akg_poly_bench/bench.jsonl")
     overrides: Path | None = None
     timeout: float = 600.0
 
@@ -158,7 +158,14 @@ def _fmt(r: Record) -> str:
 
 
 def default_out(size: str) -> Path:
-    return Path("benchmarks/poly/results") / f"bench_{size}.jsonl"
+    """A new folder per bench, as `akg_cli op` and `akg_cli bench` make: never an earlier bench's
+    results (the committed ones in a checkout included) read back as if measured now."""
+    folder = Path("akg_poly_bench") / f"{size}_{time.strftime('%Y%m%d-%H%M%S')}"
+    suffix = 1
+    while folder.exists():
+        suffix += 1
+        folder = folder.with_name(f"{size}_{time.strftime('%Y%m%d-%H%M%S')}_{suffix}")
+    return folder / "bench.jsonl"
 
 
 def timestamp() -> str:
