@@ -7,9 +7,10 @@ others busy and agents keep talking to the LLM.
 
 from __future__ import annotations
 
-from akg_agents.records import Candidate, EvalResult, ProfileResult, Task
+from akg_agents.records import Candidate, EvalResult, Task
 from akg_agents.runtime.device_pool import DevicePool
 from akg_agents.verify.evaluate import ReferenceInfo
+from akg_agents.verify.protocol import RaceOutcome
 
 
 class Evaluator:
@@ -34,7 +35,7 @@ class Evaluator:
     def fit_problem(self, task: Task) -> str | None:
         return self.pool.slots[0].verifier.fit_problem(task)
 
-    def race(self, task: Task, finalists: list[Candidate]) -> list[ProfileResult] | str:
+    def race(self, task: Task, finalists: list[Candidate]) -> RaceOutcome:
         """Re-time the finalists side by side against eager (on the first device)."""
         return self.pool.slots[0].verifier.race(task, finalists)
 

@@ -128,28 +128,40 @@ class RunStore:
 
     def finalists(self, count: int = 3) -> list[Candidate]:
         """The fastest passed candidates by their own time (flagged-impossible ones last)."""
-        timed = [(c, r) for c, r in self.results.values() if r.ok and r.profile is not None]
+        _, disqualified = self.race()
+        timed = [(c, r) for c, r in self.results.values() if r.ok and r.profile is not None and c.id not in disqualified]
         timed.sort(key=lambda cr: (not cr[1].profile.counted, cr[1].profile.candidate.median_ms) if cr[1].profile else (True, 0.0))
         return [c for c, _ in timed[:count]]
 
-    def record_race(self, timings: dict[str, ProfileResult]) -> None:
-        """The finalists re-timed side by side against eager: this decides the best."""
-        _write_atomic(self.root / "race.json", json.dumps({cid: to_dict(p) for cid, p in timings.items()}, indent=2))
+    def record_race(self, timings: dict[str, ProfileResult], disqualified: list[str]) -> None:
+        """The finalists re-timed side by side against eager (this decides the best), and the ones
+        disqualified there."""
+        data = {"timings": {cid: to_dict(p) for cid, p in timings.items()}, "disqualified": disqualified}
+        _write_atomic(self.root / "race.json", json.dumps(data, indent=2))
 
-    def race(self) -> dict[str, ProfileResult]:
+    def clear_race(self) -> None:
+        (self.root / "race.json").unlink(missing_ok=True)  # a resumed run races again
+
+    def race(self) -> tuple[dict[str, ProfileResult], list[str]]:
         path = self.root / "race.json"
         if not path.exists():
-            return {}
-        return {cid: from_dict(ProfileResult, data) for cid, data in json.loads(path.read_text()).items()}
+            return {}, []
+        data = json.loads(path.read_text())
+        return {cid: from_dict(ProfileResult, p) for cid, p in data["timings"].items()}, list(data["disqualified"])
+
+    def result_of(self, candidate: Candidate) -> EvalResult | None:
+        found = self.results.get(candidate.digest)
+        return found[1] if found else None
 
     def best(self) -> tuple[Candidate, EvalResult] | None:
         """The winner of the finalists' race when there was one, else the fastest by its own
         time; a time below the roofline floor never wins over a counted one."""
-        passed = [(c, r) for c, r in self.results.values() if r.ok]
+        timings, disqualified = self.race()
+        passed = [(c, r) for c, r in self.results.values() if r.ok and c.id not in disqualified]
         if not passed:
             return None
         by_id = {c.id: (c, r) for c, r in passed}
-        race = {cid: p for cid, p in self.race().items() if cid in by_id}
+        race = {cid: p for cid, p in timings.items() if cid in by_id}
         if race:
             winner = min(race, key=lambda cid: (not race[cid].counted, race[cid].candidate.median_ms))
             candidate, result = by_id[winner]

@@ -21,9 +21,16 @@ from typing import Any
 import torch
 
 from akg_agents.dsl import get_plugin
-from akg_agents.errors import TaskError, ToolchainError
-from akg_agents.records import Candidate, EvalResult, Mismatch, ProfileResult, Status, Task, Timing, from_dict
-from akg_agents.verify.protocol import CandidateJob, RaceEntry, RaceJob, RefereeLink, WorkerReport
+from akg_agents.errors import TaskError, ToolchainError, WorkerError
+from akg_agents.records import Candidate, EvalResult, Mismatch, Status, Task, Timing, from_dict
+from akg_agents.verify.protocol import (
+    CandidateJob,
+    RaceEntry,
+    RaceJob,
+    RaceOutcome,
+    RefereeLink,
+    WorkerReport,
+)
 from akg_agents.verify.referee_client import RefereeProcess
 from akg_agents.verify.sandbox import Sandbox, new_job_dir, scrubbed_env
 from akg_agents.verify.static import check_source
@@ -45,7 +52,6 @@ class VerifySettings:
     baseline_compile: bool = False
     precision: str = "fp32"
     allow_tf32: bool = False
-    timed_check_probability: float = 1.0  # share of timed calls whose outputs the referee checks
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,8 @@ class Verifier:
             return self._prepared[1]
         s = self.settings
         request = {"cmd": "prepare", "task_source": task.source, "digest": task.digest, "seeds": list(s.seeds),
-                   "device": s.device, "threads": s.threads, "precision": s.precision, "pool": s.run_times}
+                   "device": s.device, "threads": s.threads, "precision": s.precision, "pool": s.run_times,
+                   "allow_tf32": s.allow_tf32}
         reply = self.referee.request(request, self._prepare_timeout())
         if reply.get("lost"):
             raise TaskError(f"task '{task.name}': no answer within {self._prepare_timeout():.0f} s while importing it and "
@@ -131,7 +138,8 @@ class Verifier:
         """Eager time at the task's sizes, measured without preparing references (for shrinking)."""
         s = self.settings
         reply = self.referee.request({"cmd": "eager_ms", "task_source": task.source, "device": s.device,
-                                      "precision": s.precision, "seed": s.seeds[0]}, self._prepare_timeout())
+                                      "precision": s.precision, "seed": s.seeds[0], "allow_tf32": s.allow_tf32},
+                                     self._prepare_timeout())
         if not reply.get("ok"):
             raise TaskError(f"task '{task.name}': {reply.get('message', 'cannot be timed')}")
         return float(reply["eager_ms"])
@@ -189,20 +197,33 @@ class Verifier:
         result = _judge(candidate.id, report, verdict, list(s.seeds), info)
         return replace(result, timings_s={**result.timings_s, "total": time.perf_counter() - started})
 
-    def race(self, task: Task, finalists: list[Candidate]) -> list[ProfileResult] | str:
-        """Re-time finalists and eager side by side on the same fresh inputs; a string says why not."""
+    def race(self, task: Task, finalists: list[Candidate]) -> RaceOutcome:
+        """Re-time finalists and eager side by side on the same fresh inputs."""
         info = self.reference(task)
         s = self.settings
         entries = [RaceEntry(c.id, c.dsl, c.code) for c in finalists]
         with _Session(self, task, info) as (link, verdict):
             job_dir = new_job_dir(self._jobs_root, "race_")
             job = RaceJob(task.source, entries, list(s.seeds), job_dir, link, s.device, s.threads, s.warmup_times, s.run_times,
-                          s.precision, PROFILE_SHARE * s.timeout_s * len(finalists))
+                          s.precision, PROFILE_SHARE * s.timeout_s * len(finalists), s.allow_tf32)
             report = self.sandbox.run(job, job_dir, s.timeout_s * len(finalists), s.memory_mb)
-        if verdict.get("failure") or report.status != "ok":
-            return f"{report.status}: {report.message}" if report.status != "ok" else "the referee stopped the race"
+        if report.status != "ok" or verdict.get("failure"):
+            failed = int(report.log_tail) if report.log_tail.isdigit() else None
+            return RaceOutcome(failed=failed, message=report.message or "the referee stopped the race")
+        missing = _missing_timed_outputs(verdict, len(finalists))
+        if missing:
+            return RaceOutcome(message=missing)
         compiled = _compiled_timing(info)
-        return [replace(p, compiled=compiled) for p in report.race]
+        return RaceOutcome(timings=[replace(p, compiled=compiled, timed_checked=p.input_sets) for p in report.race])
+
+
+def _missing_timed_outputs(verdict: dict[str, Any], models: int) -> str:
+    """The referee, not the candidate's process, says how many timed outputs it judged."""
+    handed, judged = int(verdict.get("handed", 0)), int(verdict.get("timed_checked", 0))
+    if judged != handed * models or handed == 0:
+        return (f"the referee handed out {handed} fresh input set(s) but judged {judged} timed output(s) "
+                f"(expected {handed * models}): the timings cannot be trusted")
+    return ""
 
 
 class _Session:
@@ -217,13 +238,14 @@ class _Session:
         s = self.verifier.settings
         reply = self.verifier.referee.request({
             "cmd": "open", "token": self.token, "task_digest": self.task.digest, "atol": self.task.atol,
-            "rtol": self.task.rtol, "allow_tf32": s.allow_tf32, "check_probability": s.timed_check_probability}, 60.0)
+            "rtol": self.task.rtol, "allow_tf32": s.allow_tf32}, 60.0)
         if not reply.get("ok"):  # the referee was restarted: prepare again, then open
             self.verifier._prepared = None
             self.verifier.reference(self.task)
             reply = self.verifier.referee.request({"cmd": "open", "token": self.token, "task_digest": self.task.digest,
-                                                   "atol": self.task.atol, "rtol": self.task.rtol, "allow_tf32": s.allow_tf32,
-                                                   "check_probability": s.timed_check_probability}, 60.0)
+                                                   "atol": self.task.atol, "rtol": self.task.rtol, "allow_tf32": s.allow_tf32}, 60.0)
+        if not reply.get("ok"):
+            raise WorkerError(f"the referee cannot open a session: {reply.get('message', 'no answer')}")
         link = RefereeLink(reply.get("socket", ""), self.token, reply.get("slots", []), self.info.aliases, self.info.mutated_inputs,
                            reply.get("input_slots", []))
         return link, self.verdict
@@ -267,6 +289,9 @@ def _judge(candidate_id: str, report: WorkerReport, verdict: dict[str, Any], see
     dyn = sum(1 for c in info.cases if c.startswith("dyn"))
     message = f"matches PyTorch on seeds {seeds}" + (f" and {dyn} dynamic-shape cases" if dyn else "")
     profile = report.profile
+    if profile is not None and _missing_timed_outputs(verdict, 1):
+        return EvalResult(candidate_id, Status.REJECTED, _missing_timed_outputs(verdict, 1), rule="timed-outputs-missing",
+                          seeds=seeds, timings_s=report.timings_s)
     if profile is not None:
         # (The count of checked timed calls stays out of the message: prompts carry the message,
         # and it varies with load, which would make replayed conversations diverge.)

@@ -65,6 +65,16 @@ class RaceJob:
     run_times: int = 30
     precision: str = "fp32"
     profile_budget_s: float = 20.0
+    allow_tf32: bool = False
+
+
+@dataclass(frozen=True)
+class RaceOutcome:
+    """Finalists re-timed side by side: their timings in order, or the one that failed."""
+
+    timings: list[ProfileResult] = field(default_factory=list)
+    failed: int | None = None  # index of a finalist that broke a rule or gave a wrong output
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,6 @@ class WorkerReport:
     profile: ProfileResult | None = None
     race: list[ProfileResult] = field(default_factory=list)  # RaceJob: one per entry, in order
     notes: str = ""  # compiler evidence for a passed kernel (e.g. which loops were vectorized)
-    referee_stop: bool = False  # the referee found a wrong output: its verdict has the evidence
     timings_s: dict[str, float] = field(default_factory=dict)
 
 

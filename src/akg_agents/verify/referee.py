@@ -44,6 +44,7 @@ from akg_agents.verify.referee_task import (
 from akg_agents.verify.transport import TransportError, open_cuda, open_slot
 
 PR_SET_DUMPABLE = 4
+MAX_MESSAGE_BYTES = 1 << 20
 
 
 def _not_dumpable() -> None:
@@ -59,12 +60,12 @@ class Session:
         self.atol: float | None = request.get("atol")
         self.rtol: float | None = request.get("rtol")
         self.allow_tf32 = bool(request.get("allow_tf32", False))
-        self.check_probability = float(request.get("check_probability", 1.0))
         self.task = task
         self.failure: dict[str, Any] | None = None
         self.cases_ok: list[str] = []
         self.timed_total = 0
         self.timed_checked = 0
+        self.handed = 0  # fresh input sets handed out for timed calls
         self.pending_seeds: set[int] = set()
         self.pending_entries: dict[int, int] = {}  # seed -> pool index
         self.slots_to_remove: list[str] = []
@@ -101,10 +102,12 @@ class Session:
         if not self.task.pool:
             seed = secrets.randbits(62)
             self.pending_seeds.add(seed)
+            self.handed += 1
             return {"ok": True, "seed": seed}
         if not self.order:
             return {"ok": True, "done": True}
         index = self.order.pop()
+        self.handed += 1
         seed, inputs, _ = self.task.pool[index]
         for view, value in zip(self.input_views, inputs, strict=True):
             if view is not None:
@@ -151,7 +154,7 @@ class Session:
 
     def verdict(self) -> dict[str, Any]:
         return {"failure": self.failure, "cases_ok": self.cases_ok, "timed_total": self.timed_total,
-                "timed_checked": self.timed_checked}
+                "timed_checked": self.timed_checked, "handed": self.handed}
 
     def close(self) -> None:
         from akg_agents.verify.transport import forget_slots
@@ -161,6 +164,15 @@ class Session:
         for path in [*self.slots, *self.slots_to_remove]:
             with contextlib.suppress(OSError):
                 os.unlink(path)
+
+
+def _release_cached_memory() -> None:
+    """Blocks the caching allocator keeps are the candidate's to use, not the referee's."""
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
 
 
 def _make_slots(root: str, sizes: list[int]) -> list[str]:
@@ -188,14 +200,16 @@ class Referee:
         cmd = request.get("cmd")
         if cmd == "prepare":
             with self.lock:
-                self.task = None  # free the last task's references before making room for these
-                torch.cuda.empty_cache() if torch.cuda.is_available() else None
+                self._forget_task()  # free the last task's references before making room for these
                 try:
                     self.task = prepare(request)
                 except ReferenceFailed as failed:
                     return {"ok": False, "status": failed.status, "message": failed.message, "log": failed.log}
+                finally:
+                    _release_cached_memory()
             return {"ok": True, "info": self.task.info}
         if cmd in ("estimate", "eager_ms"):
+            self._forget_task()  # the last task's references must not crowd out this one
             try:
                 if cmd == "eager_ms":
                     return {"ok": True, "eager_ms": quick_eager_ms(request)}
@@ -208,7 +222,10 @@ class Referee:
             if self.task is None or self.task.digest != request.get("digest"):
                 return {"ok": False, "message": "the referee has not prepared this task"}
             with self.lock, torch.no_grad():
-                return {"ok": True, "info": baselines(request, self.task)}
+                try:
+                    return {"ok": True, "info": baselines(request, self.task)}
+                finally:
+                    _release_cached_memory()
         if cmd == "open":
             if self.task is None or self.task.digest != request.get("task_digest"):
                 return {"ok": False, "message": "the referee has not prepared this task"}
@@ -223,6 +240,10 @@ class Referee:
             return {"ok": True, "verdict": closing.verdict()}
         return {"ok": False, "message": f"unknown command {cmd!r}"}
 
+    def _forget_task(self) -> None:
+        self.task = None
+        _release_cached_memory()
+
     # -- candidate connections ------------------------------------------------------------------
 
     def serve_candidates(self) -> None:
@@ -235,22 +256,31 @@ class Referee:
 
     def _connection(self, conn: socket.socket) -> None:
         session: Session | None = None
-        with conn, conn.makefile("rw") as stream:
-            for line in stream:
+        with conn, conn.makefile("rwb") as stream:
+            while True:
+                line = stream.readline(MAX_MESSAGE_BYTES)
+                if not line:
+                    return
                 try:
+                    if not line.endswith(b"\n"):
+                        raise TransportError(f"a message longer than {MAX_MESSAGE_BYTES} bytes")
                     message = json.loads(line)
+                    if not isinstance(message, dict):
+                        raise TransportError("a message that is not an object")
                     if session is None:
                         session = self.sessions.get(str(message.get("token")))
                         reply: dict[str, Any] = {"ok": session is not None}
                     else:
                         with self.lock:
                             reply = self._candidate_message(session, message)
-                except (TransportError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-                    reply = {"ok": False, "stop": True, "error": f"{type(exc).__name__}: {exc}"}
+                except Exception as exc:  # anything the candidate's process sends is untrusted
+                    reply = {"ok": False, "stop": True, "error": f"{type(exc).__name__}: {str(exc)[:200]}"}
                     if session is not None and session.failure is None:
-                        session.failure = {"kind": "protocol", "message": f"bad message from the candidate's process: {exc}"}
-                stream.write(json.dumps(reply) + "\n")
+                        session.failure = {"kind": "protocol", "message": f"bad message from the candidate's process: {str(exc)[:200]}"}
+                stream.write((json.dumps(reply) + "\n").encode())
                 stream.flush()
+                if reply.get("stop") and session is None:
+                    return
 
     def _candidate_message(self, session: Session, message: dict[str, Any]) -> dict[str, Any]:
         op = message.get("op")
@@ -287,9 +317,6 @@ class Referee:
         if changed is not None:
             session.failure = {"kind": "timed_input", "seed": seed, "input": changed}
             return {"ok": False, "stop": True}
-        # Decided after the call has run: the kernel cannot know whether this call is checked.
-        if secrets.randbelow(1_000_000) >= int(session.check_probability * 1_000_000):
-            return {"ok": True}
         session.timed_checked += 1
         mismatch = self._compare(session, expected, outputs, seed)
         if mismatch is not None:
@@ -326,11 +353,21 @@ class Referee:
         raise TransportError("descriptor of the wrong kind for this device")
 
 
+def _protocol_stream() -> Any:
+    """The parent's pipe, on a private descriptor; fd 1 then goes to the log, so a print() in the
+    user's task cannot corrupt the replies."""
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    sys.stdout = os.fdopen(1, "w", buffering=1)
+    return protocol
+
+
 def serve() -> None:
     _not_dumpable()
+    protocol = _protocol_stream()
     referee = Referee()
     threading.Thread(target=referee.serve_candidates, daemon=True).start()
-    print(json.dumps({"ready": True, "pid": os.getpid()}), flush=True)
+    protocol.write(json.dumps({"ready": True, "pid": os.getpid(), "root": referee.root}) + "\n")
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -338,7 +375,7 @@ def serve() -> None:
             reply = referee.handle_parent(json.loads(line))
         except Exception as exc:  # a broken referee must say why, not hang the parent
             reply = {"ok": False, "message": f"referee error: {exc!r}", "log": traceback.format_exc()[-3000:]}
-        print(json.dumps(reply), flush=True)
+        protocol.write(json.dumps(reply) + "\n")
 
 
 if __name__ == "__main__":

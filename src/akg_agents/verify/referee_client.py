@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +29,7 @@ class RefereeProcess:
         self._env = env
         self._proc: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
+        self._root = ""
 
     def _start(self) -> subprocess.Popen[str]:
         os.makedirs(self.log_dir, exist_ok=True)
@@ -36,7 +38,9 @@ class RefereeProcess:
             proc = subprocess.Popen([sys.executable, "-m", "akg_agents.verify.referee"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=log, text=True, env=self._env, start_new_session=True)
         line = _read_line(proc, START_TIMEOUT_S)
-        if not line or not json.loads(line).get("ready"):
+        ready = json.loads(line) if line else {}
+        self._root = str(ready.get("root", ""))
+        if not ready.get("ready"):
             proc.kill()
             tail = Path(log_path).read_text()[-2000:].strip().splitlines()
             raise WorkerError("the referee process did not start", hint=(tail or ["is torch importable by this Python?"])[-1])
@@ -69,6 +73,9 @@ class RefereeProcess:
                 os.killpg(self._proc.pid, signal.SIGKILL)
             self._proc.wait()
             self._proc = None
+        if self._root and os.path.basename(self._root).startswith("akg_referee_"):
+            shutil.rmtree(self._root, ignore_errors=True)  # its shared-memory slot files
+        self._root = ""
 
     def close(self) -> None:
         with self._lock:

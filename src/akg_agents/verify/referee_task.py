@@ -23,6 +23,7 @@ from akg_agents.verify.taskrun import (
     make_inputs,
     make_timer,
     plain_outputs,
+    set_tf32,
     sync,
 )
 
@@ -78,8 +79,9 @@ class PreparedTask:
             while len(self.pool) < count:
                 seed = secrets.randbits(62)
                 inputs = make_inputs(self.module, seed, self.device, self.precision)
+                pristine = [v.clone() if isinstance(v, torch.Tensor) else v for v in inputs]  # forward may change them
                 outputs = [t.detach().contiguous().clone() for t in plain_outputs(self.model(*inputs))]
-                self.pool.append((seed, inputs, outputs))
+                self.pool.append((seed, pristine, outputs))
 
     def seed_of(self, case: str) -> int:
         return int(case[4:]) if case.startswith("seed") else self.seeds[0]
@@ -134,6 +136,7 @@ def prepare(request: dict[str, Any]) -> PreparedTask:
     threads = int(request.get("threads", 0))
     if threads > 0:
         torch.set_num_threads(threads)
+    set_tf32(bool(request.get("allow_tf32", False)))
     module = _load(str(request["task_source"]))
     try:
         cases = case_labels(module, seeds)
@@ -170,7 +173,8 @@ def _prepare(request: dict[str, Any], module: types.ModuleType, cases: list[str]
             info["output_dtypes"] = [str(t.dtype).removeprefix("torch.") for t in outputs]
             info["output_bytes"] = sum(t.numel() * t.element_size() for t in outputs)
         if device == "cpu" and case.startswith("seed"):
-            task.case_inputs[case] = inputs  # handed to candidates through the input slots
+            # handed to candidates through the input slots: as drawn, before forward changed any
+            task.case_inputs[case] = [old if old is not None else new for old, new in zip(before, inputs, strict=True)]
         del before, inputs
         task.references[case] = [t.detach().contiguous().clone() for t in outputs]
         del outputs
@@ -275,6 +279,7 @@ def quick_eager_ms(request: dict[str, Any]) -> float:
     from akg_agents.profile.timer import time_interleaved
 
     device, precision = str(request["device"]), str(request.get("precision", "fp32"))
+    set_tf32(bool(request.get("allow_tf32", False)))
     module = _load(str(request["task_source"]))
     with torch.no_grad():
         model = build_model(module.Model, module, device, precision)

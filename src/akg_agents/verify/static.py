@@ -42,6 +42,10 @@ FORBIDDEN_ATTRS = {
     "sys._getframe": "no frame inspection",
     "sys.modules": "no reaching into other modules",
 }
+# The only parts of akg_agents a candidate may import: the loaders that build its kernels. The
+# rest (the worker, its channel to the referee, the timers) runs in the same process and must
+# stay out of reach.
+AKG_IMPORTS_ALLOWED = {"akg_agents.dsl.cpp_loader", "akg_agents.dsl.cuda_loader"}
 # torch functions that do math: calling them in forward means PyTorch, not the kernel, computes.
 TORCH_COMPUTE = {
     "matmul", "mm", "bmm", "addmm", "einsum", "conv1d", "conv2d", "conv3d", "relu", "gelu", "silu",
@@ -88,8 +92,17 @@ def _model_new_rules(tree: ast.Module) -> list[Violation]:
     return found
 
 
+def _imported_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return names
+
+
 def _forbidden_rules(tree: ast.Module) -> list[Violation]:
     found: list[Violation] = []
+    imported = _imported_names(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
             line = getattr(node, "lineno", 0)
@@ -102,7 +115,7 @@ def _forbidden_rules(tree: ast.Module) -> list[Violation]:
                 if name == prefix or name.startswith(prefix + "."):
                     found.append(Violation("forbidden-api", f"{name}: {why}", node.lineno))
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
-            found += _patching_rules(node)
+            found += _patching_rules(node, imported)
         elif isinstance(node, ast.Call) and dotted_name(node.func) in {"setattr", "delattr", "exec", "eval", "__import__", "globals", "open", "vars"}:
             found.append(Violation("no-patching", f"{dotted_name(node.func)}() is not allowed", node.lineno))
     return found
@@ -111,6 +124,10 @@ def _forbidden_rules(tree: ast.Module) -> list[Violation]:
 def _import_rules(node: ast.Import | ast.ImportFrom) -> list[Violation]:
     names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
     found = []
+    full = names if isinstance(node, ast.Import) else [f"{node.module}.{alias.name}" for alias in node.names]
+    for name in full:
+        if name.split(".")[0] == "akg_agents" and not any(name == ok or name.startswith(ok + ".") for ok in AKG_IMPORTS_ALLOWED):
+            found.append(Violation("forbidden-import", f"import {name}: only the DSL loaders of akg_agents may be imported", node.lineno))
     for name in names:
         root = name.split(".")[0]
         if root in FORBIDDEN_MODULES:
@@ -122,13 +139,13 @@ def _import_rules(node: ast.Import | ast.ImportFrom) -> list[Violation]:
     return found
 
 
-def _patching_rules(node: ast.Assign | ast.AugAssign | ast.AnnAssign) -> list[Violation]:
+def _patching_rules(node: ast.Assign | ast.AugAssign | ast.AnnAssign, imported: set[str]) -> list[Violation]:
     targets = node.targets if isinstance(node, ast.Assign) else [node.target]
     found = []
     for target in targets:
         if isinstance(target, ast.Attribute):
             name = dotted_name(target)
             root = name.split(".")[0]
-            if root in {"torch", "F", "nn", "time", "math", "sys", "os", "np", "numpy", "ctypes"}:
+            if root in {"torch", "F", "nn", "time", "math", "sys", "os", "np", "numpy", "ctypes"} | imported:
                 found.append(Violation("no-patching", f"assignment to {name}: no patching of libraries", node.lineno))
     return found

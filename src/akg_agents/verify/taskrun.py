@@ -134,3 +134,10 @@ def make_timer(device: str) -> Any:
     from akg_agents.profile.timer import CpuTimer
 
     return CpuTimer()
+
+
+def set_tf32(allowed: bool) -> None:
+    """fp32 means fp32 unless the task allows TF32: for the reference, eager and candidates alike
+    (cuDNN convolutions default to TF32 on Ampere and later)."""
+    torch.backends.cuda.matmul.allow_tf32 = allowed
+    torch.backends.cudnn.allow_tf32 = allowed

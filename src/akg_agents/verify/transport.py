@@ -76,7 +76,14 @@ def open_cuda(desc: dict[str, Any]) -> torch.Tensor:
     if not all(type(v) is int for v in ints):
         raise TransportError("malformed descriptor")
     handle = _unb64(desc.get("handle"))
+    numel = 1
+    for size in shape:
+        numel *= size
     if handle is None or ints[2] == 0:
+        # Never allocate with a shape the candidate sent: fresh referee memory may hold the
+        # reference itself. Only an empty output needs no memory.
+        if numel != 0:
+            raise TransportError("a descriptor without memory for a non-empty output")
         return torch.empty(shape, dtype=dtype_named(desc.get("dtype")), device="cuda")
     return rebuild_cuda_tensor(  # type: ignore[no-any-return]
         torch.Tensor, torch.Size(shape), tuple(stride), ints[0], torch.UntypedStorage, dtype_named(desc.get("dtype")),

@@ -16,6 +16,7 @@ work after returning, or stops working after N calls gives a wrong timed output.
 from __future__ import annotations
 
 import _thread
+import functools
 import math
 import time
 import traceback
@@ -39,6 +40,7 @@ from akg_agents.verify.taskrun import (
     load_module,
     make_inputs,
     make_timer,
+    set_tf32,
     sync,
 )
 
@@ -48,10 +50,9 @@ EAGER = -1  # eager's place in a round's lineup
 
 
 class JobFailed(Exception):
-    def __init__(self, status: Status, message: str, rule: str | None = None, log: str = "", referee_stop: bool = False) -> None:
+    def __init__(self, status: Status, message: str, rule: str | None = None, log: str = "") -> None:
         super().__init__(message)
         self.status, self.message, self.rule, self.log = status, message, rule, log
-        self.referee_stop = referee_stop
 
 
 def _short_traceback(limit: int = 12) -> str:
@@ -84,6 +85,7 @@ def run_candidate(job: CandidateJob) -> WorkerReport:
     from akg_agents.dsl import get_plugin
 
     _set_threads(job.threads)
+    set_tf32(job.allow_tf32)
     channel = CandidateChannel(job.referee, job.device)  # connected before any candidate code runs
     plugin = get_plugin(job.dsl)
     task = load_module(job.task_source, "akg_task")
@@ -157,7 +159,7 @@ def _check_threads(before: int, during_calls: bool = True) -> None:
 class CallChecks:
     """What this process can vouch for about one call of forward."""
 
-    def __init__(self, job: CandidateJob, launches: Any, threads: int) -> None:
+    def __init__(self, job: CandidateJob | RaceJob, launches: Any, threads: int) -> None:
         self.job, self.launches, self.threads = job, launches, threads
 
     def guarded(self, model: Any, inputs: list[Any]) -> list[torch.Tensor]:
@@ -214,7 +216,7 @@ def _verify_cases(job: CandidateJob, task: types.ModuleType, model: Any, checks:
                 raise JobFailed(Status.MISMATCH, "two runs on the same inputs disagree (a race, stale buffer or uninitialized read)", rule="self-consistency")
             del again
         if not channel.submit_case(case, outputs):
-            raise JobFailed(Status.MISMATCH, f"output differs from PyTorch on case {case}", referee_stop=True)
+            raise JobFailed(Status.MISMATCH, f"output differs from PyTorch on case {case}")
         del outputs
     return first_inputs
 
@@ -272,10 +274,13 @@ def _rounds(job: CandidateJob | RaceJob, task: types.ModuleType, models: list[An
         lineup = [*range(len(models)), EAGER]
         shift = done % len(lineup)
         for index in lineup[shift:] + lineup[:shift]:
+            # A task whose forward changes its inputs gets them afresh for every call.
+            own = [v.clone() if isinstance(v, torch.Tensor) else v for v in inputs] if job.referee.mutated_inputs else inputs
             if index == EAGER:
-                eager.append(_time_eager(timer, reference, inputs))
+                eager.append(_time_eager(timer, reference, own))
             else:
-                samples[index].append(_time_checked(job, models[index], index, len(models), inputs, seed, timer, channel, checks))
+                samples[index].append(_as_finalist(index, functools.partial(
+                    _time_checked, job, models[index], index, len(models), own, seed, timer, channel, checks)))
         del inputs
     return samples, eager
 
@@ -310,8 +315,7 @@ def _time_checked(job: CandidateJob | RaceJob, model: Any, index: int, count: in
     del produced, raw
     if not channel.submit_timed(seed, outputs):
         who = f" (finalist {index})" if count > 1 else ""
-        raise JobFailed(Status.REJECTED, f"a timed call's output differs from PyTorch{who}", rule="timed-output-mismatch",
-                        referee_stop=True, log=str(index))
+        raise JobFailed(Status.REJECTED, f"a timed call's output differs from PyTorch{who}", rule="timed-output-mismatch")
     return elapsed
 
 
@@ -323,30 +327,43 @@ def _calling(model: Any, inputs: list[Any], produced: list[Any]) -> Callable[[],
 
 
 def run_race(job: RaceJob) -> WorkerReport:
-    """Finalists and eager, round-robin on the same fresh inputs, in one process."""
+    """Finalists and eager, round-robin on the same fresh inputs, in one process, each finalist's
+    calls checked as in its own evaluation; a finalist that fails is named (JobFailed.log)."""
     from akg_agents.dsl import get_plugin
 
     _set_threads(job.threads)
+    set_tf32(job.allow_tf32)
     channel = CandidateChannel(job.referee, job.device)
     task = load_module(job.task_source, "akg_task")
-    models = []
-    for entry in job.entries:
-        with get_plugin(entry.dsl).instrument():
-            module = _load_candidate(entry.code, entry.dsl)
-        models.append(build_model(module.ModelNew, task, job.device, job.precision))
-    reference = build_model(task.Model, task, job.device, job.precision)
-    inputs = make_inputs(task, job.seeds[0], job.device, job.precision)
-    timer = make_timer(job.device)
-    with torch.no_grad():
-        for _ in range(job.warmup_times):
-            for model in [*models, reference]:
-                model(*inputs)
-        sync(job.device)
-        samples, eager_samples = _rounds(job, task, models, reference, timer, channel)
+    threads_before = _thread._count()
+    global STARTS
+    STARTS = ThreadStarts()
+    with get_plugin(job.entries[0].dsl).instrument() as launches:
+        models = [build_model(_load_candidate(e.code, e.dsl).ModelNew, task, job.device, job.precision) for e in job.entries]
+        _check_threads(threads_before, during_calls=False)
+        STARTS.count = 0
+        checks = CallChecks(job, launches, threads_before)
+        reference = build_model(task.Model, task, job.device, job.precision)
+        inputs = make_inputs(task, job.seeds[0], job.device, job.precision)
+        timer = make_timer(job.device)
+        with torch.no_grad():
+            for _ in range(job.warmup_times):
+                for index, model in enumerate(models):
+                    _as_finalist(index, functools.partial(checks.guarded, model, inputs))
+                reference(*inputs)
+            sync(job.device)
+            samples, eager_samples = _rounds(job, task, models, reference, timer, channel, checks)
     eager = summarize(eager_samples)
-    race = [ProfileResult(candidate=summarize(s), eager=eager, threads=torch.get_num_threads(), input_sets=len(s),
-                          timed_checked=channel.timed_submitted // max(len(models), 1)) for s in samples]
+    race = [ProfileResult(candidate=summarize(s), eager=eager, threads=torch.get_num_threads(), input_sets=len(s)) for s in samples]
     return WorkerReport(status="ok", race=race)
+
+
+def _as_finalist(index: int, call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except JobFailed as failed:
+        failed.log = str(index)
+        raise
 
 
 def run_job(job: CandidateJob | RaceJob) -> WorkerReport:
@@ -355,8 +372,7 @@ def run_job(job: CandidateJob | RaceJob) -> WorkerReport:
             return run_race(job)
         return run_candidate(job)
     except JobFailed as failed:
-        return WorkerReport(status=failed.status.value, message=failed.message, rule=failed.rule, log_tail=failed.log[-4000:],
-                            referee_stop=failed.referee_stop)
+        return WorkerReport(status=failed.status.value, message=failed.message, rule=failed.rule, log_tail=failed.log[-4000:])
     except MemoryError:
         return WorkerReport(status=Status.RUNTIME_ERROR.value, message="out of memory (the sandbox's memory limit)")
     except torch.cuda.OutOfMemoryError as exc:

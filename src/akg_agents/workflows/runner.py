@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from akg_agents.builtin.lower import NotCovered
@@ -116,21 +116,33 @@ FINALISTS = 3
 
 def race_finalists(store: RunStore, task: Task, evaluator: Evaluator, reporter: Reporter) -> None:
     """Before a winner is declared, the fastest few (by their own time) are re-timed side by side
-    against eager on the same fresh inputs; their speedups come from that one measurement."""
-    finalists = store.finalists(FINALISTS)
-    if not finalists:
+    against eager on the same fresh inputs; their speedups come from that one measurement. A
+    finalist that breaks a rule or gives a wrong output there is disqualified and never wins."""
+    store.clear_race()
+    finalists, disqualified = store.finalists(FINALISTS), []
+    while finalists:
+        outcome = evaluator.race(task, finalists)
+        if outcome.failed is not None and outcome.failed < len(finalists):
+            loser = finalists.pop(outcome.failed)
+            disqualified.append(loser.id)
+            store.event("disqualified", candidate=loser.id, reason=outcome.message)
+            reporter.info(f"finalist {loser.id} disqualified while re-timed: {outcome.message}")
+            continue
+        if not outcome.timings:
+            store.event("race_failed", reason=outcome.message)
+            reporter.info(f"re-timing the finalists failed ({outcome.message}); the best is chosen from their own runs")
+            break
+        own = {c.id: r.profile for c, r in ((c, store.result_of(c)) for c in finalists) if r is not None and r.profile}
+        # A finalist flagged below the roofline in its own run stays flagged (never counted).
+        timings = {c.id: replace(p, below_floor=p.below_floor or bool(own.get(c.id) and own[c.id].below_floor))
+                   for c, p in zip(finalists, outcome.timings, strict=True)}
+        store.record_race(timings, disqualified)
+        ranked = sorted(timings.items(), key=lambda kv: kv[1].candidate.median_ms)
+        spread = ", ".join(f"{cid} {p.candidate.median_ms:.4g} ms (+-{p.candidate.spread_ms / 2:.2g})" for cid, p in ranked)
+        reporter.info(f"finalists re-timed side by side: {spread}; eager {outcome.timings[0].eager.median_ms:.4g} ms")
         return
-    timings = evaluator.race(task, finalists)
-    if isinstance(timings, str):
-        store.event("race_failed", reason=timings)
-        reporter.info(f"re-timing the finalists failed ({timings}); the best is chosen from their own runs")
-        return
-    store.record_race({c.id: p for c, p in zip(finalists, timings, strict=True)})
-    store.event("race", results={c.id: p.candidate.median_ms for c, p in zip(finalists, timings, strict=True)},
-                eager_ms=timings[0].eager.median_ms)
-    ranked = sorted(zip(finalists, timings, strict=True), key=lambda cp: cp[1].candidate.median_ms)
-    spread = ", ".join(f"{c.id} {p.candidate.median_ms:.4g} ms (+-{p.candidate.spread_ms / 2:.2g})" for c, p in ranked)
-    reporter.info(f"finalists re-timed side by side: {spread}; eager {timings[0].eager.median_ms:.4g} ms")
+    if disqualified:
+        store.record_race({}, disqualified)
 
 
 def finish(store: RunStore, task: Task, info: ReferenceInfo, config: RunConfig, declined: str | None) -> RunOutcome:
