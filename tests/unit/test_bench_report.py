@@ -94,6 +94,7 @@ def test_gpu_devices_take_tasks_concurrently(tmp_path: Path, monkeypatch: pytest
         return SimpleNamespace(store=RunStore.create(settings.log_dir, cfg, task))
 
     monkeypatch.setattr(bench_run, "execute", fake_execute)
+    monkeypatch.setattr(bench_run, "make_evaluator", lambda cfg, settings: SimpleNamespace(close=lambda: None))
     monkeypatch.setattr(bench_run, "task_result", lambda root, name, wall_s: TaskResult(name=name, status=CORRECT, speedup=1.0))
     tasks = [Task(name=f"t{i}", source="# t\n") for i in range(6)]
     db = BenchDB.create_or_continue(tmp_path, config, "suite", tasks)
