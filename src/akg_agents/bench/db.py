@@ -46,10 +46,10 @@ DB_NAME = "bench.db"
 class BenchDB:
     """Thread-safe: one connection, one lock (workers of several devices record through it)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, name: str = DB_NAME) -> None:
         self.root = root
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(root / DB_NAME, check_same_thread=False, isolation_level=None)
+        self._conn = sqlite3.connect(root / name, check_same_thread=False, isolation_level=None)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(SCHEMA)
@@ -72,21 +72,35 @@ class BenchDB:
     def create_or_continue(cls, root: Path, config: RunConfig, suite: str, tasks: list[Task]) -> BenchDB:
         """A new bench, or the same bench continued (same config): tasks not yet known are added."""
         root.mkdir(parents=True, exist_ok=True)
-        fresh = not cls.exists(root)
+        if not cls.exists(root):
+            cls._create(root, config, suite, tasks)
+            return cls(root)
         db = cls(root)
-        if fresh:
-            db._set_meta(config=to_json(config), suite=suite, created=str(time.time()))
-        else:
-            old = db.config()
-            if to_dict(old) != to_dict(config):
-                db.close()
-                raise ConfigError(
-                    f"{root} holds a bench with other settings; continue it with `akg_cli bench --resume {root}` "
-                    "or choose a new --output"
-                )
-            db.reconcile_jsonl()
+        old = db.config()
+        if to_dict(old) != to_dict(config):
+            db.close()
+            raise ConfigError(
+                f"{root} holds a bench with other settings; continue it with `akg_cli bench --resume {root}` "
+                "or choose a new --output"
+            )
+        db.reconcile_jsonl()
         db.add_tasks(tasks)
         return db
+
+    @classmethod
+    def _create(cls, root: Path, config: RunConfig, suite: str, tasks: list[Task]) -> None:
+        """Written whole under another name, then renamed: a bench killed while it is being set up
+        leaves no bench.db without its settings (which `--resume` could not continue)."""
+        staging = DB_NAME + ".new"
+        for leftover in (staging, staging + "-wal", staging + "-shm"):
+            (root / leftover).unlink(missing_ok=True)
+        db = cls(root, staging)
+        try:
+            db._set_meta(config=to_json(config), suite=suite, created=str(time.time()))
+            db.add_tasks(tasks)
+        finally:
+            db.close()  # the last connection checkpoints the WAL into the file
+        os.replace(root / staging, root / DB_NAME)
 
     def close(self) -> None:
         self._conn.close()

@@ -173,7 +173,7 @@ def _best_speed(result: EvalResult) -> str:
 
 @app.command()
 def op(
-    task: list[Path] = typer.Option(None, "--task", "-t", help=TASK_HELP),
+    task: list[Path] = typer.Option(None, "--task", "-t", metavar="FILE", help=TASK_HELP),
     request: str = typer.Option(None, "--request", help="Instead of --task: describe the op in words; the configured LLM writes and validates the task."),
     framework: str = typer.Option("torch", help="Framework of the reference model."),
     backend: str = typer.Option("cpu", help="Where kernels run: cpu, cuda or ascend. " + TARGET_HELP),
@@ -229,7 +229,7 @@ def op(
 @app.command()
 def verify(
     kernel: Path = typer.Argument(..., help="Candidate file defining ModelNew."),
-    task: list[Path] = typer.Option(..., "--task", "-t", help="The task the kernel claims to implement. " + TASK_HELP),
+    task: list[Path] = typer.Option(..., "--task", "-t", metavar="FILE", help="The task the kernel claims to implement. " + TASK_HELP),
     backend: str = typer.Option("cpu", help="cpu or cuda."),
     arch: str = typer.Option("", help="Target architecture (default: this machine's for cpu, h100 for cuda)."),
     dsl: str = typer.Option("cpp", help="The kernel's language."),
