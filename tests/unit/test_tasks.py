@@ -6,7 +6,7 @@ import pytest
 
 from akg_agents.errors import TaskError
 from akg_agents.records import Task
-from akg_agents.tasks.loader import load_task, load_tasks
+from akg_agents.tasks.loader import check_task_source, load_task, load_tasks
 from akg_agents.tasks.scale import shrink, size_constants, with_sizes
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "tasks"
@@ -29,6 +29,16 @@ def test_malformed_files_get_one_line_errors(tmp_path: Path, source: str, expect
     path.write_text(source)
     with pytest.raises(TaskError, match=expected):
         load_task(path)
+
+
+def test_names_bound_any_way_are_not_reported_missing() -> None:
+    """Issue 17: a task that binds Model under `if`/`try` or imports a function is not "missing" it;
+    only a name bound nowhere is (and a star import leaves the verdict to running the file)."""
+    check_task_source("import torch\nif True:\n    class Model(torch.nn.Module): pass\n"
+                      "from helpers import get_inputs\ntry:\n    get_init_inputs = list\nexcept Exception:\n    pass\n", "t")
+    check_task_source("from helpers import *\n", "t")
+    with pytest.raises(TaskError, match="does not define get_inputs, get_init_inputs"):
+        check_task_source("class Model: pass\n", "t")
 
 
 def test_missing_file(tmp_path: Path) -> None:

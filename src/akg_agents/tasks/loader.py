@@ -67,13 +67,39 @@ def check_task_source(source: str, where: str) -> ast.Module:
         tree = ast.parse(source)
     except SyntaxError as exc:
         raise TaskError(f"{where}: syntax error on line {exc.lineno}: {exc.msg}") from None
-    defined = set()
-    for node in tree.body:
-        if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
-            defined.add(node.name)
-        elif isinstance(node, ast.Assign):
-            defined.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    defined, star = module_bindings(tree.body)
     missing = [name for name in REQUIRED if name not in defined]
-    if missing:
+    if missing and not star:  # `from m import *` may bind them: running it (the referee) tells
         raise TaskError(f"{where}: not a KernelBench task: it does not define {', '.join(missing)}")
     return tree
+
+
+def module_bindings(body: list[ast.stmt]) -> tuple[set[str], bool]:
+    """Names a module binds at its top level, however it binds them (class, def, assignment,
+    import, inside if/try/with), and whether it has a `from ... import *`. Only a name bound in
+    none of these ways is reported missing: a task that defines Model under `if`, or imports it,
+    is not "missing Model"."""
+    names: set[str] = set()
+    star = False
+    for node in body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if alias.name == "*":
+                    star = True
+                else:
+                    names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+            blocks = [node.body, node.orelse] if not isinstance(node, ast.With) else [node.body]
+            if isinstance(node, ast.Try):
+                blocks += [h.body for h in node.handlers] + [node.finalbody]
+            for block in blocks:
+                inner, inner_star = module_bindings(block)
+                names |= inner
+                star = star or inner_star
+    return names, star
