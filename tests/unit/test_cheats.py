@@ -52,6 +52,22 @@ def test_verifier_reaches_the_declared_verdict(verifier: Verifier, path: Path) -
         assert result.message, "a failed candidate must say why"
 
 
+KNOWN_HOLES = Path(__file__).parent / "cheats_known_holes"
+
+
+@pytest.mark.xfail(strict=True, reason="known hole: native code inside the worker subverts its own bookkeeping "
+                   "(needs an OS sandbox: separate uid, seccomp, private /tmp); see the file's comments")
+def test_known_holes_still_fool_the_verifier(verifier: Verifier) -> None:
+    """Each known hole must still pass (xfail). When one is closed this test XPASSes and fails:
+    then move the file into cheats/ with its real verdict."""
+    record, replay, relay = (KNOWN_HOLES / f"{n}.py" for n in ("r2_pool_cache_1_record", "r2_pool_cache_2_replay", "r2_socket_relay_fixup"))
+    verdicts = []
+    for path in (record, replay, relay):  # record before replay: the replay reads what record wrote
+        result = verifier.evaluate(load_task(task_of(path)), Candidate(path.stem, "cpp", path.read_text(), agent="user"))
+        verdicts.append(result.status)
+    assert verdicts[1:] != [Status.PASSED, Status.PASSED], "both holes are still open"
+
+
 def test_compile_error_carries_the_compiler_log(verifier: Verifier) -> None:
     path = CHEATS / "compile_error.py"
     result = verifier.evaluate(load_task(TASK), Candidate("ce", "cpp", path.read_text()))

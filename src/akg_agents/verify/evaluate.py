@@ -273,6 +273,9 @@ def _judge(candidate_id: str, report: WorkerReport, verdict: dict[str, Any], see
             where = f"seed {case[4:]}" if case.startswith("seed") else f"dynamic-shape case {case[3:]}"
             return EvalResult(candidate_id, Status.MISMATCH, f"output differs from PyTorch on {where}{detail}", mismatch=mismatch,
                               seeds=seeds, timings_s=report.timings_s)
+        if report.profile is None and report.status != "ok" and report.status != Status.REJECTED.value:
+            return EvalResult(candidate_id, Status.MISMATCH, f"output differs from PyTorch on fresh inputs (seed {failure['seed']}){detail}",
+                              mismatch=mismatch, seeds=seeds, timings_s=report.timings_s)
         return EvalResult(candidate_id, Status.REJECTED,
                           f"the output of a timed call (fresh inputs, seed {failure['seed']}) differs from PyTorch{detail}",
                           rule="timed-output-mismatch", mismatch=mismatch, seeds=seeds, timings_s=report.timings_s)
@@ -289,7 +292,7 @@ def _judge(candidate_id: str, report: WorkerReport, verdict: dict[str, Any], see
     dyn = sum(1 for c in info.cases if c.startswith("dyn"))
     message = f"matches PyTorch on seeds {seeds}" + (f" and {dyn} dynamic-shape cases" if dyn else "")
     profile = report.profile
-    if profile is not None and _missing_timed_outputs(verdict, 1):
+    if (profile is not None or int(verdict.get("handed", 0))) and _missing_timed_outputs(verdict, 1):
         return EvalResult(candidate_id, Status.REJECTED, _missing_timed_outputs(verdict, 1), rule="timed-outputs-missing",
                           seeds=seeds, timings_s=report.timings_s)
     if profile is not None:

@@ -98,6 +98,7 @@ class CandidateChannel:
         self._stream = self._sock.makefile("rw")
         self.timed_submitted = 0
         self._mapped: list[Any] | None = None
+        self._last_scalars: list[Any] | None = None
         if not self._ask({"token": link.token}).get("ok"):
             raise RuntimeError("the referee does not know this job's session")
 
@@ -154,7 +155,14 @@ class CandidateChannel:
                     numel *= size
                 dtype = dtype_named(slot["dtype"])
                 self._mapped.append(mapped_slot(slot["path"], dtype)[:numel].view(slot["shape"]))
+        self._last_scalars = scalars
         return [scalar if tensor is None else tensor for tensor, scalar in zip(self._mapped, scalars, strict=True)]
+
+    def last_slot_inputs(self) -> list[Any] | None:
+        """The input slots with what the referee last put there, or None when not in slot mode."""
+        if self._mapped is None or self._last_scalars is None:
+            return None
+        return self.slot_inputs(self._last_scalars)
 
     def submit_timed(self, seed: int, outputs: list[Any]) -> bool:
         self.timed_submitted += 1

@@ -135,6 +135,10 @@ def _report_from(reply: dict[str, object], job_dir: str, timeout_s: float) -> Wo
     report_path = Path(job_dir) / "report.json"
     if reply["timed_out"]:
         return WorkerReport(status=Status.TIMEOUT.value, message=f"no result within {timeout_s:.0f} s (hang or infinite loop?)", log_tail=_tail(job_dir))
+    escaped = reply.get("escaped")
+    if isinstance(escaped, int) and escaped > 0:
+        return WorkerReport(status=Status.REJECTED.value, rule="host-processes",
+                            message=f"the candidate left {escaped} process(es) running after its job (fork + setsid?): killed")
     if report_path.exists():
         report = from_json(WorkerReport, report_path.read_text())
         if not report.log_tail and report.status != "ok":

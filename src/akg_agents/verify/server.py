@@ -25,6 +25,7 @@ from typing import Any
 
 from akg_agents.records import from_dict, to_json
 from akg_agents.verify import worker
+from akg_agents.verify.confine import become_subreaper, drop_privileges, kill_orphans
 from akg_agents.verify.protocol import CandidateJob, RaceJob
 
 MAX_LOG_BYTES = 512 * 1024 * 1024
@@ -39,6 +40,7 @@ def _vm_size_bytes() -> int:
 
 
 def _limit_child(request: dict[str, Any]) -> None:
+    drop_privileges()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_LOG_BYTES, MAX_LOG_BYTES))
     cpu_s = int(request["timeout_s"] * max(os.cpu_count() or 1, 1) * 2) + 10
@@ -124,6 +126,7 @@ def _preload() -> None:
 
 
 def serve() -> None:
+    become_subreaper()  # processes a job sets loose (fork + setsid) come back to us
     _preload()
     print(json.dumps({"ready": True, "pid": os.getpid()}), flush=True)
     for line in sys.stdin:
@@ -137,8 +140,10 @@ def serve() -> None:
         returncode, sig, timed_out = _wait(pid, float(request["timeout_s"]))
         # Anything the job left running in its group (a stray g++, a daemonized helper) dies too.
         _kill_group(pid)
+        escaped = kill_orphans()
         reply = {
             "id": request["id"],
+            "escaped": escaped,
             "returncode": returncode,
             "signal": sig,
             "timed_out": timed_out,

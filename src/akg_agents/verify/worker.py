@@ -29,6 +29,7 @@ import torch
 from akg_agents.profile.timer import summarize
 from akg_agents.records import ProfileResult, Status
 from akg_agents.verify.compare import compare_outputs
+from akg_agents.verify.confine import native_threads
 from akg_agents.verify.guards import ForwardGuard, OutputCheckError, plain_outputs, poison
 from akg_agents.verify.protocol import CandidateJob, RaceJob, WorkerReport
 from akg_agents.verify.referee_client import CandidateChannel
@@ -116,6 +117,8 @@ def run_candidate(job: CandidateJob) -> WorkerReport:
             profile = _profile(job, task, model, first_inputs, checks, channel)
             timings["profile"] = time.perf_counter() - start
             _check_threads(threads_before)
+        else:
+            _fresh_check(job, task, model, checks, channel)
     # Optional plugin hook (cpp: g++'s vectorization verdict per loop): evidence for tuning.
     notes_of = getattr(plugin, "compiler_notes", None)
     notes = notes_of() if notes_of is not None else ""
@@ -221,14 +224,29 @@ def _verify_cases(job: CandidateJob, task: types.ModuleType, model: Any, checks:
     return first_inputs
 
 
+def _fresh_check(job: CandidateJob, task: types.ModuleType, model: Any, checks: CallChecks, channel: CandidateChannel) -> None:
+    """Without timing, still one call on inputs the referee draws now: the seeds' inputs are
+    public, and a kernel could have been built around their answers."""
+    handed = channel.next_inputs()
+    if handed.get("done"):
+        return
+    seed = int(handed["seed"])
+    inputs = channel.slot_inputs(handed["scalars"]) if "scalars" in handed else make_inputs(task, seed, job.device, job.precision)
+    if not channel.submit_timed(seed, snapshot(checks.guarded(model, inputs))):
+        raise JobFailed(Status.MISMATCH, "output differs from PyTorch on fresh inputs")
+
+
 def _profile(job: CandidateJob, task: types.ModuleType, model: Any, first_inputs: list[Any], checks: CallChecks,
              channel: CandidateChannel) -> ProfileResult:
     reference = build_model(task.Model, task, job.device, job.precision)
     timer = make_timer(job.device)
+    # Warmup calls are guarded calls too, on the very buffers the timed calls use (on the CPU, the
+    # input slots): a kernel cannot tell them apart by address.
+    warm = channel.last_slot_inputs() or first_inputs
     with torch.no_grad():
         for _ in range(job.warmup_times):
-            checks.guarded(model, first_inputs)  # warmup calls are checked calls too: a kernel cannot tell
-            reference(*first_inputs)
+            checks.guarded(model, warm)
+            reference(*warm)
         sync(job.device)
         samples_c, samples_e = _rounds(job, task, [model], reference, timer, channel, checks)
     candidate, eager = summarize(samples_c[0]), summarize(samples_e)
@@ -300,7 +318,17 @@ def _time_checked(job: CandidateJob | RaceJob, model: Any, index: int, count: in
     """One timed call of a candidate; its output goes to the referee, its rules are checked."""
     produced: list[Any] = []
     launched = checks.launches.count() if checks else 0
-    elapsed = float(timer.time_one(_calling(model, inputs, produced)))
+    threads = native_threads()
+    recorder = ForwardGuard(poison=False)
+    with recorder:
+        elapsed = float(timer.time_one(_calling(model, inputs, produced)))
+    if recorder.forbidden:
+        ops = ", ".join(sorted(recorder.forbidden)[:6])
+        raise JobFailed(Status.REJECTED, f"a timed call ran PyTorch compute ops ({ops}); the math must run in the kernel",
+                        rule="torch-compute-in-forward")
+    if native_threads() > threads:
+        raise JobFailed(Status.REJECTED, "a timed call started a native thread that is still running: work outside the call",
+                        rule="host-threads")
     try:
         raw = plain_outputs(produced[0])
     except OutputCheckError as exc:

@@ -1,4 +1,4 @@
-# expect: rejected timed-output-mismatch
+# expect: rejected host-threads
 # late_writer.py made patient: the first 5 calls (every verification call) compute relu before
 # returning; from the 6th on, the C++ hands the work to a detached std::thread that writes the
 # output 50 ms later and returns at once, so the timed calls measure a thread start. Every tensor
