@@ -314,6 +314,16 @@ def test_long_steps_print_what_is_still_running(cli, tmp_path: Path) -> None:  #
     assert "... still evaluating hang (compile, verify, profile)" in hang.stdout and "timeout" in hang.stdout
 
 
+def test_a_bench_says_which_task_is_still_running(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "01_slow.py").write_text("import time\n" + SMALL.read_text() + "\ntime.sleep(3)\n")
+    done = cli("bench", str(suite), "--max-candidates", "1", "--threads", "1", "-o", "b",
+               env={"AKG_AGENTS_PROGRESS_AFTER_S": "0.5"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "... 01_slow: still preparing the task" in done.stdout  # one line per task otherwise (no -v)
+
+
 @pytest.mark.parametrize("args", [["bench", "cpu_small", "--devices", "0,0"], ["bench", "cpu_small", "--threads", "-1"]])
 def test_bench_checks_its_flags_too(cli, args: list[str]) -> None:  # type: ignore[no-untyped-def]
     one_line_error(cli(*args), 2)

@@ -131,7 +131,7 @@ def _run(db: BenchDB, root: Path, config: RunConfig, verbose: bool) -> None:
     def on_start(task: Task, resumed: str | None) -> None:
         if resumed:
             console.print(f"  [cyan]resuming[/] {task.name} from {resumed}")
-        reporter.step(f"{task.name}: preparing the task (sandbox, reference outputs, eager timing)", context=task.name)
+        reporter.step("preparing the task (sandbox, reference outputs, eager timing)", context=task.name)
 
     def on_done(result: TaskResult) -> None:
         reporter.step(None)

@@ -28,6 +28,7 @@ STATUS_STYLE = {
 @dataclass
 class _Running:
     what: str  # "preparing task 'relu' ...", "evaluating builtin-0 ..."
+    context: str  # what it belongs to, when lines of several tasks mix (a bench: the task's name)
     started: float
     quiet_since: float  # the later of its start and the last line printed about it
 
@@ -58,9 +59,7 @@ class RichReporter:
         self._untrack(-threading.get_ident())  # preparation is over
 
     def candidate_started(self, candidate: Candidate) -> None:
-        context = getattr(self._context, "label", "")
-        what = f"{context}: " if context and self.quiet else ""
-        self._track(id(candidate), f"{what}evaluating {candidate.id} (compile, verify, profile)")
+        self._track(id(candidate), f"evaluating {candidate.id} (compile, verify, profile)")
         if self.quiet:
             return
         if self._status is None:
@@ -119,8 +118,9 @@ class RichReporter:
 
     def _track(self, key: int, what: str) -> None:
         now = time.monotonic()
+        context = getattr(self._context, "label", "")
         with self._lock:
-            self._running[key] = _Running(what, now, now)
+            self._running[key] = _Running(what, context, now, now)
             if self._watch is None:
                 self._watch = threading.Thread(target=self._watch_loop, name="akg-progress", daemon=True)
                 self._watch.start()
@@ -138,7 +138,8 @@ class RichReporter:
                 for running in due:
                     running.quiet_since = now
             for running in due:
-                self.console.print(f"  [dim]... still {running.what}: {now - running.started:.0f} s so far[/]")
+                context = f"{running.context}: " if running.context else ""
+                self.console.print(f"  [dim]... {context}still {running.what}: {now - running.started:.0f} s so far[/]")
 
 
 def results_table(rows: list[dict[str, Any]]) -> Table:
