@@ -96,8 +96,15 @@ def run_candidate(job: CandidateJob) -> WorkerReport:
     timings: dict[str, float] = {}
     with plugin.instrument() as launches:
         start = time.perf_counter()
+        natives = native_threads()
         candidate = _load_candidate(job.candidate_code, job.dsl)
         timings["compile"] = time.perf_counter() - start
+        # On the CPU nothing legitimate starts a thread while a candidate loads (OpenMP starts its
+        # pool at the first parallel loop): a native thread started now (a C++ constructor) can
+        # finish a call's work after the call returns. (On a GPU, the CUDA runtime starts its own.)
+        if job.device == "cpu" and native_threads() > natives:
+            raise JobFailed(Status.REJECTED, "the candidate started a native thread while loading: work outside the calls",
+                            rule="host-threads")
         if not hasattr(candidate, "ModelNew"):
             raise JobFailed(Status.REJECTED, "the candidate defines no ModelNew", rule="model-new")
         try:

@@ -1,4 +1,4 @@
-# expect: rejected timed-output-mismatch
+# expect: rejected host-threads
 # Work finished after the call returns, by a persistent NATIVE thread, fast enough to beat the
 # worker's own bookkeeping. late_writer*.py wait 50 ms and are caught by the snapshot; this one
 # does not wait at all. When the library loads, a constructor starts one std::thread that spins on an atomic
