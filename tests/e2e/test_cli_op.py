@@ -106,7 +106,7 @@ def test_op_on_a_kernelbench_file_as_written_races_the_finalists(cli, tmp_path: 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "finalists re-timed side by side" in done.stdout
     run = tmp_path / run_dir_from(done.stdout)
-    race = json.loads((run / "race.json").read_text())
+    race = json.loads((run / "race.json").read_text())["timings"]
     best = json.loads((run / "state.json").read_text())["best"]
     assert best == min(race, key=lambda cid: race[cid]["candidate"]["median_ms"])
     assert "fresh input sets" in done.stdout

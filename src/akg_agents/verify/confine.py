@@ -11,10 +11,13 @@
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import ctypes
 import os
 import signal
+from collections.abc import Callable
+from typing import Any
 
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
@@ -77,3 +80,48 @@ def kill_orphans() -> int:
 def native_threads() -> int:
     """Threads of this process, native ones included (Python's own count misses C++ threads)."""
     return len(os.listdir("/proc/self/task"))
+
+
+class _ThreadStarts:
+    """Counts threads started from Python (`threading` and `_thread` alike) while the candidate
+    runs. Installed before its code loads, so even a name it imported is the counting one."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.count = 0
+        for owner, name in ((_thread, "start_new_thread"), (_thread, "start_joinable_thread"),
+                            (threading, "_start_new_thread"), (threading, "_start_joinable_thread")):
+            original = getattr(owner, name, None)
+            if original is not None:
+                setattr(owner, name, self._counting(original))
+
+    def _counting(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def start(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return original(*args, **kwargs)
+
+        return start
+
+
+_STARTS: _ThreadStarts | None = None
+
+
+def watch_thread_starts() -> None:
+    global _STARTS
+    _STARTS = _ThreadStarts()
+
+
+def reset_thread_starts() -> None:
+    if _STARTS is not None:
+        _STARTS.count = 0
+
+
+def thread_problem(before: int, during_calls: bool = True) -> str:
+    """Why the Python threads of this process break the rules ('' when they do not): any start
+    during a call, or more threads alive than `before` (a count of `_thread._count()`)."""
+    if during_calls and _STARTS is not None and _STARTS.count:
+        return f"the candidate started {_STARTS.count} host thread(s) from Python: work outside the timed call"
+    if _thread._count() > before:
+        return f"the candidate started {_thread._count() - before} host thread(s) that are still running: work outside the call"
+    return ""

@@ -61,7 +61,6 @@ class Sandbox:
 
     def __init__(self, cache_dir: str, env_extra: dict[str, str] | None = None) -> None:
         self.cache_dir = cache_dir
-        self.env_extra = dict(env_extra or {})
         self._env = scrubbed_env(cache_dir, env_extra)
         self._proc: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()

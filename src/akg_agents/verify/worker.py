@@ -29,7 +29,7 @@ import torch
 from akg_agents.profile.timer import summarize
 from akg_agents.records import ProfileResult, Status
 from akg_agents.verify.compare import compare_outputs
-from akg_agents.verify.confine import native_threads
+from akg_agents.verify.confine import native_threads, reset_thread_starts, thread_problem, watch_thread_starts
 from akg_agents.verify.guards import ForwardGuard, OutputCheckError, plain_outputs, poison
 from akg_agents.verify.protocol import CandidateJob, RaceJob, WorkerReport
 from akg_agents.verify.referee_client import CandidateChannel
@@ -91,8 +91,7 @@ def run_candidate(job: CandidateJob) -> WorkerReport:
     plugin = get_plugin(job.dsl)
     task = load_module(job.task_source, "akg_task")
     threads_before = _thread._count()  # threads started from Python, by threading or _thread
-    global STARTS
-    STARTS = ThreadStarts()
+    watch_thread_starts()
     timings: dict[str, float] = {}
     with plugin.instrument() as launches:
         start = time.perf_counter()
@@ -112,7 +111,7 @@ def run_candidate(job: CandidateJob) -> WorkerReport:
         except Exception as exc:
             raise JobFailed(Status.RUNTIME_ERROR, f"ModelNew(*get_init_inputs()) raised {exc!r}", log=_short_traceback()) from None
         _check_threads(threads_before, during_calls=False)
-        STARTS.count = 0  # from here on, any thread start happens inside a call of forward
+        reset_thread_starts()  # from here on, any thread start happens inside a call of forward
         checks = CallChecks(job, launches, threads_before)
         start = time.perf_counter()
         first_inputs = _verify_cases(job, task, model, checks, channel)
@@ -132,38 +131,10 @@ def run_candidate(job: CandidateJob) -> WorkerReport:
     return WorkerReport(status="ok", profile=profile, notes=notes, timings_s=timings)
 
 
-class ThreadStarts:
-    """Counts threads started from Python (`threading` and `_thread` alike) while the candidate
-    runs. Installed before its code loads, so even a name it imported is the counting one."""
-
-    def __init__(self) -> None:
-        import threading
-
-        self.count = 0
-        for owner, name in ((_thread, "start_new_thread"), (_thread, "start_joinable_thread"),
-                            (threading, "_start_new_thread"), (threading, "_start_joinable_thread")):
-            original = getattr(owner, name, None)
-            if original is not None:
-                setattr(owner, name, self._counting(original))
-
-    def _counting(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        def start(*args: Any, **kwargs: Any) -> Any:
-            self.count += 1
-            return original(*args, **kwargs)
-
-        return start
-
-
-STARTS: ThreadStarts | None = None
-
-
 def _check_threads(before: int, during_calls: bool = True) -> None:
-    if during_calls and STARTS is not None and STARTS.count:
-        raise JobFailed(Status.REJECTED, f"the candidate started {STARTS.count} host thread(s) from Python: "
-                        "work outside the timed call", rule="host-threads")
-    if _thread._count() > before:
-        raise JobFailed(Status.REJECTED, f"the candidate started {_thread._count() - before} host thread(s) that are still running: "
-                        "work outside the call", rule="host-threads")
+    problem = thread_problem(before, during_calls)
+    if problem:
+        raise JobFailed(Status.REJECTED, problem, rule="host-threads")
 
 
 class CallChecks:
@@ -374,12 +345,11 @@ def run_race(job: RaceJob) -> WorkerReport:
     channel = CandidateChannel(job.referee, job.device)
     task = load_module(job.task_source, "akg_task")
     threads_before = _thread._count()
-    global STARTS
-    STARTS = ThreadStarts()
+    watch_thread_starts()
     with get_plugin(job.entries[0].dsl).instrument() as launches:
         models = [build_model(_load_candidate(e.code, e.dsl).ModelNew, task, job.device, job.precision) for e in job.entries]
         _check_threads(threads_before, during_calls=False)
-        STARTS.count = 0
+        reset_thread_starts()
         checks = CallChecks(job, launches, threads_before)
         reference = build_model(task.Model, task, job.device, job.precision)
         inputs = make_inputs(task, job.seeds[0], job.device, job.precision)
