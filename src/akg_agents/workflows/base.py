@@ -53,13 +53,6 @@ class RunContext:
     reporter: Reporter = field(default_factory=SilentReporter)
     kernel_path: str | None = None  # verifier_only: the existing code to check
 
-    def __post_init__(self) -> None:
-        # A run's context is made once its directory exists (fresh or resumed): the reporter learns
-        # where it is, so an interrupted command can name the directory to resume.
-        announce = getattr(self.reporter, "run_dir", None)
-        if announce is not None:
-            announce(self.store.root)
-
 
 async def evaluate_one(ctx: RunContext, candidate: Candidate, profile: bool) -> EvalResult:
     """Evaluate unless this exact code was evaluated before (resume); always recorded once."""

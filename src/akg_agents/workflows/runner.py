@@ -91,12 +91,13 @@ def execute(
             store = RunStore.create(settings.log_dir, config, task)
         else:
             info = evaluator.reference(task)
+        reporter.run_dir(store.root)  # an interrupted command can now name the directory to resume
         store.event("task_validated", inputs=info.input_shapes, outputs=info.output_shapes, eager_ms=info.eager_ms, sizes=task.sizes)
         reporter.info(_describe_task(task, info))
         ctx = RunContext(task, config, store, evaluator, reporter, kernel_path)
         declined = None
         try:
-            asyncio.run(_run_workflow(workflow, ctx))
+            _run_workflow(workflow, ctx)
         except NotCovered as reason:
             declined = str(reason)
             store.event("declined", reason=declined)
@@ -107,8 +108,26 @@ def execute(
             evaluator.close()
 
 
-async def _run_workflow(workflow: Callable[[RunContext], Awaitable[None]], ctx: RunContext) -> None:
-    await workflow(ctx)
+def _run_workflow(workflow: Callable[[RunContext], Awaitable[None]], ctx: RunContext) -> None:
+    """asyncio.run, except that a Ctrl-C landing inside the workflow's task is taken from the task
+    before it propagates: otherwise asyncio prints "Task exception was never retrieved" with a
+    traceback at exit, after the CLI's one-line "interrupted" message."""
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(_awaiting(workflow(ctx)))
+    try:
+        loop.run_until_complete(task)
+    except BaseException:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: the exception propagates from here, once
+        raise
+    finally:
+        for pending in asyncio.all_tasks(loop):
+            pending.cancel()
+        loop.close()
+
+
+async def _awaiting(work: Awaitable[None]) -> None:
+    await work
 
 
 FINALISTS = 3
