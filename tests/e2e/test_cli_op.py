@@ -126,3 +126,19 @@ def test_a_task_too_large_for_the_machine_is_one_line(cli, tmp_path: Path) -> No
 def test_bad_precision_is_one_line(cli) -> None:  # type: ignore[no-untyped-def]
     done = cli("op", "--task", SMALL, "--precision", "fp8")
     assert done.returncode != 0 and "--precision" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_task_code_never_runs_in_the_cli_process(tmp_path: Path) -> None:
+    """The task file is user code (with --request, a model's): it runs in the referee, the sandbox
+    and a tracing child, never in the process of `akg_cli` itself."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    task = tmp_path / "marking.py"
+    task.write_text(f"import os\nopen(os.path.join({str(marks)!r}, str(os.getpid())), 'w').close()\n" + Path(SMALL).read_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AKG_AGENTS_")}
+    proc = subprocess.Popen([sys.executable, "-m", "akg_agents.cli", "op", "--task", str(task), "--max-candidates", "1"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out + err
+    ran_in = {int(p.name) for p in marks.iterdir()}
+    assert ran_in and proc.pid not in ran_in

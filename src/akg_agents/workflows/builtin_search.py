@@ -6,12 +6,13 @@ its grid up to --max-candidates; the fastest verified candidate wins.
 
 from __future__ import annotations
 
-from akg_agents.builtin.generator import generate
+from akg_agents.tasks.isolated import generate_isolated
 from akg_agents.workflows.base import RunContext, evaluate_all
 
 
 async def run(ctx: RunContext, profile: bool = True) -> None:
-    candidates = generate(ctx.task, ctx.config.dsl, ctx.config.max_candidates, ctx.config.threads)
+    # The task's code is traced in a child process, never in the CLI's own.
+    candidates = generate_isolated(ctx.task, ctx.config.dsl, ctx.config.max_candidates, ctx.config.threads)
     ctx.store.event("generated", agent="builtin", count=len(candidates), note=candidates[0].note)
     ctx.reporter.info(f"built-in generator: {len(candidates)} candidate(s), {candidates[0].note}")
     if len(candidates) < ctx.config.max_candidates:

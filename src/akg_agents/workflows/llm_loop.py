@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from akg_agents.agents.analysis import OpAnalysis, analyze_task
+from akg_agents.agents.analysis import OpAnalysis
 from akg_agents.agents.conductor import Conductor
 from akg_agents.agents.context import KernelJob
 from akg_agents.agents.designer import KernelDesigner
@@ -29,6 +29,7 @@ from akg_agents.llm.factory import build_provider
 from akg_agents.llm.meter import TASK_USAGE_SUFFIX, USAGE_FILE, MeteredProvider
 from akg_agents.records import Candidate, EvalResult
 from akg_agents.skills import load_skills, render_skills, select_skills
+from akg_agents.tasks.isolated import analyze_isolated
 from akg_agents.workflows.base import RunContext, evaluate_one
 
 WALL_TIMEOUT_S = 3600.0
@@ -88,7 +89,7 @@ async def run_llm(ctx: RunContext, design: bool, profile: bool, provider: Metere
     if earlier:
         llm.add_recorded(earlier)
     ctx.reporter.info(f"LLM provider: {llm.name}")
-    analysis = analyze_task(ctx.task)
+    analysis = analyze_isolated(ctx.task)  # the task's code runs in a child process, not here
     ctx.store.event("op_analysis", kinds=analysis.kinds, flops=analysis.flops, bytes=analysis.bytes,
                     intensity=round(analysis.intensity, 3))
     job = _job(ctx, analysis, _skills(ctx, analysis, settings.skill_dirs, "codegen"))

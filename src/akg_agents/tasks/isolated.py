@@ -1,0 +1,89 @@
+"""Run the task's own code somewhere other than the CLI's process.
+
+The built-in generator traces the task's Model with torch.fx, and the LLM workflows analyse it
+the same way: both execute the task file (with `--request`, a file a model wrote). The CLI's
+process never does: these steps run in a child process with the sandbox's scrubbed environment
+(no API keys), and come back as JSON.
+
+    candidates = generate_isolated(task, "cpp", 4, threads=0)   # NotCovered raised here as before
+    analysis = analyze_isolated(task)
+
+`python -m akg_agents.tasks.isolated` is the child: one JSON request on stdin, one JSON reply on
+stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from akg_agents.errors import TaskError
+from akg_agents.records import Candidate, Task, from_dict, to_dict
+
+TIMEOUT_S = 600.0
+
+
+def _run(request: dict[str, Any]) -> dict[str, Any]:
+    from akg_agents.verify.sandbox import scrubbed_env
+
+    cache = os.environ.get("AKG_AGENTS_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "akg_agents"))
+    try:
+        done = subprocess.run([sys.executable, "-m", "akg_agents.tasks.isolated"], input=json.dumps(request),
+                              capture_output=True, text=True, timeout=TIMEOUT_S, env=scrubbed_env(cache))
+    except subprocess.TimeoutExpired:
+        raise TaskError(f"task '{request['task']['name']}': no answer within {TIMEOUT_S:.0f} s while tracing its Model") from None
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise TaskError(f"task '{request['task']['name']}': tracing its Model failed: {tail[:200]}")
+    reply: dict[str, Any] = json.loads(lines[-1])
+    return reply
+
+
+def generate_isolated(task: Task, dsl: str, count: int, threads: int = 0) -> list[Candidate]:
+    from akg_agents.builtin.lower import NotCovered
+
+    reply = _run({"job": "generate", "task": to_dict(task), "dsl": dsl, "count": count, "threads": threads})
+    if "declined" in reply:
+        raise NotCovered(reply["declined"])
+    return [from_dict(Candidate, c) for c in reply["candidates"]]
+
+
+def analyze_isolated(task: Task) -> Any:
+    from akg_agents.agents.analysis import OpAnalysis, OpInfo
+
+    data = _run({"job": "analyze", "task": to_dict(task)})["analysis"]
+    return OpAnalysis(
+        ops=[OpInfo(o["name"], o["kind"], tuple(o["shape"])) for o in data["ops"]],
+        input_shapes=[tuple(s) for s in data["input_shapes"]], output_shapes=[tuple(s) for s in data["output_shapes"]],
+        dtypes=list(data["dtypes"]), flops=float(data["flops"]), bytes=float(data["bytes"]), note=str(data["note"]),
+    )
+
+
+def _child() -> None:
+    import dataclasses
+
+    request = json.loads(sys.stdin.read())
+    task = from_dict(Task, request["task"])
+    reply: dict[str, Any]
+    if request["job"] == "generate":
+        from akg_agents.builtin.generator import generate
+        from akg_agents.builtin.lower import NotCovered
+
+        try:
+            reply = {"candidates": [to_dict(c) for c in generate(task, request["dsl"], request["count"], request["threads"])]}
+        except NotCovered as why:
+            reply = {"declined": str(why)}
+    else:
+        from akg_agents.agents.analysis import analyze_task
+
+        reply = {"analysis": dataclasses.asdict(analyze_task(task))}
+    sys.stdout.flush()
+    os.write(1, ("\n" + json.dumps(reply) + "\n").encode())  # after anything the task printed
+
+
+if __name__ == "__main__":
+    _child()
