@@ -134,7 +134,8 @@ def test_the_task_code_never_runs_in_the_cli_process(tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     marks.mkdir()
     task = tmp_path / "marking.py"
-    task.write_text(f"import os\nopen(os.path.join({str(marks)!r}, str(os.getpid())), 'w').close()\n" + Path(SMALL).read_text())
+    mark = f"import os\nos.close(os.open(os.path.join({str(marks)!r}, str(os.getpid())), os.O_CREAT | os.O_WRONLY))\n"
+    task.write_text(mark + Path(SMALL).read_text())
     env = {k: v for k, v in os.environ.items() if not k.startswith("AKG_AGENTS_")}
     proc = subprocess.Popen([sys.executable, "-m", "akg_agents.cli", "op", "--task", str(task), "--max-candidates", "1"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
