@@ -376,6 +376,10 @@ def serve() -> None:
         except Exception as exc:  # a broken referee must say why, not hang the parent
             reply = {"ok": False, "message": f"referee error: {exc!r}", "log": traceback.format_exc()[-3000:]}
         protocol.write(json.dumps(reply) + "\n")
+    # The parent is gone (its pipe closed, e.g. it was killed): nothing will remove our slots.
+    import shutil
+
+    shutil.rmtree(referee.root, ignore_errors=True)
 
 
 if __name__ == "__main__":
