@@ -96,6 +96,10 @@ class Verifier:
         key = f"v{BASELINE_VERSION}_{task.digest}_{name}_{s.precision}_s{seeds}{compiled}_torch{torch.__version__}"
         return Path(self.cache_dir) / "baselines" / f"{key}.json"
 
+    def forget_prepared(self) -> None:
+        """The referee lost its task (it was restarted): the next reference() prepares it again."""
+        self._prepared = None
+
     def _prepare_timeout(self) -> float:
         """A task that hangs at import or in forward is stopped after this (the referee restarts)."""
         return max(3 * self.settings.timeout_s, 120.0)
@@ -235,15 +239,13 @@ class _Session:
         self.verdict: dict[str, Any] = {}
 
     def __enter__(self) -> tuple[RefereeLink, dict[str, Any]]:
-        s = self.verifier.settings
-        reply = self.verifier.referee.request({
-            "cmd": "open", "token": self.token, "task_digest": self.task.digest, "atol": self.task.atol,
-            "rtol": self.task.rtol, "allow_tf32": s.allow_tf32}, 60.0)
+        opening = {"cmd": "open", "token": self.token, "task_digest": self.task.digest, "atol": self.task.atol,
+                   "rtol": self.task.rtol, "allow_tf32": self.verifier.settings.allow_tf32}
+        reply = self.verifier.referee.request(opening, 60.0)
         if not reply.get("ok"):  # the referee was restarted: prepare again, then open
-            self.verifier._prepared = None
+            self.verifier.forget_prepared()
             self.verifier.reference(self.task)
-            reply = self.verifier.referee.request({"cmd": "open", "token": self.token, "task_digest": self.task.digest,
-                                                   "atol": self.task.atol, "rtol": self.task.rtol, "allow_tf32": s.allow_tf32}, 60.0)
+            reply = self.verifier.referee.request(opening, 60.0)
         if not reply.get("ok"):
             raise WorkerError(f"the referee cannot open a session: {reply.get('message', 'no answer')}")
         link = RefereeLink(reply.get("socket", ""), self.token, reply.get("slots", []), self.info.aliases, self.info.mutated_inputs,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import shutil
 import signal
 import socket
@@ -17,6 +16,7 @@ from typing import Any
 
 from akg_agents.errors import WorkerError
 from akg_agents.verify.protocol import RefereeLink
+from akg_agents.verify.sandbox import read_line
 
 START_TIMEOUT_S = 120.0
 
@@ -37,7 +37,7 @@ class RefereeProcess:
         with open(log_path, "a") as log:
             proc = subprocess.Popen([sys.executable, "-m", "akg_agents.verify.referee"], stdin=subprocess.PIPE,
                                     stdout=subprocess.PIPE, stderr=log, text=True, env=self._env, start_new_session=True)
-        line = _read_line(proc, START_TIMEOUT_S)
+        line = read_line(proc, START_TIMEOUT_S)
         ready = json.loads(line) if line else {}
         self._root = str(ready.get("root", ""))
         if not ready.get("ready"):
@@ -58,7 +58,7 @@ class RefereeProcess:
             assert proc is not None and proc.stdin is not None
             proc.stdin.write(json.dumps(payload) + "\n")
             proc.stdin.flush()
-            line = _read_line(proc, timeout_s)
+            line = read_line(proc, timeout_s)
             if not line:
                 self._kill()
                 what = "died" if proc.poll() is not None else f"gave no answer within {timeout_s:.0f} s"
@@ -80,12 +80,6 @@ class RefereeProcess:
     def close(self) -> None:
         with self._lock:
             self._kill()
-
-
-def _read_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
-    assert proc.stdout is not None
-    ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
-    return proc.stdout.readline() if ready else ""
 
 
 class CandidateChannel:

@@ -78,7 +78,7 @@ class Sandbox:
             env=self._env,
             start_new_session=True,
         )
-        line = _read_line(proc, SERVER_START_TIMEOUT_S)
+        line = read_line(proc, SERVER_START_TIMEOUT_S)
         server_log.close()
         if not line or not json.loads(line).get("ready"):
             proc.kill()
@@ -100,7 +100,7 @@ class Sandbox:
             assert self._proc.stdin is not None
             self._proc.stdin.write(json.dumps(request) + "\n")
             self._proc.stdin.flush()
-            line = _read_line(self._proc, timeout_s + 30.0)
+            line = read_line(self._proc, timeout_s + 30.0)
             if not line:  # the server itself died or wedged: replace it next time
                 self.close()
                 return WorkerReport(status=Status.RUNTIME_ERROR.value, message="the worker process died", log_tail=_tail(job_dir))
@@ -115,7 +115,7 @@ class Sandbox:
             self._proc = None
 
 
-def _read_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
+def read_line(proc: subprocess.Popen[str], timeout_s: float) -> str:
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], timeout_s)
     return proc.stdout.readline() if ready else ""
