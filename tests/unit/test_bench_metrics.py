@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -65,9 +66,12 @@ def test_compile_baseline_metrics_only_when_timed() -> None:
     assert compute(SUITE).fast_p_compile is None
 
 
-def test_best_so_far_and_usage() -> None:
+def test_best_so_far_and_usage(tmp_path) -> None:
     assert best_so_far([None, 0.5, None, 1.5, 1.2]) == [0.0, 0.5, 0.5, 1.5, 1.5]
-    events = [{"event": "llm", "prompt_tokens": 10, "completion_tokens": 5, "cost_usd": 0.01},
-              {"event": "llm", "tokens": 7, "cost": 0.02}, {"event": "generated", "count": 4}]
-    tokens, cost = usage(events)
-    assert tokens == 22 and cost == pytest.approx(0.03)
+    assert usage(tmp_path) == (0, 0.0)  # the built-in generator makes no calls
+    total = {"calls": 2, "prompt_tokens": 300, "completion_tokens": 100, "cost_usd": 0.03}
+    (tmp_path / "llm_usage.json").write_text(json.dumps({"total": total, "by_agent": {"kernel_gen": total}}))
+    # The run's events carry the same usage twice (per call and as the run's total): not read.
+    (tmp_path / "events.jsonl").write_text(json.dumps({"event": "llm_usage", **total}) + "\n")
+    tokens, cost = usage(tmp_path)
+    assert tokens == 400 and cost == pytest.approx(0.03)

@@ -1,8 +1,7 @@
 """Read one run directory back as a bench TaskResult (best candidate, shapes, cost).
 
-Tokens and cost come from the run's events.jsonl: every event carrying `prompt_tokens`,
-`completion_tokens` or `tokens`, and `cost_usd` (or `cost`), is summed. Runs with the built-in
-generator record none, so they report 0 tokens and 0 cost.
+Tokens and cost come from the run's llm_usage.json (the LLM meter's record, read once). Runs with
+the built-in generator make no calls, so they report 0 tokens and 0 cost.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from akg_agents.bench.metrics import CORRECT, DECLINED, INCORRECT, TaskResult
+from akg_agents.llm.meter import USAGE_FILE, Tally
 from akg_agents.records import Status
 from akg_agents.store.rundir import RunStore
 
@@ -31,15 +31,20 @@ def read_events(root: Path) -> list[dict[str, Any]]:
     return events
 
 
-def usage(events: list[dict[str, Any]]) -> tuple[int, float]:
-    tokens, cost = 0, 0.0
-    for event in events:
-        if "tokens" in event:
-            tokens += int(event["tokens"] or 0)
-        else:
-            tokens += int(event.get("prompt_tokens") or 0) + int(event.get("completion_tokens") or 0)
-        cost += float(event.get("cost_usd", event.get("cost")) or 0.0)
-    return tokens, cost
+def usage(root: Path) -> tuple[int, float]:
+    """Tokens and cost of a run, counted once: its llm_usage.json, the meter's own record of every
+    call of the run (across resumes, a TaskConstructor's calls included). The per-call events and
+    the run's total event in events.jsonl describe the same calls and are not summed."""
+    path = Path(root) / USAGE_FILE
+    if not path.is_file():
+        return 0, 0.0
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return 0, 0.0
+    tally = Tally()
+    tally.add_recorded(data.get("total", {}) if isinstance(data, dict) else {})
+    return tally.prompt_tokens + tally.completion_tokens, tally.cost_usd
 
 
 def best_so_far(speedups: list[float | None]) -> list[float]:
@@ -58,7 +63,7 @@ def task_result(run_dir: str | Path, name: str = "", wall_s: float = 0.0) -> Tas
     events = read_events(store.root)
     validated = next((e for e in events if e.get("event") == "task_validated"), {})
     declined = next((e.get("reason", "") for e in events if e.get("event") == "declined"), None)
-    tokens, cost = usage(events)
+    tokens, cost = usage(store.root)
     pairs = list(store.results.values())
     curve = best_so_far([r.profile.speedup if r.ok and r.profile and r.profile.counted else None for _, r in pairs])
     common: dict[str, Any] = dict(

@@ -2,8 +2,11 @@
 
     out[m, n] = epilogue(acc[m, n], extra inputs)      acc = sum_k a[m, k] * b[k, n]
 
-`a` is (M, K) (leading dims of an nn.Linear input are folded into M), `b` is (K, N), or (N, K)
-when `b_transposed` (nn.Linear / F.linear weights). The epilogue is an ir.py expression in which
+`a` is (M, K) (the leading dims of a rank > 2 `a` times a 2-D `b` are folded into M), or (K, M)
+when `a_transposed` (`A.T @ B`); `b` is (K, N), or (N, K) when `b_transposed` (nn.Linear /
+F.linear weights, `A @ B.T`). With `batched`, both are 3-D with one leading batch dim (bmm).
+`triangle` ("upper" / "lower", with `diagonal` as torch.triu / tril take it) zeroes the
+accumulator outside the triangle before the epilogue: `triu(A @ B)`. The epilogue is an ir.py expression in which
 `Acc()` stands for the fp32 accumulator; its other leaves are `Load(i)` of extra inputs whose
 kind (ir.py) is relative to the (M, N) output: full (an (M, N) residual), col (an (N,) bias) or
 scalar. Products accumulate in float32 whatever the input dtype; the result is stored in `dtype`.
@@ -40,6 +43,10 @@ class MatmulProgram:
     epilogue: Expr  # over Acc and Load(i) of the extra inputs
     output_shape: tuple[int, ...]
     ops: list[str] = field(default_factory=list)
+    a_transposed: bool = False
+    batched: bool = False
+    triangle: str = ""  # "" | upper | lower
+    diagonal: int = 0
 
     # RowProgram-compatible facts for the shared ModelNew template
     output_kind: str = "full"

@@ -13,24 +13,27 @@ Mapping onto the GPU:
   and the tile is stored once, in the output dtype: the (M, N) result never makes a round trip
   through memory between the product and its pointwise chain.
 
+Operands are passed by strides (transposes are views), batched products take a grid axis, and
+split-K, triu / tril and the matrix-vector kernel are described in matmul_kernels.py.
+
 Tunable parameters (exposed for search): block_m, block_n, block_k, group_m, num_warps,
-num_stages, precision (fp32 only).
+num_stages, precision (fp32 only), kind (tiled | gemv), split_k, pad.
 """
 
 from __future__ import annotations
 
 import types
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
 from akg_agents.builtin.generator import launch_args
 from akg_agents.builtin.generator import model_new_source as shared_model_new
 from akg_agents.builtin.lower_matmul import lower_matmul_model
-from akg_agents.builtin.matmul_ir import ACC_INPUT, MatmulProgram, acc_as_load
+from akg_agents.builtin.matmul_ir import MatmulProgram
+from akg_agents.builtin.matmul_kernels import gemv_kernel, reduce_kernel, tiled_kernel
 from akg_agents.records import Candidate, Task
 
-TL_DTYPE = {"float32": "tl.float32", "float16": "tl.float16", "bfloat16": "tl.bfloat16"}
 TORCH_DTYPE = {"float32": "torch.float32", "float16": "torch.float16", "bfloat16": "torch.bfloat16"}
 
 
@@ -43,6 +46,12 @@ class MatmulParams:
     num_warps: int = 8
     num_stages: int = 3
     precision: str = "ieee"  # fp32 inputs only: ieee | tf32x3
+    kind: str = "tiled"  # tiled | gemv (block_m: rows per program, block_k: K chunk)
+    split_k: bool = True  # split K when the output has fewer tiles than the GPU has SMs
+    pad: bool = False  # copy irregular big operands into K-tile-aligned zero-padded buffers
+
+
+SMS = 132  # streaming multiprocessors of an H100 / H200: the split-K target fills about 2 waves
 
 
 def trace_matmul(task: Task) -> MatmulProgram | None:
@@ -55,100 +64,102 @@ def trace_matmul(task: Task) -> MatmulProgram | None:
     return lower_matmul_model(model, list(module.get_inputs()))
 
 
-def _epilogue_lines(program: MatmulProgram) -> tuple[list[str], str]:
-    from akg_agents.builtin.triton_codegen import expr_tl  # the shared Expr -> Triton printer
-
-    names = {ACC_INPUT: "acc", **{i: f"x{i}" for i in program.extras}}
-    lines = []
-    for i in program.extras:
-        spec = program.inputs[i]
-        if spec.kind == "full":
-            lines.append(f"    x{i} = tl.load(in{i} + offs, mask=mask, other=0.0).to(tl.float32)")
-        elif spec.kind == "col":
-            lines.append(f"    x{i} = tl.load(in{i} + rn[None, :], mask=rn[None, :] < N, other=0.0).to(tl.float32)")
-        else:
-            lines.append(f"    x{i} = tl.load(in{i}).to(tl.float32)")
-    return lines, expr_tl(acc_as_load(program.epilogue), names)
-
-
 def generate_matmul(program: MatmulProgram, params: MatmulParams) -> str:
-    a, b = f"in{program.a}", f"in{program.b}"
-    if program.b_transposed:  # b is (N, K): element (k, n) at n * K + k
-        b_ptrs = f"{b} + rn64[None, :] * K + rk[:, None]"
-        b_step = "BLOCK_K"
-    else:  # b is (K, N): element (k, n) at k * N + n
-        b_ptrs = f"{b} + rk[:, None].to(tl.int64) * N + rn[None, :]"
-        b_step = "BLOCK_K * N"
-    if program.dtype == "float32":
-        dot = f'acc = tl.dot(a, b, acc, input_precision="{params.precision}")'
-    else:
-        dot = "acc = tl.dot(a, b, acc)"
-    loads, value = _epilogue_lines(program)
-    signature = ", ".join([*(f"in{i}" for i in range(len(program.inputs))), "out"])
-    return f"""@triton.jit
-def akg_kernel({signature}, M, N, K, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
-               BLOCK_K: tl.constexpr, GROUP_M: tl.constexpr, EVEN_K: tl.constexpr):
-    # Grouped ordering: GROUP_M row-blocks of the output are walked down before moving right,
-    # so the A and B panels that neighbouring programs share are read from L2, not DRAM.
-    pid = tl.program_id(0)
-    num_m = tl.cdiv(M, BLOCK_M)
-    num_n = tl.cdiv(N, BLOCK_N)
-    per_group = GROUP_M * num_n
-    first_m = (pid // per_group) * GROUP_M
-    size_m = tl.minimum(num_m - first_m, GROUP_M)
-    pid_m = first_m + (pid % per_group) % size_m
-    pid_n = (pid % per_group) // size_m
-    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
-    rk = tl.arange(0, BLOCK_K)
-    rm64 = rm.to(tl.int64)
-    rn64 = rn.to(tl.int64)
-    a_ptrs = {a} + rm64[:, None] * K + rk[None, :]
-    b_ptrs = {b_ptrs}
-    m_ok = rm[:, None] < M
-    n_ok = rn[None, :] < N
-    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-    for k in range(0, K, BLOCK_K):
-        if EVEN_K:
-            a = tl.load(a_ptrs, mask=m_ok, other=0.0)
-            b = tl.load(b_ptrs, mask=n_ok, other=0.0)
-        else:
-            k_left = K - k
-            a = tl.load(a_ptrs, mask=m_ok & (rk[None, :] < k_left), other=0.0)
-            b = tl.load(b_ptrs, mask=n_ok & (rk[:, None] < k_left), other=0.0)
-        {dot}
-        a_ptrs += BLOCK_K
-        b_ptrs += {b_step}
-    # Fused epilogue on the fp32 accumulator, then one store in the output dtype.
-    offs = rm64[:, None] * N + rn[None, :]
-    mask = m_ok & n_ok
-{chr(10).join(loads)}
-    tl.store(out + offs, ({value}).to({TL_DTYPE[program.dtype]}), mask=mask)
-"""
+    """The module-level kernel code of a candidate: the GEMV kernel, or the tiled kernel and its
+    split-K reduction."""
+    if params.kind == "gemv":
+        return gemv_kernel(program)
+    return tiled_kernel(program, params.precision) + "\n\n" + reduce_kernel(program)
 
 
 TRITON_IMPORTS = """import triton
 import triton.language as tl
 from triton.language.extra import libdevice"""
 
+PAD_HELPER = '''
+
+def _zero_padded(t, rows, cols):
+    """t (..., R, C) copied into zeros (..., rows, cols): aligned row strides and a K that is a
+    multiple of the K tile, so the kernel's loads need no K mask."""
+    buf = torch.zeros((*t.shape[:-2], rows, cols), dtype=t.dtype, device=t.device)
+    buf[..., : t.shape[-2], : t.shape[-1]].copy_(t)
+    return buf
+'''
+
+
+def _operand_lines(program: MatmulProgram, a: str, b: str) -> str:
+    """forward's lines: the operands as (batch,) M x K and K x N strided views, M, N, K, the
+    output, and the guards naming what the kernel was generated for."""
+    a_view = f"{a}.transpose(-1, -2)" if program.a_transposed else a
+    b_view = f"{b}.transpose(-1, -2)" if program.b_transposed else b
+    if not program.batched and not program.a_transposed:
+        a_view = f"{a_view}.reshape(-1, {a}.shape[-1])"  # leading dims folded into M (a view)
+        out_shape = f"(*{a}.shape[:-1], N)"
+    else:
+        out_shape = "(*a_mat.shape[:-1], N)"
+    rank = 3 if program.batched else 2
+    dtype = TORCH_DTYPE[program.dtype]
+    return f"""        if {a}.dtype != {dtype} or {b}.dtype != {dtype}:
+            raise ValueError(f"this kernel was generated for {program.dtype} operands, got {{{a}.dtype}} and {{{b}.dtype}}")
+        a_mat = {a_view}
+        b_mat = {b_view}
+        if a_mat.dim() != {rank} or b_mat.dim() != {rank} or a_mat.shape[-1] != b_mat.shape[-2] or a_mat.shape[:-2] != b_mat.shape[:-2]:
+            raise ValueError(f"this kernel was generated for {"batched " if program.batched else ""}products of {rank}-D operands, got {{tuple(a_mat.shape)}} x {{tuple(b_mat.shape)}}")
+        M, K = a_mat.shape[-2], a_mat.shape[-1]
+        N = b_mat.shape[-1]
+        batch = a_mat.shape[0] if a_mat.dim() == 3 else 1
+        out = torch.empty({out_shape}, dtype={dtype}, device={a}.device)"""
+
+
+def _tiled_launch(program: MatmulProgram, args: list[str], p: MatmulParams) -> str:
+    inputs = ", ".join(args[:-1])
+    pad = ""
+    if p.pad:
+        pad = f"""
+        if K % {p.block_k} != 0 and M * N >= (1 << 22):  # irregular and big: pad once, aligned loads after
+            K = triton.cdiv(K, {p.block_k}) * {p.block_k}
+            a_mat = _zero_padded(a_mat, M, K)
+            b_mat = _zero_padded(b_mat, K, triton.cdiv(N, 16) * 16)"""
+    split = "1"
+    if p.split_k:  # too few tiles to fill the GPU and a long K: split K across programs
+        split = f"max(1, min(triton.cdiv(2 * {SMS}, tiles), K // (8 * {p.block_k}))) if tiles < {SMS} else 1"
+    return f"""{pad}
+        tiles = triton.cdiv(M, {p.block_m}) * triton.cdiv(N, {p.block_n})
+        splits = {split.replace("tiles", "(tiles * batch)")}
+        k_per = triton.cdiv(triton.cdiv(K, splits), {p.block_k}) * {p.block_k}
+        splits = triton.cdiv(K, k_per) if K > 0 else 1
+        sb = (a_mat.stride(0) if a_mat.dim() == 3 else 0, b_mat.stride(0) if b_mat.dim() == 3 else 0)
+        part = torch.empty((splits, batch * M * N), dtype=torch.float32, device=out.device) if splits > 1 else out
+        akg_kernel[(tiles, batch, splits)]({inputs}, out, part, M, N, K, max(k_per, 1), sb[0], a_mat.stride(-2), a_mat.stride(-1),
+                   sb[1], b_mat.stride(-2), b_mat.stride(-1), {program.diagonal}, BLOCK_M={p.block_m}, BLOCK_N={p.block_n},
+                   BLOCK_K={p.block_k}, GROUP_M={p.group_m}, EVEN_K=K % {p.block_k} == 0, SPLIT=splits > 1,
+                   num_warps={p.num_warps}, num_stages={p.num_stages})
+        if splits > 1:
+            total = batch * M * N
+            akg_reduce[(triton.cdiv(total, 1024),)]({inputs}, part, out, total, M, N, splits, {program.diagonal}, BLOCK=1024, num_warps=4)"""
+
+
+def _gemv_launch(program: MatmulProgram, args: list[str], p: MatmulParams) -> str:
+    inputs = ", ".join(args[:-1])
+    return f"""
+        akg_gemv[(triton.cdiv(M, {p.block_m}), N)]({inputs}, out, M, N, K, a_mat.stride(0), a_mat.stride(1),
+                 b_mat.stride(0), b_mat.stride(1), {program.diagonal}, ROWS={p.block_m}, BLOCK_K={p.block_k},
+                 num_warps={p.num_warps}, num_stages={p.num_stages})"""
+
 
 def model_new_source(task: Task, program: MatmulProgram, params: MatmulParams) -> str:
     args = launch_args(program)
     a, b = args[program.a], args[program.b]
-    n = f"{b}.shape[0]" if program.b_transposed else f"{b}.shape[1]"
-    p = params
-    launch = f"""        K = {a}.shape[-1]
-        M = {a}.numel() // K
-        N = {n}
-        out = torch.empty((*{a}.shape[:-1], N), dtype={TORCH_DTYPE[program.dtype]}, device={a}.device)
-        grid = (triton.cdiv(M, {p.block_m}) * triton.cdiv(N, {p.block_n}),)
-        akg_kernel[grid]({", ".join(args)}, M, N, K, BLOCK_M={p.block_m}, BLOCK_N={p.block_n}, BLOCK_K={p.block_k},
-                         GROUP_M={p.group_m}, EVEN_K=K % {p.block_k} == 0, num_warps={p.num_warps}, num_stages={p.num_stages})"""
-    return shared_model_new(task, program, TRITON_IMPORTS, generate_matmul(program, params), launch,
-                            " (Triton matmul)")
+    body = _operand_lines(program, a, b)
+    if params.kind == "gemv":
+        body += _gemv_launch(program, args, params)
+    else:
+        body += _tiled_launch(program, args, params)
+    kernels = generate_matmul(program, params) + (PAD_HELPER if params.pad and params.kind != "gemv" else "")
+    return shared_model_new(task, program, TRITON_IMPORTS, kernels, body, " (Triton matmul)")
 
 
-def matmul_variants(program: MatmulProgram) -> list[MatmulParams]:
+def _tile_variants(program: MatmulProgram) -> list[MatmulParams]:
     """Best measured first (H100, benchmarks/results/gpu/MATMUL_REPORT.md), then other tile shapes.
 
     fp32: 3xTF32 tensor-core products first (matched PyTorch's fp32 matmul within 1e-4 there),
@@ -170,13 +181,38 @@ def matmul_variants(program: MatmulProgram) -> list[MatmulParams]:
     ]
 
 
+GEMV_VARIANTS = [  # (rows per program, K chunk, warps, stages)
+    MatmulParams(4, 1, 1024, 1, 4, 3, kind="gemv"),
+    MatmulParams(2, 1, 2048, 1, 8, 3, kind="gemv"),
+    MatmulParams(8, 1, 512, 1, 4, 2, kind="gemv"),
+    MatmulParams(1, 1, 4096, 1, 8, 3, kind="gemv"),
+]
+
+
+def matmul_variants(program: MatmulProgram) -> list[MatmulParams]:
+    """A single output column (matrix-vector): the GEMV kernel first (it is correct for any N,
+    one program column per output column, but fast only for a few). Irregular big products (K
+    not a multiple of the K tile, the 8205 x 2949 x 5921 kind): the zero-padded launch first, so
+    the K loop runs unmasked on aligned rows. Every tiled variant splits K when the output is too
+    small to fill the GPU (256 x 256 x 524288)."""
+    tiles = _tile_variants(program)
+    if program.N == 1 and not program.batched:
+        return [*GEMV_VARIANTS, *tiles]
+    irregular = any(program.K % p.block_k for p in tiles) or program.N % 16
+    if irregular and program.M * program.N >= (1 << 22):
+        return [replace(p, pad=True) for p in tiles[:2]] + tiles
+    return tiles
+
+
 def matmul_candidates(task: Task, program: MatmulProgram, count: int) -> list[Candidate]:
     summary = ", ".join(dict.fromkeys(program.ops))
-    return [
-        Candidate(
+    shape = f"{program.M}x{program.N}x{program.K} {program.dtype}"
+    candidates = []
+    for index, params in enumerate(matmul_variants(program)[: max(count, 1)]):
+        what = "Triton GEMV" if params.kind == "gemv" else "Triton tiled matmul (split-K when few tiles)"
+        candidates.append(Candidate(
             id=f"builtin-triton-mm-{index}", dsl="triton_cuda", code=model_new_source(task, program, params),
             agent="builtin", step=index, params=asdict(params),
-            note=f"Triton tiled matmul ({program.M}x{program.N}x{program.K} {program.dtype}) with fused epilogue for {summary}",
-        )
-        for index, params in enumerate(matmul_variants(program)[: max(count, 1)])
-    ]
+            note=f"{what} ({shape}) with fused epilogue for {summary}",
+        ))
+    return candidates

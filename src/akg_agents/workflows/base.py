@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from akg_agents.config.settings import Settings, load_settings
 from akg_agents.records import Candidate, EvalResult, RunConfig, Task
 from akg_agents.runtime.evaluator import Evaluator
 from akg_agents.store.rundir import RunStore
@@ -52,6 +53,14 @@ class RunContext:
     evaluator: Evaluator
     reporter: Reporter = field(default_factory=SilentReporter)
     kernel_path: str | None = None  # verifier_only: the existing code to check
+    # The run's settings tree (saved with the run; a resumed run gets the saved one back). None:
+    # read them now (tests that build a context by hand).
+    settings: Settings | None = None
+
+    def resolved_settings(self) -> Settings:
+        if self.settings is None:
+            self.settings = load_settings(self.config.dsl)
+        return self.settings
 
 
 async def evaluate_one(ctx: RunContext, candidate: Candidate, profile: bool) -> EvalResult:

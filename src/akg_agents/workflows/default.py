@@ -1,19 +1,5 @@
-"""default: design -> generate -> verify -> (fix | regenerate | stop) -> profile.
+"""default: design -> generate -> verify -> (fix | regenerate | stop) -> profile. (See workflows/classic.py.)"""
 
-With `--model builtin` the design and fix steps have no model to ask: the built-in generator's
-variants are verified and profiled instead.
-"""
+from akg_agents.workflows.classic import pipeline
 
-from __future__ import annotations
-
-from akg_agents.workflows import builtin_search
-from akg_agents.workflows.base import RunContext
-
-
-async def run(ctx: RunContext) -> None:
-    if ctx.config.model == "builtin":
-        await builtin_search.run(ctx, profile=True)
-        return
-    from akg_agents.workflows.llm_loop import run_llm
-
-    await run_llm(ctx, design=True, profile=True)
+run = pipeline(design=True, profile=True)

@@ -2,7 +2,8 @@
 
     [KernelDesigner] -> KernelGen -> verify -> Conductor: fix (edits, cheap model) | regenerate | stop
 
-Bounded by RunConfig.max_step (candidates evaluated) and a wall-clock timeout. Every prompt and
+Bounded by --max-candidates (candidates evaluated by this invocation; RunConfig.max_step caps it
+too) and a wall-clock timeout. Candidate ids (llm-N) continue across resumes. Every prompt and
 response goes to <run>/prompts/, every decision to events.jsonl, token usage to llm_usage.json.
 """
 
@@ -21,7 +22,6 @@ from akg_agents.agents.designer import KernelDesigner
 from akg_agents.agents.kernel_gen import KernelGen
 from akg_agents.agents.parsing import Decision
 from akg_agents.agents.prompting import AgentIO
-from akg_agents.config.settings import load_settings
 from akg_agents.dsl import get_plugin
 from akg_agents.errors import LLMError
 from akg_agents.llm.base import LEVELS
@@ -47,7 +47,8 @@ class Loop:
     optimize_rounds: int = 4  # settings.optimize_rounds
     rounds_spent: int = 0  # optimization rounds given to verified kernels so far
     history: list[str] = field(default_factory=list)
-    step: int = 0
+    step: int = 0  # numbering of candidate ids (continues across resumes)
+    evaluated: int = 0  # candidates this loop evaluated (the budget)
 
     def candidate(self, code: str, agent: str, parent: str | None, note: str) -> Candidate:
         self.step += 1
@@ -55,7 +56,9 @@ class Loop:
                          parent_id=parent, step=self.step, note=note[:200])
 
     def out_of_budget(self) -> str:
-        if self.step >= self.ctx.config.max_step:
+        if self.evaluated >= self.ctx.config.max_candidates:
+            return f"{self.ctx.config.max_candidates} candidate(s) evaluated (--max-candidates)"
+        if self.evaluated >= self.ctx.config.max_step:
             return f"max_step {self.ctx.config.max_step} reached"
         if time.monotonic() > self.deadline:
             return "wall-clock timeout reached"
@@ -82,8 +85,18 @@ def _skills(ctx: RunContext, analysis: OpAnalysis, skill_dirs: list[str], stage:
     return render_skills(chosen)
 
 
-async def run_llm(ctx: RunContext, design: bool, profile: bool, provider: MeteredProvider | None = None) -> None:
-    settings = load_settings(ctx.config.dsl)
+@dataclass
+class LLMSetup:
+    """What every LLM workflow needs before its first prompt."""
+
+    llm: MeteredProvider
+    analysis: OpAnalysis
+    job: KernelJob
+    io: AgentIO
+
+
+def llm_setup(ctx: RunContext, provider: MeteredProvider | None = None) -> LLMSetup:
+    settings = ctx.resolved_settings()  # the run's saved tree on resume, not today's environment
     llm = provider or build_provider(settings.llm)
     earlier = _earlier_usage(ctx)
     if earlier:
@@ -94,8 +107,21 @@ async def run_llm(ctx: RunContext, design: bool, profile: bool, provider: Metere
                     intensity=round(analysis.intensity, 3))
     job = _job(ctx, analysis, _skills(ctx, analysis, settings.skill_dirs, "codegen"))
     io = AgentIO(llm, ctx.store, start=len(list((ctx.store.root / "prompts").glob("*.prompt.md"))))
+    return LLMSetup(llm, analysis, job, io)
+
+
+def write_usage(ctx: RunContext, llm: MeteredProvider) -> None:
+    (ctx.store.root / USAGE_FILE).write_text(json.dumps(llm.summary(), indent=2))
+    ctx.store.event("llm_usage", **llm.summary()["total"])
+    ctx.reporter.info(llm.line())
+
+
+async def run_llm(ctx: RunContext, design: bool, profile: bool, provider: MeteredProvider | None = None) -> None:
+    settings = ctx.resolved_settings()
+    setup = llm_setup(ctx, provider)
+    llm, analysis, job, io = setup.llm, setup.analysis, setup.job, setup.io
     loop = Loop(ctx, job, io, _skills(ctx, analysis, settings.skill_dirs, "fix"), time.monotonic() + WALL_TIMEOUT_S,
-                settings.optimize_below_speedup, settings.optimize_rounds)
+                settings.optimize_below_speedup, settings.optimize_rounds, step=_last_step(ctx))
     levels = ctx.config.agent_models
     try:
         sketch = ""
@@ -110,9 +136,13 @@ async def run_llm(ctx: RunContext, design: bool, profile: bool, provider: Metere
         ctx.store.event("llm_error", message=str(problem), hint=problem.hint)
         raise
     finally:
-        (ctx.store.root / USAGE_FILE).write_text(json.dumps(llm.summary(), indent=2))
-        ctx.store.event("llm_usage", **llm.summary()["total"])
-        ctx.reporter.info(llm.line())
+        write_usage(ctx, llm)
+
+
+def _last_step(ctx: RunContext) -> int:
+    """A resumed run numbers on after every llm-N it wrote, so no candidate file is overwritten."""
+    steps = [int(p.stem[4:]) for p in (ctx.store.root / "candidates").glob("llm-*.py") if p.stem[4:].isdigit()]
+    return max(steps, default=0)
 
 
 def _earlier_usage(ctx: RunContext) -> dict[str, Any] | None:
@@ -139,6 +169,7 @@ async def _iterate(loop: Loop, sketch: str, profile: bool) -> None:
     candidate = loop.candidate(code, "kernel_gen", None, "first attempt" + (" from the design" if sketch else ""))
     while True:
         result = await evaluate_one(ctx, candidate, profile)
+        loop.evaluated += 1
         loop.history.append(f"{candidate.id} ({candidate.agent}): {result.status.value}: {result.message[:160]}")
         if result.ok and not _slower_than_wanted(result, loop.optimize_below):
             ctx.store.event("stop", reason=f"{candidate.id} passed")
@@ -154,7 +185,7 @@ async def _iterate(loop: Loop, sketch: str, profile: bool) -> None:
             ctx.reporter.info(f"stopping: {stop}")
             return
         decision = await conductor.decide(job, candidate, result, loop.history[:-1],
-                                          ctx.config.max_step - loop.step)
+                                          min(ctx.config.max_step, ctx.config.max_candidates) - loop.evaluated)
         ctx.store.event("decision", candidate=candidate.id, action=decision.action, reason=decision.reason,
                         suggestion=decision.suggestion[:500])
         ctx.reporter.info(f"conductor: {decision.action} ({decision.reason[:100]})")
