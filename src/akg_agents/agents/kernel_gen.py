@@ -13,6 +13,7 @@ from akg_agents.agents.prompting import AgentIO
 class Inspiration:
     code: str
     note: str  # e.g. "passed, 1.8x over eager"
+    tier: str = ""  # search workflows: good | medium | poor (how it ranks among the kernels tried)
 
 
 class KernelGen:

@@ -265,10 +265,12 @@ def resume_command(
 ) -> None:
     """Continue a run that was interrupted, without redoing work already verified."""
     from akg_agents.store.rundir import RunStore
+    from akg_agents.store.saved_settings import saved_settings
 
     store = RunStore.open(run_dir)
     config = store.config()
-    settings = load_settings(config.dsl)
+    current = load_settings(config.dsl)
+    settings = saved_settings(store.root, current) or current  # the run's own tree (LLM included), today's keys
     if config.model == "llm":
         require_llm(settings, f"{run_dir} was made with --model llm and needs the LLM to continue",
                     "configure the provider the run was made with, then resume it again")

@@ -38,6 +38,23 @@ class LLMSettings(BaseModel):
     timeout_s: float = 300.0
 
 
+class SearchSettings(BaseModel):
+    """The evolve and adaptive_search workflows (budgets beyond --max-candidates, and their policy)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_wall_s: float = Field(0.0, ge=0.0)  # stop starting candidates after this long (0: no limit)
+    max_tokens: int = Field(0, ge=0)  # LLM path: stop once this many tokens were used (0: no limit)
+    islands: int = Field(2, ge=1)  # evolve: independent populations
+    elites: int = Field(2, ge=1)  # evolve: best kernels each island always keeps
+    migrate_every: int = Field(4, ge=1)  # evolve: evaluations between migrations (each island's best to the next)
+    exploit: float = Field(0.7, ge=0.0, le=1.0)  # evolve: share of parents drawn from the elites
+    ucb_c: float = Field(0.7, ge=0.0)  # adaptive_search: weight of the exploration term
+    converge_after: int = Field(6, ge=1)  # adaptive_search: stop after this many evaluations without ...
+    converge_threshold: float = Field(0.02, ge=0.0)  # ... a relative improvement above this
+    known_seeds: int = Field(3, ge=0)  # best kernels of earlier runs (kernel database) a run starts from
+    seed: int = 0  # random choices (parents, mutations) are reproducible
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     agent_model_config: dict[str, str] = Field(default_factory=dict)
@@ -60,6 +77,7 @@ class Settings(BaseModel):
     # CLI prints a line saying what is still running (a hang shows, and so does a slow compile).
     progress_after_s: float = Field(15.0, gt=0)
     llm: LLMSettings = Field(default_factory=lambda: LLMSettings())
+    search: SearchSettings = Field(default_factory=lambda: SearchSettings())
 
     def resolved_cache_dir(self) -> str:
         return self.cache_dir or str(Path.home() / ".cache" / "akg_agents")

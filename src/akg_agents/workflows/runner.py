@@ -20,6 +20,7 @@ from akg_agents.records import Candidate, EvalResult, RunConfig, Task
 from akg_agents.runtime.device_pool import DevicePool
 from akg_agents.runtime.evaluator import Evaluator
 from akg_agents.store.rundir import RunStore
+from akg_agents.store.saved_settings import save_settings, saved_settings
 from akg_agents.tasks.scale import shrink, shrink_while
 from akg_agents.verify.evaluate import ReferenceInfo, VerifySettings
 from akg_agents.workflows import get_workflow
@@ -89,12 +90,13 @@ def execute(
         if store is None:
             task, info = prepare_task(task, config, evaluator, reporter)
             store = RunStore.create(settings.log_dir, config, task)
+            save_settings(store.root, settings)  # `resume` continues with this tree, not today's environment
         else:
             info = evaluator.reference(task)
         reporter.run_dir(store.root)  # an interrupted command can now name the directory to resume
         store.event("task_validated", inputs=info.input_shapes, outputs=info.output_shapes, eager_ms=info.eager_ms, sizes=task.sizes)
         reporter.info(_describe_task(task, info))
-        ctx = RunContext(task, config, store, evaluator, reporter, kernel_path)
+        ctx = RunContext(task, config, store, evaluator, reporter, kernel_path, settings=settings)
         declined = None
         try:
             _run_workflow(workflow, ctx)
@@ -191,7 +193,7 @@ def resume(run_dir: str, settings: Settings, reporter: Reporter | None = None, e
     if config.workflow == "verifier_only":
         kernels = sorted((store.root / "candidates").glob("*.py"))
         kernel = str(kernels[0]) if kernels else None
-    settings = replace_log_dir(settings, str(store.root.parent))
+    settings = replace_log_dir(saved_settings(store.root, settings) or settings, str(store.root.parent))
     return execute(task, config, settings, reporter, kernel_path=kernel, store=store, evaluator=evaluator)
 
 
