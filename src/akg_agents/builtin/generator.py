@@ -157,7 +157,10 @@ def cpp_variants(threads: int) -> list[CppParams]:
 
 
 def cpp_candidates(task: Task, count: int, threads: int = 0) -> list[Candidate]:
-    program = trace_program(task)
+    try:
+        program = trace_program(task)
+    except NotCovered as row_reason:
+        return _poly_fallback(task, count, threads, row_reason)
     candidates: list[Candidate] = []
     seen: set[str] = set()
     for params in cpp_variants(threads):
@@ -181,6 +184,17 @@ def cpp_candidates(task: Task, count: int, threads: int = 0) -> list[Candidate]:
             )
         )
     return candidates
+
+
+def _poly_fallback(task: Task, count: int, threads: int, row_reason: NotCovered) -> list[Candidate]:
+    """Products and convolutions (and chains of them) as PolyTOPS-scheduled loop nests
+    (poly_cpp.py); the row program's reason stands when the task has no product either."""
+    from akg_agents.builtin.poly_cpp import NoProduct, poly_candidates
+
+    try:
+        return poly_candidates(task, count, threads)
+    except NoProduct:
+        raise row_reason from None
 
 
 # One code generator per DSL, imported only when asked for (the Triton one needs no triton to

@@ -41,8 +41,10 @@ def ast_of(sched: isl.Schedule, kernel: Kernel) -> isl.AstNode:
 
 
 class _Printer:
-    def __init__(self, kernel: Kernel | None = None, simd_reduction: bool = False) -> None:
+    def __init__(self, kernel: Kernel | None = None, simd_reduction: bool = False,
+                 acc_type: str = "double") -> None:
         self.lines: list[str] = []
+        self.acc_type = acc_type  # the reduction accumulator: the arrays' element type or wider
         self.pragmas = 0
         self.kernel = kernel if simd_reduction else None
         self._red_cache: dict[tuple[str, tuple[str, ...]], Reduction | None] = {}
@@ -112,7 +114,7 @@ class _Printer:
         if red is None:
             return False
         acc = f"_r{depth}"
-        self.emit(depth, f"{{ double {acc} = 0.0;")
+        self.emit(depth, f"{{ {self.acc_type} {acc} = 0;")
         self.emit(depth, f"#pragma omp simd reduction(+:{acc})")
         self.emit(depth, f"for (int {it} = {init}; {n.for_get_cond().to_C_str()}; "
                          f"{it} += {n.for_get_inc().to_C_str()}) {{")
@@ -139,9 +141,9 @@ def _pragma(marks: tuple[str, ...]) -> str:
 
 
 def ast_to_c(ast: isl.AstNode, depth: int = 1, kernel: Kernel | None = None,
-             simd_reduction: bool = False) -> tuple[str, int]:
+             simd_reduction: bool = False, acc_type: str = "double") -> tuple[str, int]:
     """C text of the AST and the number of OpenMP pragmas emitted."""
-    p = _Printer(kernel, simd_reduction)
+    p = _Printer(kernel, simd_reduction, acc_type)
     p.node(ast, depth)
     return "\n".join(p.lines), p.pragmas
 

@@ -1,0 +1,189 @@
+"""PolyProgram -> PolyTOPS schedule -> C++ (OpenMP) -> ModelNew candidates (the cpp format).
+
+The loop nest from poly_lower.py is scheduled by PolyTOPS (akg_agents.poly) under a scheduler
+config, checked against its dependences, tiled and marked for OpenMP by the post-passes, and
+printed by isl's AST generator; this module wraps that loop text in an `extern "C"` function over
+float arrays with the task's constant sizes, compiled by the project's fast loader.
+
+Tunable parameters (`PolyParams`, exposed as each candidate's `params`, the same way the row
+generator exposes CppParams): `preset` (a PolyTOPS preset: the objective order and fusion),
+`tile` (tile size of every tiled band member; 0 = no tiling), `simd_reduction` (innermost
+reductions as `omp simd reduction`, reassociating sums), `threads` (OpenMP threads; 0 = default).
+`poly_candidate_code(task, params)` turns any point of that space into a candidate's code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from akg_agents.builtin.cpp_codegen import math_prelude
+from akg_agents.builtin.generator import launch_args, model_new_source
+from akg_agents.builtin.lower import NotCovered
+from akg_agents.builtin.poly_lower import NoProduct, PolyProgram, lower_poly_model
+from akg_agents.poly.codegen import ast_of, ast_to_c, statement_macros
+from akg_agents.poly.config import PRESETS, ConfigError, SchedConfig, preset
+from akg_agents.poly.deps import check_schedule, compute_dependences
+from akg_agents.poly.post import postpass
+from akg_agents.poly.scheduler import schedule
+from akg_agents.poly.tree import to_tree
+from akg_agents.records import Candidate, Task
+
+__all__ = ["PARAM_SPACE", "NoProduct", "PolyParams", "poly_candidate_code", "poly_candidates", "poly_variants"]
+
+
+@dataclass(frozen=True)
+class PolyParams:
+    preset: str = "cpu_vectorize"
+    tile: int = 32
+    simd_reduction: bool = True
+    threads: int = 0
+
+
+# The space the search explores: every key of PolyParams except threads, with its values.
+PARAM_SPACE: dict[str, list[Any]] = {
+    "preset": ["cpu_vectorize", "pluto_like", "isl_like", "feautrier_like"],
+    "tile": [32, 64, 16, 128, 0],
+    "simd_reduction": [True, False],
+}
+
+
+def poly_variants(threads: int) -> list[PolyParams]:
+    """The default first, then single changes from it, then the rest of the grid."""
+    default = PolyParams(threads=threads)
+    singles = [PolyParams(threads=threads, **{key: value}) for key, values in PARAM_SPACE.items() for value in values]
+    grid = [PolyParams(p, t, r, threads) for p in PARAM_SPACE["preset"] for t in PARAM_SPACE["tile"]
+            for r in PARAM_SPACE["simd_reduction"]]
+    return list(dict.fromkeys([default, *singles, *grid]))
+
+
+def params_from_dict(data: dict[str, Any]) -> PolyParams:
+    """A PolyParams from a candidate's `params` (what a search proposes); ConfigError when invalid."""
+    unknown = set(data) - {"preset", "tile", "simd_reduction", "threads", "generator"}
+    if unknown:
+        raise ConfigError(f"unknown loop-nest parameters: {', '.join(sorted(unknown))}")
+    params = PolyParams(**{k: v for k, v in data.items() if k != "generator"})
+    if params.preset not in PRESETS:
+        raise ConfigError(f"unknown preset {params.preset!r} (known: {', '.join(PRESETS)})")
+    if int(params.tile) < 0 or int(params.threads) < 0:
+        raise ConfigError("tile and threads must be >= 0")
+    return params
+
+
+def sched_config(params: PolyParams) -> SchedConfig:
+    cfg = preset(params.preset)
+    cfg.tile = params.tile > 0
+    if params.tile > 0:
+        cfg.tile_sizes = [params.tile]
+    cfg.simd_reduction = params.simd_reduction
+    return cfg.validate()
+
+
+# isl's AST printer writes these; defined after every header so no library code sees them.
+ISL_MACROS = """#define floord(n, d) (((n) < 0) ? -((-(n) + (d) - 1) / (d)) : (n) / (d))
+#define ceild(n, d) (((n) < 0) ? -((-(n)) / (d)) : ((n) + (d) - 1) / (d))
+#define min(x, y) ((x) < (y) ? (x) : (y))
+#define max(x, y) ((x) > (y) ? (x) : (y))
+"""
+
+
+def scheduled_loops(program: PolyProgram, params: PolyParams) -> str:
+    """The scheduled, tiled, OpenMP-marked loop nest as C text (statements as macro calls)."""
+    kernel = program.kernel
+    cfg = sched_config(params)
+    deps = compute_dependences(kernel)
+    tree = to_tree(schedule(kernel, deps, cfg))
+    final, _info = postpass(tree, kernel, cfg, {})
+    bad = check_schedule(final.get_map(), deps.all)
+    if bad:  # never emit a schedule that breaks a dependence
+        raise NotCovered(f"PolyTOPS produced an invalid schedule under {params.preset}: {bad[0]}")
+    body, _pragmas = ast_to_c(ast_of(final, kernel), kernel=kernel, simd_reduction=cfg.simd_reduction,
+                              acc_type="float")
+    if params.threads > 0:
+        body = body.replace("#pragma omp parallel for", f"#pragma omp parallel for num_threads({params.threads})")
+    return body
+
+
+def _array_decl(name: str, shape: tuple[int, ...], pointer: str, const: bool) -> str:
+    qual = "const float" if const else "float"
+    if len(shape) <= 1:
+        return f"    {qual}* __restrict__ {name} = {pointer};"
+    tail = "".join(f"[{n}]" for n in shape[1:])
+    return f"    {qual} (*__restrict__ {name}){tail} = reinterpret_cast<{qual} (*){tail}>({pointer});"
+
+
+def kernel_cpp(program: PolyProgram, params: PolyParams) -> str:
+    loops = scheduled_loops(program, params)
+    n_in = len(program.inputs)
+    scratch = [name for name, _ in program.scratch]
+    signature = ", ".join([*(f"const float* __restrict__ in{i}" for i in range(n_in)), "float* __restrict__ out",
+                           *(f"float* __restrict__ s{j}" for j in range(len(scratch)))])
+    shapes = {name: _shape(program, name) for name in program.kernel.arrays}
+    decls = [_array_decl(a, shapes[a], f"in{i}", True) for i, a in enumerate(program.input_arrays)]
+    decls.append(_array_decl(program.output_array, shapes[program.output_array], "out", False))
+    decls += [_array_decl(a, shapes[a], f"s{j}", False) for j, a in enumerate(scratch)]
+    headers = "#include <cstdint>\n#include <cmath>\n#if defined(__AVX__)\n#include <immintrin.h>\n#endif\n\n"
+    return (f"{headers}{math_prelude()}\n{ISL_MACROS}{statement_macros(program.kernel)}\n\n"
+            f'extern "C" void akg_kernel({signature}) {{\n' + "\n".join(decls) + f"\n{loops}\n}}\n")
+
+
+def _shape(program: PolyProgram, array: str) -> tuple[int, ...]:
+    return tuple(int(d) for d in program.kernel.arrays[array].dims)
+
+
+def poly_model_new(task: Task, program: PolyProgram, params: PolyParams) -> str:
+    kernel = f'KERNEL_SOURCE = r"""\n{kernel_cpp(program, params)}"""\n\n_lib = load_cpp(KERNEL_SOURCE)'
+    first = next((s.name for s in program.inputs if not s.name.startswith("param:")), None)
+    if first is None:
+        raise NotCovered("forward takes no tensor input")
+    device = f"{first}.device"
+    lines = [f"        out = torch.empty({program.output_shape}, dtype=torch.float32, device={device})"]
+    lines += [f"        _s{j} = torch.empty({shape}, dtype=torch.float32, device={device})"
+              for j, (_, shape) in enumerate(program.scratch)]
+    args = [*launch_args(program), *(f"_s{j}" for j in range(len(program.scratch)))]
+    lines.append(f"        _lib.akg_kernel({', '.join(args)})")
+    label = f" (PolyTOPS {params.preset}, tile {params.tile or 'off'})"
+    return model_new_source(task, program, "from akg_agents.dsl.cpp_loader import load_cpp", kernel,
+                            "\n".join(lines), label)
+
+
+def trace_poly_program(task: Task) -> PolyProgram:
+    import types
+
+    import torch
+
+    module = types.ModuleType("akg_builtin_task")
+    exec(compile(task.source, f"<task {task.name}>", "exec"), module.__dict__)
+    torch.manual_seed(0)
+    model = module.Model(*module.get_init_inputs()).eval()
+    return lower_poly_model(model, list(module.get_inputs()))
+
+
+def poly_candidate_code(task: Task, params: dict[str, Any] | PolyParams) -> str:
+    """ModelNew source for one point of the parameter space (for searches proposing params)."""
+    chosen = params if isinstance(params, PolyParams) else params_from_dict(params)
+    return poly_model_new(task, trace_poly_program(task), chosen)
+
+
+def poly_candidates(task: Task, count: int, threads: int = 0) -> list[Candidate]:
+    """Up to `count` candidates over poly_variants; NotCovered when the task is no loop nest here."""
+    program = trace_poly_program(task)
+    candidates: list[Candidate] = []
+    seen: set[str] = set()
+    statements = len(program.kernel.statements)
+    summary = ", ".join(dict.fromkeys(program.ops))
+    for params in poly_variants(threads):
+        if len(candidates) >= max(count, 1):
+            break
+        code = poly_model_new(task, program, params)
+        if code in seen:
+            continue
+        seen.add(code)
+        index = len(candidates)
+        candidates.append(Candidate(
+            id=f"builtin-poly-{index}", dsl="cpp", code=code, agent="builtin", step=index,
+            params={"generator": "poly", **asdict(params)},
+            note=f"PolyTOPS loop nest ({statements} statements) for {summary}",
+        ))
+    return candidates
+

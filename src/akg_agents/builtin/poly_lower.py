@@ -1,0 +1,433 @@
+"""torch.fx graph -> a PolyTOPS loop nest (poly.dsl.Kernel) for products and their epilogues.
+
+Covers what the row lowering (lower.py) declines because it is a loop nest with a reduction over
+something other than the last dim: matrix products (matmul, mm, bmm, @, nn.Linear, F.linear, with
+broadcast batch dims), convolutions (nn.Conv1d/2d/3d, F.conv1d/2d/3d: stride, padding, dilation,
+groups) and chains of them joined by pointwise ops (an MLP block: linear -> gelu -> linear +
+residual). Every product writes its own array with an init statement (bias or zero) and an
+accumulation statement; pointwise ops stay expressions until a product reads them or the graph
+returns them, and are then written once, in place into the product's array when nothing else
+reads that array (see `_inplace_home`). Sizes are the task's concrete shapes: the kernel has no
+parameters, so isl generates loops with constant bounds.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.fx
+import torch.nn.functional as F
+from torch import nn
+from torch.fx.passes.shape_prop import ShapeProp
+
+from akg_agents.builtin.cpp_codegen import BINARY_C, UNARY_C, _float
+from akg_agents.builtin.ir import InputSpec
+from akg_agents.builtin.lower import (
+    BINARY_FUNCS,
+    BINARY_METHODS,
+    NO_OPS,
+    UNARY_FUNCS,
+    UNARY_METHODS,
+    UNARY_MODULES,
+    NotCovered,
+)
+from akg_agents.poly.dsl import Kernel
+
+MATMUL_FUNCS: dict[Any, str] = {operator.matmul: "matmul", torch.matmul: "matmul", torch.mm: "mm", torch.bmm: "bmm", F.linear: "linear"}
+MATMUL_METHODS = {"matmul", "mm", "bmm"}
+CONV_FUNCS: dict[Any, int] = {F.conv1d: 1, F.conv2d: 2, F.conv3d: 3}
+CONV_MODULES: dict[type, int] = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}
+
+
+class NoProduct(NotCovered):
+    """The graph has no matrix product or convolution: the loop-nest lowering does not apply."""
+
+
+@dataclass
+class Value:
+    """A tensor value: `text(idx)` is its C expression at output indices `idx` (broadcast rules)."""
+
+    shape: tuple[int, ...]
+    text: Callable[[list[str]], str]
+    array: str | None = None  # set when the value is an array in memory
+    home: str | None = None  # a product array of the same shape this value is elementwise in
+    nodes: frozenset[str] = frozenset()  # computed fx nodes folded into this expression
+
+
+@dataclass
+class PolyProgram:
+    """The loop nest plus how its arrays bind to ModelNew's tensors."""
+
+    kernel: Kernel
+    inputs: list[InputSpec]  # forward inputs and parameters, as generator.model_new_source wants
+    input_arrays: list[str]  # DSL array of inputs[i]
+    output_array: str
+    output_shape: tuple[int, ...]
+    scratch: list[tuple[str, tuple[int, ...]]]  # arrays ModelNew allocates per call
+    ops: list[str] = field(default_factory=list)
+    output_kind: str = "full"
+    reductions: tuple = ()
+
+
+def access(name: str, shape: tuple[int, ...], idx: list[str]) -> str:
+    """`name[...]` read at the consumer's indices `idx`, right-aligned, size-1 dims at 0."""
+    if not shape:
+        return f"{name}[0]"
+    tail = idx[len(idx) - len(shape):]
+    return name + "".join(f"[{'0' if n == 1 else i}]" for n, i in zip(shape, tail, strict=True))
+
+
+def broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    try:
+        return tuple(torch.broadcast_shapes(a, b))
+    except RuntimeError:
+        raise NotCovered(f"shapes {a} and {b} do not broadcast") from None
+
+
+class PolyLowerer:
+    def __init__(self, module: nn.Module, graph: torch.fx.Graph) -> None:
+        self.module = module
+        self.graph = graph
+        self.kernel = Kernel("task", [], {"TASK": {}})
+        self.kernel.context_min = 0
+        self.inputs: list[InputSpec] = []
+        self.input_arrays: list[str] = []
+        self.scratch: list[tuple[str, tuple[int, ...]]] = []
+        self.values: dict[str, Value] = {}
+        self.ops: list[str] = []
+        self.products = 0
+
+    # -- arrays ---------------------------------------------------------------------------------
+
+    def _input(self, name: str, tensor_shape: tuple[int, ...], dtype: torch.dtype) -> Value:
+        if dtype != torch.float32:
+            raise NotCovered(f"{name} is {dtype}; the loop-nest lowering handles float32 only")
+        array = f"X{len(self.inputs)}"
+        self.kernel.array(array, [str(max(n, 1)) for n in tensor_shape] or ["1"], output=False)
+        self.inputs.append(InputSpec(name, "full", tuple(tensor_shape)))
+        self.input_arrays.append(array)
+        return self._array_value(array, tensor_shape)
+
+    def _new_array(self, shape: tuple[int, ...]) -> str:
+        name = f"T{len(self.scratch)}"
+        self.kernel.array(name, [str(n) for n in shape] or ["1"])
+        self.scratch.append((name, shape))
+        return name
+
+    @staticmethod
+    def _array_value(array: str, shape: tuple[int, ...], home: bool = False, node: str = "") -> Value:
+        return Value(shape, lambda idx: access(array, shape, idx), array,
+                     array if home else None, frozenset({node}) if node else frozenset())
+
+    # -- graph walk -----------------------------------------------------------------------------
+
+    def _is_product(self, node: torch.fx.Node) -> bool:
+        if node.op == "call_module":
+            return isinstance(self.module.get_submodule(str(node.target)), (nn.Linear, *CONV_MODULES))
+        if node.op == "call_method":
+            return node.target in MATMUL_METHODS
+        return node.op == "call_function" and (node.target in MATMUL_FUNCS or node.target in CONV_FUNCS)
+
+    def lower(self) -> PolyProgram:
+        if not any(self._is_product(node) for node in self.graph.nodes):
+            raise NoProduct("no matrix product or convolution")
+        for node in self.graph.nodes:
+            if node.op == "output":
+                arg = node.args[0]
+                if isinstance(arg, (tuple, list)):
+                    if len(arg) != 1:
+                        raise NotCovered("the model returns several tensors")
+                    arg = arg[0]
+                if not isinstance(arg, torch.fx.Node):
+                    raise NotCovered("the model returns a constant")
+                result = self._materialize(arg, node, force_write=True)
+                break
+            self.values[node.name] = self._node(node)
+        out_shape = tuple(arg.meta["tensor_meta"].shape)
+        scratch = [(n, s) for n, s in self.scratch if n != result]
+        return PolyProgram(self.kernel, self.inputs, self.input_arrays, result, out_shape, scratch, self.ops)
+
+    def _node(self, node: torch.fx.Node) -> Value:
+        meta = node.meta.get("tensor_meta")
+        if node.op == "placeholder":
+            if meta is None:
+                raise NotCovered(f"input {node.name} is not a tensor")
+            return self._input(node.name, tuple(meta.shape), meta.dtype)
+        if node.op == "get_attr":
+            tensor = _attr(self.module, str(node.target))
+            return self._input(f"param:{node.target}", tuple(tensor.shape), tensor.dtype)
+        if node.op == "call_module":
+            return self._module(node)
+        if node.op in ("call_function", "call_method"):
+            return self._call(node)
+        raise NotCovered(f"fx node kind {node.op}")
+
+    def _value(self, arg: Any) -> Value:
+        if isinstance(arg, torch.fx.Node):
+            return self.values[arg.name]
+        if isinstance(arg, (int, float)) and not isinstance(arg, bool):
+            text = _float(float(arg))
+            return Value((), lambda idx: text)
+        raise NotCovered(f"argument {arg!r} is not a tensor or a number")
+
+    def _module(self, node: torch.fx.Node) -> Value:
+        sub = self.module.get_submodule(str(node.target))
+        self.ops.append(type(sub).__name__)
+        if isinstance(sub, nn.Linear):
+            bias = self._param(f"{node.target}.bias", sub.bias)
+            return self._linear(node, node.args[0], self._param(f"{node.target}.weight", sub.weight), bias)
+        if type(sub) in CONV_MODULES:
+            conv: Any = sub
+            if conv.padding_mode != "zeros":
+                raise NotCovered(f"convolution with padding_mode={conv.padding_mode!r}")
+            return self._conv(node, node.args[0], self._param(f"{node.target}.weight", conv.weight),
+                              self._param(f"{node.target}.bias", conv.bias), conv.stride, conv.padding,
+                              conv.dilation, conv.groups)
+        x = self._value(node.args[0])
+        if type(sub) in UNARY_MODULES:
+            return self._unary(UNARY_MODULES[type(sub)], x, node)
+        if isinstance(sub, nn.GELU):
+            return self._unary("gelu_tanh" if sub.approximate == "tanh" else "gelu", x, node)
+        if isinstance(sub, nn.LeakyReLU):
+            return self._unary("leaky_relu", x, node, sub.negative_slope)
+        if isinstance(sub, (nn.Identity, nn.Dropout)):
+            return x
+        raise NotCovered(f"module {type(sub).__name__}")
+
+    def _param(self, name: str, tensor: torch.Tensor | None) -> Value | None:
+        if tensor is None:
+            return None
+        return self._input(f"param:{name}", tuple(tensor.shape), tensor.dtype)
+
+    def _call(self, node: torch.fx.Node) -> Value:
+        target, args = node.target, node.args
+        name = target if isinstance(target, str) else getattr(target, "__name__", str(target))
+        self.ops.append(str(name))
+        method = node.op == "call_method"
+        if method and target in NO_OPS:
+            return self._value(args[0])
+        if target in MATMUL_FUNCS or (method and target in MATMUL_METHODS):
+            if target is F.linear:
+                bias = _arg(node, 2, "bias")
+                return self._linear(node, args[0], self._value(args[1]), None if bias is None else self._value(bias))
+            return self._matmul(node, args[0], args[1])
+        if target in CONV_FUNCS:
+            bias = _arg(node, 2, "bias")
+            return self._conv(node, args[0], self._value(args[1]), None if bias is None else self._value(bias),
+                              _arg(node, 3, "stride", 1), _arg(node, 4, "padding", 0), _arg(node, 5, "dilation", 1),
+                              _arg(node, 6, "groups", 1))
+        if target in UNARY_FUNCS or (method and target in UNARY_METHODS):
+            op = UNARY_FUNCS.get(target) if not method else str(target)
+            return self._unary(str(op), self._value(args[0]), node)
+        if target in BINARY_FUNCS or (method and target in BINARY_METHODS):
+            op = BINARY_FUNCS[target] if not method else BINARY_METHODS[str(target)]
+            b = self._value(args[1])
+            alpha = node.kwargs.get("alpha")
+            if alpha is not None:
+                b = self._combine("mul", b, self._value(float(alpha)), node)
+            return self._combine(op, self._value(args[0]), b, node)
+        if target is F.gelu or (method and target == "gelu"):
+            tanh = node.kwargs.get("approximate") == "tanh"
+            return self._unary("gelu_tanh" if tanh else "gelu", self._value(args[0]), node)
+        if target is F.leaky_relu:
+            return self._unary("leaky_relu", self._value(args[0]), node, float(_arg(node, 1, "negative_slope", 0.01)))
+        if target in (torch.clamp, torch.clip) or (method and target in ("clamp", "clip")):
+            return self._clamp(node)
+        raise NotCovered(f"operation {name} (the loop-nest lowering covers products, convolutions and pointwise ops)")
+
+    # -- pointwise ------------------------------------------------------------------------------
+
+    def _unary(self, op: str, x: Value, node: torch.fx.Node, param: float = 0.0) -> Value:
+        template = UNARY_C.get(op)
+        if template is None:
+            raise NotCovered(f"pointwise {op}")
+        return Value(x.shape, lambda idx: template.format(a=x.text(idx), p=repr(param)), None, x.home,
+                     x.nodes | {node.name})
+
+    def _combine(self, op: str, a: Value, b: Value, node: torch.fx.Node) -> Value:
+        shape = broadcast(a.shape, b.shape)
+        template = BINARY_C[op]
+        home = next((v.home for v in (a, b) if v.home and v.shape == shape), None)
+        return Value(shape, lambda idx: template.format(a=a.text(idx), b=b.text(idx)), None, home,
+                     a.nodes | b.nodes | {node.name})
+
+    def _clamp(self, node: torch.fx.Node) -> Value:
+        x = self._value(node.args[0])
+        for op, bound in (("max", _arg(node, 1, "min")), ("min", _arg(node, 2, "max"))):
+            if bound is not None:
+                x = self._combine(op, x, self._value(float(bound)), node)
+        return x
+
+    def _materialize(self, arg: torch.fx.Node, consumer: torch.fx.Node, force_write: bool = False) -> str:
+        """The array holding `arg`'s value, writing it (once) when it is still an expression."""
+        value = self.values[arg.name]
+        if value.array is not None and not (force_write and value.array.startswith("X")):
+            return value.array
+        target = self._inplace_home(value, consumer) or self._new_array(value.shape)
+        idx = [f"o{d}" for d in range(len(value.shape))]
+        self._stmt_over(value.shape, f"{access(target, value.shape, idx)} = {value.text(idx)}")
+        self.values[arg.name] = self._array_value(target, value.shape)
+        return target
+
+    def _inplace_home(self, value: Value, consumer: torch.fx.Node) -> str | None:
+        """The product array `value` may overwrite: every fx node folded into it (the product's
+        node included) is read only inside the expression or by `consumer`."""
+        if value.home is None:
+            return None
+        names = set(value.nodes)
+        for node in self.graph.nodes:
+            if node.name in names and any(u.name not in names and u is not consumer for u in node.users):
+                return None
+        return value.home
+
+    def _stmt_over(self, shape: tuple[int, ...], body: str, where: str | None = None) -> None:
+        loops = [self.kernel.loop(f"o{d}", 0, n) for d, n in enumerate(shape)]
+        for lp in loops:
+            lp.__enter__()
+        self.kernel.stmt(body, where)
+        for lp in reversed(loops):
+            lp.__exit__(None, None, None)
+
+    def _operand(self, arg: Any, consumer: torch.fx.Node) -> tuple[str, tuple[int, ...]]:
+        if not isinstance(arg, torch.fx.Node):
+            raise NotCovered("a product of a constant")
+        array = self._materialize(arg, consumer)
+        return array, self.values[arg.name].shape
+
+    # -- products -------------------------------------------------------------------------------
+
+    def _product(self, node: torch.fx.Node, init: Callable[[list[str]], str], loops: list[tuple[str, int]],
+                 write: str, increment: str, where: str | None = None) -> Value:
+        """out = init over the output; then, over `loops` (reduction loops named r*): out[write] += increment."""
+        shape = tuple(node.meta["tensor_meta"].shape)
+        if node.meta["tensor_meta"].dtype != torch.float32:
+            raise NotCovered("a product whose result is not float32")
+        out = self._new_array(shape)
+        idx = [f"o{d}" for d in range(len(shape))]
+        self._stmt_over(shape, f"{access(out, shape, idx)} = {init(idx)}")
+        opened = []
+        for var, extent in loops:
+            # a reduction loop is never an OpenMP loop (post.py reads the hint)
+            opened.append(self.kernel.loop(var, 0, extent, hint="reduce" if var.startswith("r") else None))
+            opened[-1].__enter__()
+        self.kernel.stmt(f"{out}{write} += {increment}", where)
+        for lp in reversed(opened):
+            lp.__exit__(None, None, None)
+        self.products += 1
+        return self._array_value(out, shape, home=True, node=node.name)
+
+    def _linear(self, node: torch.fx.Node, x_arg: Any, weight: Value | None, bias: Value | None) -> Value:
+        x, x_shape = self._operand(x_arg, node)
+        if weight is None or weight.array is None or len(weight.shape) != 2:
+            raise NotCovered("a linear layer whose weight is not a 2-D input or parameter")
+        n_out, k = weight.shape
+        out_shape = tuple(node.meta["tensor_meta"].shape)
+        if out_shape[-1] != n_out or x_shape[-1] != k:
+            raise NotCovered(f"a linear layer of {x_shape} with a {weight.shape} weight")
+        rank = len(out_shape)
+        idx = [f"o{d}" for d in range(rank)]
+        increment = f"{access(x, x_shape, [*idx[:-1], 'r0'])} * {weight.array}[o{rank - 1}][r0]"
+        init = (lambda i: bias.text(i)) if bias is not None else (lambda i: "0.0f")
+        loops = [*zip(idx, out_shape, strict=True), ("r0", k)]  # a dot product per output element
+        return self._product(node, init, loops, "".join(f"[{i}]" for i in idx), increment)
+
+    def _matmul(self, node: torch.fx.Node, a_arg: Any, b_arg: Any) -> Value:
+        a, a_shape = self._operand(a_arg, node)
+        b, b_shape = self._operand(b_arg, node)
+        if len(a_shape) < 2 or len(b_shape) < 2:
+            raise NotCovered(f"a matrix-vector product of shapes {a_shape} x {b_shape}")
+        out_shape = tuple(node.meta["tensor_meta"].shape)
+        rank = len(out_shape)
+        batch = [f"o{d}" for d in range(rank - 2)]
+        m, n = f"o{rank - 2}", f"o{rank - 1}"
+        increment = f"{access(a, a_shape, [*batch, m, 'r0'])} * {access(b, b_shape, [*batch, 'r0', n])}"
+        idx = [f"o{d}" for d in range(rank)]
+        # i, k, j: the innermost loop walks b's and out's rows with stride 1
+        loops = [*zip(idx[:-1], out_shape[:-1], strict=True), ("r0", a_shape[-1]), (n, out_shape[-1])]
+        return self._product(node, lambda i: "0.0f", loops, "".join(f"[{i}]" for i in idx), increment)
+
+    def _conv(self, node: torch.fx.Node, x_arg: Any, weight: Value | None, bias: Value | None,
+              stride: Any, padding: Any, dilation: Any, groups: int) -> Value:
+        x, x_shape = self._operand(x_arg, node)
+        if weight is None or weight.array is None:
+            raise NotCovered("a convolution whose weight is computed in the model")
+        spatial = len(weight.shape) - 2
+        out_shape = tuple(node.meta["tensor_meta"].shape)
+        if len(x_shape) != spatial + 2 or len(out_shape) != spatial + 2:
+            raise NotCovered(f"a convolution of an unbatched input {x_shape}")
+        stride, dilation = _ntuple(stride, spatial), _ntuple(dilation, spatial)
+        kernel_size = weight.shape[2:]
+        pads = _padding(padding, spatial, kernel_size, dilation, stride)
+        c_out, c_in_g = weight.shape[0], weight.shape[1]
+        co_g = c_out // groups
+        # with groups, out channel = g*co_g + oc and in channel = g*c_in_g + r0: both affine
+        chan = [("o1", c_out)] if groups == 1 else [("g", groups), ("oc", co_g)]
+        co = "o1" if groups == 1 else f"{co_g}*g + oc"
+        ci = "r0" if groups == 1 else f"{c_in_g}*g + r0"
+        sp = [f"o{d + 2}" for d in range(spatial)]
+        subs, conds = [], []
+        for d in range(spatial):
+            expr = f"{stride[d]}*{sp[d]} + {dilation[d]}*r{d + 1} - {pads[d]}"
+            subs.append(expr)
+            if pads[d] or (out_shape[d + 2] - 1) * stride[d] + (kernel_size[d] - 1) * dilation[d] - pads[d] >= x_shape[d + 2]:
+                conds.append(f"0 <= {expr} < {x_shape[d + 2]}")
+        increment = (f"{x}[o0][{ci}]{''.join(f'[{s}]' for s in subs)} * "
+                     f"{weight.array}[{co}][r0]{''.join(f'[r{d + 1}]' for d in range(spatial))}")
+        if bias is not None and (bias.array is None or bias.shape != (c_out,)):
+            raise NotCovered("a convolution bias that is not a (C_out,) tensor")
+        loops = [("o0", out_shape[0]), *chan, *[(sp[d], out_shape[d + 2]) for d in range(spatial)],
+                 ("r0", c_in_g), *[(f"r{d + 1}", kernel_size[d]) for d in range(spatial)]]
+        init = (lambda idx: f"{bias.array}[{idx[1]}]") if bias is not None else (lambda idx: "0.0f")
+        write = f"[o0][{co}]{''.join(f'[{s}]' for s in sp)}"
+        return self._product(node, init, loops, write, increment, " and ".join(conds) or None)
+
+
+def _arg(node: torch.fx.Node, index: int, key: str, default: Any = None) -> Any:
+    args: Any = node.args
+    return args[index] if len(args) > index else node.kwargs.get(key, default)
+
+
+def _attr(module: nn.Module, target: str) -> torch.Tensor:
+    value: Any = module
+    for part in target.split("."):
+        value = getattr(value, part)
+    if not isinstance(value, torch.Tensor):
+        raise NotCovered(f"attribute {target} is not a tensor")
+    return value
+
+
+def _ntuple(value: Any, n: int) -> tuple[int, ...]:
+    if isinstance(value, int):
+        return (value,) * n
+    values = tuple(int(v) for v in value)
+    return values * n if len(values) == 1 else values
+
+
+def _padding(padding: Any, n: int, kernel: tuple[int, ...], dilation: tuple[int, ...], stride: tuple[int, ...]) -> tuple[int, ...]:
+    if padding == "valid":
+        return (0,) * n
+    if padding == "same":
+        if any(s != 1 for s in stride):
+            raise NotCovered("padding='same' with a stride")
+        return tuple(dilation[d] * (kernel[d] - 1) // 2 for d in range(n))
+    return _ntuple(padding, n)
+
+
+def lower_poly_model(model: nn.Module, inputs: list[Any]) -> PolyProgram:
+    try:
+        traced = torch.fx.symbolic_trace(model)
+    except Exception as exc:
+        raise NotCovered(f"torch.fx cannot trace the model ({type(exc).__name__})") from None
+    if any(not isinstance(v, torch.Tensor) for v in inputs):
+        raise NotCovered("forward takes non-tensor inputs")
+    with torch.no_grad():
+        ShapeProp(traced).propagate(*inputs)
+    program = PolyLowerer(traced, traced.graph).lower()
+    if math.prod(program.output_shape) == 0:
+        raise NotCovered("an empty output")
+    return program
