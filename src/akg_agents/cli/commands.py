@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from akg_agents.cli import session_cmd  # noqa: F401  (registers `akg_cli sessions`)
 from akg_agents.cli.app import (
     app,
     console,
@@ -15,15 +16,17 @@ from akg_agents.cli.app import (
     parse_devices,
     writable_folder,
 )
+from akg_agents.cli import targets
 from akg_agents.cli.render import RichReporter, results_table
 from akg_agents.config.settings import Settings, load_settings, validate_target
+from akg_agents.dsl.registry import target_help
 from akg_agents.errors import ConfigError, LLMError
 from akg_agents.records import EvalResult, RunConfig, Task
 from akg_agents.store.summary import summary_rows
 from akg_agents.tasks.loader import STDIN, STDIN_TASK_NAME, load_task
 from akg_agents.workflows.runner import RunOutcome, execute, resume
 
-TARGET_HELP = "Valid combinations: cpu/x86_64|aarch64/cpp, cuda/h100|h200|a100|l40s|rtx4090/triton_cuda|cuda_c|tilelang_cuda."
+TARGET_HELP = target_help()  # from the installed DSL and backend plugins
 
 
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -63,29 +66,19 @@ def build_config(
 
 
 def check_host_arch(backend: str, arch: str) -> None:
-    """A CPU run targets the machine it runs on: the cpp DSL compiles with -march=native."""
-    host = host_arch()
-    if backend == "cpu" and arch != host:
-        raise ConfigError(f"--arch {arch} cannot be targeted from this {host} host: cpu kernels are compiled "
-                          f"with -march=native for the machine they run on",
-                          hint=f"leave --arch out (it is {host} here), or run on an {arch} machine")
+    """A target this host cannot build for (the backend plugin says: the cpu compiles with -march=native)."""
+    targets.check_host_arch(backend, arch, host_arch())
 
 
 def check_devices(backend: str, text: str) -> list[int]:
-    devices = parse_devices(text)
-    if backend == "cpu":
-        if devices != [0]:
-            raise ConfigError(f"--devices {text}: the cpu backend has one device, 0 (its cores are shared)",
-                              hint="leave --devices out on the cpu; --threads N chooses how many cores")
-        return devices
-    import torch
+    return targets.check_device_numbers(backend, parse_devices(text), text)
 
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    missing = [d for d in devices if d >= count]
-    if count and missing:
-        raise ConfigError(f"--devices {text}: this machine has {count} {backend} device(s), numbered 0-{count - 1} "
-                          f"(no device {', '.join(map(str, missing))})")
-    return devices
+
+def require_local_toolchain(config: RunConfig, settings: Settings) -> None:
+    """One line and exit 3 before anything runs when this machine cannot evaluate the DSL (no
+    compiler, no device runtime such as torch_npu); runs evaluated elsewhere are not held back."""
+    if not (config.defer_dir or settings.ray_address):
+        targets.require_toolchain(config.dsl)
 
 
 def choose_model(settings: Settings, model: str | None) -> str:
@@ -171,14 +164,48 @@ def _best_speed(result: EvalResult) -> str:
     return ", ".join(parts)
 
 
+REFERENCE_HELP = ("Port an existing kernel (a module defining ModelNew: CUDA C, Triton or C++ inside): its outputs "
+                  "are the ground truth the new kernel is verified against. Inputs come from the kernel file's own "
+                  "get_inputs/get_init_inputs, or from --task T.py (the kernel replaces its Model).")
+DSL_ALIASES = {"cuda": "cuda_c"}  # the original tool's names
+
+
+def dsl_alias(dsl: str) -> str:
+    if dsl in DSL_ALIASES:
+        console.print(f"[yellow]note:[/] --dsl {dsl} is called {DSL_ALIASES[dsl]} here; using {DSL_ALIASES[dsl]}")
+        return DSL_ALIASES[dsl]
+    return dsl
+
+
+def check_port(reference_kernel: Path, config: RunConfig, request: str | None, kernel: Path | None) -> None:
+    """Before anything runs: a port needs something that writes kernels from a kernel."""
+    if request is not None:
+        raise ConfigError("--reference-kernel takes its inputs from the kernel file or --task T.py, not --request")
+    if config.model == "builtin" and config.workflow != "verifier_only":
+        raise ConfigError("porting --reference-kernel needs an LLM: the built-in generator reads PyTorch, not kernels",
+                          hint="configure a model (akg_cli config init), or check a kernel of yours against it: "
+                               "--workflow verifier_only --kernel MINE.py")
+    if config.workflow == "verifier_only" and kernel is None:
+        raise ConfigError("--workflow verifier_only checks existing code: pass --kernel FILE")
+
+
+def port_task(reference_kernel: Path, inputs: Task | None, log_dir: Path) -> Task:
+    from akg_agents.agents.kernel_agent_port import reference_task_from_file, save_task
+
+    made = save_task(reference_task_from_file(reference_kernel, inputs), log_dir / "ported")
+    console.print(f"reference kernel {reference_kernel}: its outputs are the ground truth (task {made.path})")
+    return made
+
+
 @app.command()
 def op(
-    task: list[Path] = typer.Option(None, "--task", "-t", metavar="FILE", help=TASK_HELP),
-    request: str = typer.Option(None, "--request", help="Instead of --task: describe the op in words; the configured LLM writes and validates the task."),
+    task: list[Path] = typer.Option(None, "--task", "--task-file", "-t", metavar="FILE", help=TASK_HELP + " --task-file is the same."),
+    request: str = typer.Option(None, "--request", "--intent", help="Instead of --task: describe the op in words; the configured LLM writes and validates the task. --intent is the same."),
+    reference_kernel: Path = typer.Option(None, "--reference-kernel", metavar="K.py", help=REFERENCE_HELP),
     framework: str = typer.Option("torch", help="Framework of the reference model."),
-    backend: str = typer.Option("cpu", help="Where kernels run: cpu, cuda or ascend. " + TARGET_HELP),
-    arch: str = typer.Option("", help="Target architecture (default: this machine's for cpu, h100 for cuda). On the cpu only this machine's: kernels are compiled with -march=native."),
-    dsl: str = typer.Option("cpp", help="Kernel language: cpp, triton_cuda, cuda_c, tilelang_cuda."),
+    backend: str = typer.Option("cpu", help=targets.backend_help()),
+    arch: str = typer.Option("", help=targets.arch_help()),
+    dsl: str = typer.Option("cpp", help=targets.dsl_help() + " --dsl cuda means cuda_c."),
     workflow: str = typer.Option(None, help="default | kernelgen_only | verifier_only | coder_only | evolve | adaptive_search (default: from the DSL's settings)."),
     model: str = typer.Option(None, help="'builtin' (no LLM; the default when none is configured) or 'llm' (the configured provider)."),
     devices: str = typer.Option("0", help="Comma-separated GPU numbers to evaluate on, e.g. 0,1 (the cpu is one device, 0)."),
@@ -198,9 +225,19 @@ def op(
         akg_cli op --framework torch --backend cpu --arch x86_64 --dsl cpp --task examples/tasks/relu.py
 
     `--task -` reads the task from standard input: `akg_cli op --task - < relu.py` (named 'task').
+
+    Without --task and --request (in a terminal) it opens a session: describe what you need in words,
+    paste KernelBench code or a kernel to port, then follow up ("make it faster", "now bf16").
     """
     task_file = one_task(task)
-    if (task_file is None) == (request is None):
+    dsl = dsl_alias(dsl)
+    if task_file is None and request is None and reference_kernel is None:
+        from akg_agents.cli.session import SessionTarget, start_session
+
+        start_session(SessionTarget(framework, backend, arch, dsl, workflow, model, devices, output,
+                                    max_candidates, baseline, threads, precision, allow_tf32))
+        return
+    if task_file is not None and request is not None:
         raise ConfigError("give exactly one of --task FILE or --request TEXT")
     overrides = {"log_dir": str(output)} if output else {}
     settings = load_settings(dsl, overrides)
@@ -211,15 +248,20 @@ def op(
                     "or write the task file yourself and pass --task FILE")
     writable_folder(Path(settings.log_dir), "run folder",
                     "choose a writable one with -o DIR (or run from a folder you can write to)")
+    if reference_kernel is not None:
+        check_port(reference_kernel, config, request, kernel)
     if request is not None:
         from akg_agents.agents.task_constructor import task_from_request
 
         loaded, written = task_from_request(request, settings, config)
         console.print(f"constructed task {written}:\n", loaded.source, markup=False, highlight=False)
     else:
-        assert task_file is not None
-        loaded = load_task(task_file)
+        loaded = load_task(task_file) if task_file is not None else None
+    if reference_kernel is not None:
+        loaded = port_task(reference_kernel, loaded, Path(settings.log_dir))
+    assert loaded is not None
     source = " (read from standard input)" if str(task_file) == STDIN else ""
+    require_local_toolchain(config, settings)
     console.print(f"[bold]akg_agents[/] op: task [bold]{loaded.name}[/]{source} on {backend}/{config.arch}, dsl {dsl}, "
                   f"workflow {config.workflow}, model {config.model}")
     outcome = run_with_progress(loaded, config, settings, kernel)
@@ -230,9 +272,9 @@ def op(
 def verify(
     kernel: Path = typer.Argument(..., help="Candidate file defining ModelNew."),
     task: list[Path] = typer.Option(..., "--task", "-t", metavar="FILE", help="The task the kernel claims to implement. " + TASK_HELP),
-    backend: str = typer.Option("cpu", help="cpu or cuda."),
-    arch: str = typer.Option("", help="Target architecture (default: this machine's for cpu, h100 for cuda)."),
-    dsl: str = typer.Option("cpp", help="The kernel's language."),
+    backend: str = typer.Option("cpu", help=targets.backend_help()),
+    arch: str = typer.Option("", help=targets.arch_help()),
+    dsl: str = typer.Option("cpp", help="The kernel's language. " + targets.dsl_help()),
     output: Path = typer.Option(None, "--output", "-o", help="Folder for the run directory."),
     threads: int = typer.Option(None, help="CPU threads (default or 0: all cores)."),
     baseline: str = typer.Option("eager", help="eager or compile."),
@@ -261,12 +303,25 @@ def verify(
 
 @app.command("resume")
 def resume_command(
-    run_dir: Path = typer.Argument(..., help="A run directory printed by an earlier `akg_cli op`."),
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR|SESSION", help="A run directory printed by an earlier `akg_cli op --task`, or a session (`akg_cli sessions` lists them)."),
 ) -> None:
-    """Continue a run that was interrupted, without redoing work already verified."""
+    """Continue a run that was interrupted, without redoing work already verified; or reopen a
+    session of `akg_cli op` (a run directory holds config.yaml and task.py, a session session.json)."""
     from akg_agents.store.rundir import RunStore
     from akg_agents.store.saved_settings import saved_settings
 
+    if not (run_dir / "config.yaml").exists():
+        from akg_agents.cli.session_store import find_session
+
+        session = find_session(run_dir, load_settings().log_dir)
+        if session is not None:
+            from akg_agents.cli.session import reopen_session
+
+            reopen_session(session)
+            return
+        if not run_dir.exists():
+            raise ConfigError(f"{run_dir} is neither a run directory nor a session",
+                              hint="`akg_cli sessions` lists the sessions; a run directory is printed by `akg_cli op --task`")
     store = RunStore.open(run_dir)
     config = store.config()
     current = load_settings(config.dsl)

@@ -130,11 +130,36 @@ def _user_settings() -> dict[str, Any]:
     return data
 
 
+# The original akg_agents tool's single-model variables (one model for every level), accepted as
+# aliases so a user's existing environment keeps working. Our own AKG_AGENTS_LLM__* win over them.
+LEGACY_ENV = {"BASE_URL": ("base_url",), "API_KEY": ("api_key",), "PROVIDER_TYPE": ("provider",),
+              "MODEL_NAME": ("models", "complex"), "MODEL_ENABLE_THINK": ()}
+LEGACY_PROVIDERS = {"openai": "openai_compat", "openai_compat": "openai_compat", "anthropic": "anthropic"}
+
+
+def _legacy_env_settings() -> dict[str, Any]:
+    """AKG_AGENTS_BASE_URL / API_KEY / MODEL_NAME / PROVIDER_TYPE -> the llm.* settings. The model
+    name serves every level; MODEL_ENABLE_THINK is accepted and has nothing to set (reasoning is
+    always separated from the answer)."""
+    llm: dict[str, Any] = {}
+    for name, target in LEGACY_ENV.items():
+        value = os.environ.get(ENV_PREFIX + name, "")
+        if not value or not target:
+            continue
+        if target == ("models", "complex"):
+            llm["models"] = {level: value for level in ("complex", "standard", "fast")}
+        elif target == ("provider",):
+            llm["provider"] = LEGACY_PROVIDERS.get(value.lower(), value)
+        else:
+            llm[target[0]] = value
+    return {"llm": llm} if llm else {}
+
+
 def _env_settings() -> dict[str, Any]:
     """AKG_AGENTS_VERIFY_TIMEOUT=30, AKG_AGENTS_LLM__API_KEY=... (double underscore = nesting)."""
     found: dict[str, Any] = {}
     for key, value in os.environ.items():
-        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
+        if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG" or key[len(ENV_PREFIX):] in LEGACY_ENV:
             continue
         path = key[len(ENV_PREFIX):].lower().split("__")
         node = found
@@ -155,10 +180,13 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_settings(dsl: str = "cpp", overrides: dict[str, Any] | None = None) -> Settings:
-    layers = [_dsl_defaults(dsl), _user_settings(), _env_settings(), overrides or {}]
+    legacy = _legacy_env_settings()
+    layers = [_dsl_defaults(dsl), _user_settings(), _merge(legacy, _env_settings()), overrides or {}]
     merged: dict[str, Any] = {}
     for layer in layers:
         merged = _merge(merged, layer)
+    if legacy and not merged.get("llm", {}).get("provider"):
+        merged["llm"]["provider"] = "openai_compat"  # what the original tool's variables always meant
     try:
         return Settings(**merged)
     except ValidationError as exc:
