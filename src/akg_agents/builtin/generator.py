@@ -210,6 +210,11 @@ def generate(task: Task, dsl: str, count: int, threads: int = 0) -> list[Candida
     target = CODEGENS.get(dsl)
     if target is None:
         raise NotCovered(f"the built-in generator writes {' and '.join(CODEGENS)}, not {dsl}")
+    from akg_agents.builtin.families import layer_candidates  # one pooling / convolution layer
+
+    layer = layer_candidates(task, dsl, count, threads=threads)
+    if layer is not None:
+        return layer
     module, name = target.split(":")
     make: Callable[..., list[Candidate]] = getattr(importlib.import_module(module), name)
     return make(task, count, threads=threads)

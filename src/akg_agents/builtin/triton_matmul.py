@@ -51,6 +51,7 @@ class MatmulParams:
     pad: bool = False  # copy irregular big operands into K-tile-aligned zero-padded buffers
 
 
+PAD_MIN_OUTPUT = 1 << 22  # pad irregular operands only when the product is big enough to repay the copy
 SMS = 132  # streaming multiprocessors of an H100 / H200: the split-K target fills about 2 waves
 
 
@@ -116,7 +117,7 @@ def _tiled_launch(program: MatmulProgram, args: list[str], p: MatmulParams) -> s
     pad = ""
     if p.pad:
         pad = f"""
-        if K % {p.block_k} != 0 and M * N >= (1 << 22):  # irregular and big: pad once, aligned loads after
+        if K % {p.block_k} != 0 and M * N >= {PAD_MIN_OUTPUT}:  # irregular and big: pad once, aligned loads after
             K = triton.cdiv(K, {p.block_k}) * {p.block_k}
             a_mat = _zero_padded(a_mat, M, K)
             b_mat = _zero_padded(b_mat, K, triton.cdiv(N, 16) * 16)"""
@@ -199,7 +200,7 @@ def matmul_variants(program: MatmulProgram) -> list[MatmulParams]:
     if program.N == 1 and not program.batched:
         return [*GEMV_VARIANTS, *tiles]
     irregular = any(program.K % p.block_k for p in tiles) or program.N % 16
-    if irregular and program.M * program.N >= (1 << 22):
+    if irregular and program.M * program.N >= PAD_MIN_OUTPUT:
         return [replace(p, pad=True) for p in tiles[:2]] + tiles
     return tiles
 

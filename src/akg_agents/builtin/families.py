@@ -1,0 +1,25 @@
+"""Dispatch for the built-in generators of one-layer tasks (pooling, convolution): called by
+generator.generate before the DSL's row / matmul generator; None when the task is not one."""
+
+from __future__ import annotations
+
+from akg_agents.builtin.layer_task import CONVS, POOLS, find_layer_task
+from akg_agents.records import Candidate, Task
+
+
+def layer_candidates(task: Task, dsl: str, count: int, threads: int = 0) -> list[Candidate] | None:
+    layer = find_layer_task(task)
+    if layer is None:
+        return None
+    if type(layer.layer) in POOLS:
+        from akg_agents.builtin.pool import cpp_pool_candidates, triton_pool_candidates
+
+        if dsl == "triton_cuda":
+            return triton_pool_candidates(task, layer, count)
+        if dsl == "cpp":
+            return cpp_pool_candidates(task, layer, count, threads)
+    if type(layer.layer) in CONVS and dsl == "triton_cuda":
+        from akg_agents.builtin.conv_triton import triton_conv_candidates
+
+        return triton_conv_candidates(task, layer, count)
+    return None  # a convolution on the CPU: the cpp / PolyTOPS path decides
