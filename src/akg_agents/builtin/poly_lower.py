@@ -145,7 +145,7 @@ class PolyLowerer:
                     arg = arg[0]
                 if not isinstance(arg, torch.fx.Node):
                     raise NotCovered("the model returns a constant")
-                result = self._materialize(arg, node, force_write=True)
+                result = self._materialize(arg, force_write=True)
                 break
             self.values[node.name] = self._node(node)
         out_shape = tuple(arg.meta["tensor_meta"].shape)
@@ -263,25 +263,26 @@ class PolyLowerer:
                 x = self._combine(op, x, self._value(float(bound)), node)
         return x
 
-    def _materialize(self, arg: torch.fx.Node, consumer: torch.fx.Node, force_write: bool = False) -> str:
+    def _materialize(self, arg: torch.fx.Node, force_write: bool = False) -> str:
         """The array holding `arg`'s value, writing it (once) when it is still an expression."""
         value = self.values[arg.name]
         if value.array is not None and not (force_write and value.array.startswith("X")):
             return value.array
-        target = self._inplace_home(value, consumer) or self._new_array(value.shape)
+        target = self._inplace_home(value, arg) or self._new_array(value.shape)
         idx = [f"o{d}" for d in range(len(value.shape))]
         self._stmt_over(value.shape, f"{access(target, value.shape, idx)} = {value.text(idx)}")
         self.values[arg.name] = self._array_value(target, value.shape)
         return target
 
-    def _inplace_home(self, value: Value, consumer: torch.fx.Node) -> str | None:
-        """The product array `value` may overwrite: every fx node folded into it (the product's
-        node included) is read only inside the expression or by `consumer`."""
+    def _inplace_home(self, value: Value, arg: torch.fx.Node) -> str | None:
+        """The product array `value` (the value of `arg`) may overwrite: every fx node folded into
+        it (the product's node included), other than `arg` itself, is read only inside the
+        expression; `arg`'s later readers read the written array."""
         if value.home is None:
             return None
         names = set(value.nodes)
         for node in self.graph.nodes:
-            if node.name in names and any(u.name not in names and u is not consumer for u in node.users):
+            if node.name in names and node is not arg and any(u.name not in names for u in node.users):
                 return None
         return value.home
 
@@ -293,10 +294,10 @@ class PolyLowerer:
         for lp in reversed(loops):
             lp.__exit__(None, None, None)
 
-    def _operand(self, arg: Any, consumer: torch.fx.Node) -> tuple[str, tuple[int, ...]]:
+    def _operand(self, arg: Any) -> tuple[str, tuple[int, ...]]:
         if not isinstance(arg, torch.fx.Node):
             raise NotCovered("a product of a constant")
-        array = self._materialize(arg, consumer)
+        array = self._materialize(arg)
         return array, self.values[arg.name].shape
 
     # -- products -------------------------------------------------------------------------------
@@ -322,7 +323,7 @@ class PolyLowerer:
         return self._array_value(out, shape, home=True, node=node.name)
 
     def _linear(self, node: torch.fx.Node, x_arg: Any, weight: Value | None, bias: Value | None) -> Value:
-        x, x_shape = self._operand(x_arg, node)
+        x, x_shape = self._operand(x_arg)
         if weight is None or weight.array is None or len(weight.shape) != 2:
             raise NotCovered("a linear layer whose weight is not a 2-D input or parameter")
         n_out, k = weight.shape
@@ -337,8 +338,8 @@ class PolyLowerer:
         return self._product(node, init, loops, "".join(f"[{i}]" for i in idx), increment)
 
     def _matmul(self, node: torch.fx.Node, a_arg: Any, b_arg: Any) -> Value:
-        a, a_shape = self._operand(a_arg, node)
-        b, b_shape = self._operand(b_arg, node)
+        a, a_shape = self._operand(a_arg)
+        b, b_shape = self._operand(b_arg)
         if len(a_shape) < 2 or len(b_shape) < 2:
             raise NotCovered(f"a matrix-vector product of shapes {a_shape} x {b_shape}")
         out_shape = tuple(node.meta["tensor_meta"].shape)
@@ -353,7 +354,7 @@ class PolyLowerer:
 
     def _conv(self, node: torch.fx.Node, x_arg: Any, weight: Value | None, bias: Value | None,
               stride: Any, padding: Any, dilation: Any, groups: int) -> Value:
-        x, x_shape = self._operand(x_arg, node)
+        x, x_shape = self._operand(x_arg)
         if weight is None or weight.array is None:
             raise NotCovered("a convolution whose weight is computed in the model")
         spatial = len(weight.shape) - 2
