@@ -196,6 +196,9 @@ class RunConfig:
     precision: str = "fp32"  # KernelBench's option: inputs and weights cast to fp32 | fp16 | bf16
     allow_tf32: bool = False  # fp32 tasks: accept TF32 matrix math (looser fp32 tolerance)
     agent_models: dict[str, str] = field(default_factory=dict)
+    # Deferred evaluation: candidates are written as bundles to this folder and evaluated later
+    # elsewhere (`akg_cli evaluate DIR`); '' evaluates here. Saved with the run so `resume` keeps it.
+    defer_dir: str = ""
 
 
 # ----------------------------------------------------------------------------------------------

@@ -77,6 +77,11 @@ class Settings(BaseModel):
     # CLI prints a line saying what is still running (a hang shows, and so does a slow compile).
     progress_after_s: float = Field(15.0, gt=0)
     llm: LLMSettings = Field(default_factory=lambda: LLMSettings())
+    # Evaluate on Ray actors, one per device across the cluster: 'auto' (a running cluster on this
+    # machine), 'local' (start one for this run), 'HOST:PORT' or 'ray://HOST:PORT'; '' = this machine.
+    ray_address: str = ""
+    # CPU DSLs on Ray: how many CPU "devices" (actors) across the cluster (0: one per node).
+    ray_cpu_devices: int = Field(0, ge=0)
     search: SearchSettings = Field(default_factory=lambda: SearchSettings())
 
     def resolved_cache_dir(self) -> str:

@@ -17,8 +17,10 @@ from akg_agents.config.settings import Settings
 from akg_agents.dsl import get_plugin
 from akg_agents.errors import TaskError, ToolchainError
 from akg_agents.records import Candidate, EvalResult, RunConfig, Task
+from akg_agents.runtime.deferred import record_parked
 from akg_agents.runtime.device_pool import DevicePool
 from akg_agents.runtime.evaluator import Evaluator
+from akg_agents.runtime.parked import RunParked
 from akg_agents.store.rundir import RunStore
 from akg_agents.store.saved_settings import save_settings, saved_settings
 from akg_agents.tasks.scale import shrink, shrink_while
@@ -46,6 +48,10 @@ def verify_settings(config: RunConfig) -> VerifySettings:
 
 
 def make_evaluator(config: RunConfig, settings: Settings) -> Evaluator:
+    if config.defer_dir or settings.ray_address:  # bundles for another host, or a Ray cluster's devices
+        from akg_agents.runtime.remote import remote_evaluator
+
+        return remote_evaluator(config, settings, verify_settings(config))
     plugin = get_plugin(config.dsl)
     problem = plugin.toolchain_problem()
     if problem:
@@ -105,6 +111,12 @@ def execute(
             store.event("declined", reason=declined)
         race_finalists(store, task, evaluator, reporter)
         return finish(store, task, info, config, declined)
+    except RunParked as parked:  # deferred evaluation: jobs were written as bundles; `resume` continues
+        if store is None:  # parked while preparing the task: the run directory is made now
+            store = RunStore.create(settings.log_dir, config, task)
+            save_settings(store.root, settings)
+        record_parked(store, parked)
+        raise
     finally:
         if owned:
             evaluator.close()
