@@ -25,16 +25,21 @@ import torch.nn.functional as F
 from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 
-from akg_agents.builtin.cpp_codegen import BINARY_C, UNARY_C, _float
 from akg_agents.builtin.ir import InputSpec
-from akg_agents.builtin.lower import (
+from akg_agents.builtin.lower import NotCovered
+from akg_agents.builtin.poly_pointwise import (
     BINARY_FUNCS,
     BINARY_METHODS,
     NO_OPS,
     UNARY_FUNCS,
     UNARY_METHODS,
-    UNARY_MODULES,
-    NotCovered,
+    PointwiseError,
+    Value,
+    access,
+    binary,
+    constant,
+    module_op,
+    unary,
 )
 from akg_agents.poly.dsl import Kernel
 
@@ -46,17 +51,6 @@ CONV_MODULES: dict[type, int] = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}
 
 class NoProduct(NotCovered):
     """The graph has no matrix product or convolution: the loop-nest lowering does not apply."""
-
-
-@dataclass
-class Value:
-    """A tensor value: `text(idx)` is its C expression at output indices `idx` (broadcast rules)."""
-
-    shape: tuple[int, ...]
-    text: Callable[[list[str]], str]
-    array: str | None = None  # set when the value is an array in memory
-    home: str | None = None  # a product array of the same shape this value is elementwise in
-    nodes: frozenset[str] = frozenset()  # computed fx nodes folded into this expression
 
 
 @dataclass
@@ -72,21 +66,6 @@ class PolyProgram:
     ops: list[str] = field(default_factory=list)
     output_kind: str = "full"
     reductions: tuple = ()
-
-
-def access(name: str, shape: tuple[int, ...], idx: list[str]) -> str:
-    """`name[...]` read at the consumer's indices `idx`, right-aligned, size-1 dims at 0."""
-    if not shape:
-        return f"{name}[0]"
-    tail = idx[len(idx) - len(shape):]
-    return name + "".join(f"[{'0' if n == 1 else i}]" for n, i in zip(shape, tail, strict=True))
-
-
-def broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
-    try:
-        return tuple(torch.broadcast_shapes(a, b))
-    except RuntimeError:
-        raise NotCovered(f"shapes {a} and {b} do not broadcast") from None
 
 
 class PolyLowerer:
@@ -171,8 +150,7 @@ class PolyLowerer:
         if isinstance(arg, torch.fx.Node):
             return self.values[arg.name]
         if isinstance(arg, (int, float)) and not isinstance(arg, bool):
-            text = _float(float(arg))
-            return Value((), lambda idx: text)
+            return constant(float(arg))
         raise NotCovered(f"argument {arg!r} is not a tensor or a number")
 
     def _module(self, node: torch.fx.Node) -> Value:
@@ -189,14 +167,11 @@ class PolyLowerer:
                               self._param(f"{node.target}.bias", conv.bias), conv.stride, conv.padding,
                               conv.dilation, conv.groups)
         x = self._value(node.args[0])
-        if type(sub) in UNARY_MODULES:
-            return self._unary(UNARY_MODULES[type(sub)], x, node)
-        if isinstance(sub, nn.GELU):
-            return self._unary("gelu_tanh" if sub.approximate == "tanh" else "gelu", x, node)
-        if isinstance(sub, nn.LeakyReLU):
-            return self._unary("leaky_relu", x, node, sub.negative_slope)
         if isinstance(sub, (nn.Identity, nn.Dropout)):
             return x
+        op = module_op(sub)
+        if op is not None:
+            return self._unary(op[0], x, node, op[1])
         raise NotCovered(f"module {type(sub).__name__}")
 
     def _param(self, name: str, tensor: torch.Tensor | None) -> Value | None:
@@ -243,18 +218,16 @@ class PolyLowerer:
     # -- pointwise ------------------------------------------------------------------------------
 
     def _unary(self, op: str, x: Value, node: torch.fx.Node, param: float = 0.0) -> Value:
-        template = UNARY_C.get(op)
-        if template is None:
-            raise NotCovered(f"pointwise {op}")
-        return Value(x.shape, lambda idx: template.format(a=x.text(idx), p=repr(param)), None, x.home,
-                     x.nodes | {node.name})
+        try:
+            return unary(op, x, node.name, param)
+        except PointwiseError as exc:
+            raise NotCovered(str(exc)) from None
 
     def _combine(self, op: str, a: Value, b: Value, node: torch.fx.Node) -> Value:
-        shape = broadcast(a.shape, b.shape)
-        template = BINARY_C[op]
-        home = next((v.home for v in (a, b) if v.home and v.shape == shape), None)
-        return Value(shape, lambda idx: template.format(a=a.text(idx), b=b.text(idx)), None, home,
-                     a.nodes | b.nodes | {node.name})
+        try:
+            return binary(op, a, b, node.name)
+        except PointwiseError as exc:
+            raise NotCovered(str(exc)) from None
 
     def _clamp(self, node: torch.fx.Node) -> Value:
         x = self._value(node.args[0])
