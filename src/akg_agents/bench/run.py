@@ -24,6 +24,7 @@ from akg_agents.config.settings import Settings
 from akg_agents.errors import TaskError
 from akg_agents.records import RunConfig, Task
 from akg_agents.runtime.evaluator import Evaluator
+from akg_agents.runtime.parked import RunParked
 from akg_agents.store.rundir import RunStore
 from akg_agents.workflows.base import Reporter, SilentReporter
 from akg_agents.workflows.runner import RunOutcome, execute, make_evaluator, resume
@@ -61,7 +62,10 @@ def run_bench(
     devices = workers_for(config)
     runner = _TaskRunner(db, config, settings, on_start, on_done, reporter)
     try:
-        return _drain_all(runner, todo, devices, stop, db)
+        results = _drain_all(runner, todo, devices, stop, db)
+        if runner.parked:  # deferred: each task wrote its jobs; `bench --resume` continues them
+            raise RunParked.merged(runner.parked, "")
+        return results
     finally:
         runner.close()
 
@@ -95,6 +99,7 @@ class _TaskRunner:
         # One warm evaluator (referee + sandbox) per device for the whole bench: a GPU worker's
         # start (CUDA context, imports) costs seconds that every task would pay again.
         self._evaluators: dict[int, Evaluator] = {}
+        self.parked: list[RunParked] = []  # tasks waiting for deferred evaluation
 
     def evaluator(self, config: RunConfig, settings: Settings) -> Evaluator:
         device = config.devices[0]
@@ -121,7 +126,7 @@ class _TaskRunner:
                 failures.append(error)
                 return
 
-    def run(self, task: Task, state: str, run_dir: str | None, device: int) -> TaskResult:
+    def run(self, task: Task, state: str, run_dir: str | None, device: int) -> TaskResult | None:
         folder = task_runs_dir(self.db.root, task.name)
         existing = latest_run_dir(folder)
         if state == "running" and existing is not None:
@@ -135,6 +140,9 @@ class _TaskRunner:
         started = time.monotonic()
         try:
             outcome = self._execute(task, config, settings, existing)
+        except RunParked as parked:  # --defer: its jobs wait for `akg_cli evaluate`; the other tasks go on
+            self.parked.append(parked)
+            return None
         except TaskError as error:  # this task cannot be used; the others can
             result = TaskResult(name=task.name, status=ERROR, reason=str(error), run_dir=str(existing or ""),
                                 wall_s=prior + time.monotonic() - started)

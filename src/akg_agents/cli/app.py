@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from akg_agents.errors import AkgError, ConfigError
+from akg_agents.runtime.parked import PARKED_EXIT, RunParked
 
 app = typer.Typer(
     name="akg_cli",
@@ -116,6 +117,7 @@ def main() -> None:
     _mount_optional("akg_agents.cli.bench", "bench_app", "bench", "Run a suite of tasks and report correctness and speedups.")
     _mount_optional("akg_agents.cli.config_cmd", "config_app", "config", "Create and show akg_agents settings.")
     _mount_optional("akg_agents.cli.skills_cmd", "skills_app", "skills", "List and show the knowledge documents given to agents.")
+    _mount_optional("akg_agents.cli.evaluate_cmd", "evaluate_app", "evaluate", "Evaluate deferred bundles on this host.")
     interrupted = [False]
 
     def on_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -131,6 +133,9 @@ def main() -> None:
         if error.hint:
             err_console.print(f"[dim]hint: {error.hint}[/]")
         sys.exit(error.exit_code)
+    except RunParked as parked:  # --defer: the jobs wait for `akg_cli evaluate`; not an error
+        console.print(parked.message(), style="yellow", markup=False, highlight=False)
+        sys.exit(PARKED_EXIT)
     except (KeyboardInterrupt, SystemExit):
         if not interrupted[0]:
             raise

@@ -28,6 +28,7 @@ from akg_agents.cli.render import RichReporter
 from akg_agents.config.settings import load_settings
 from akg_agents.errors import ConfigError, RunStoreError
 from akg_agents.records import RunConfig, Task, to_dict
+from akg_agents.runtime.parked import RunParked
 
 CPU_SCALE_BUDGET_MS = 100.0
 LOCK_NAME = "bench.lock"
@@ -54,6 +55,8 @@ def bench(
     precision: str = typer.Option("fp32", help=PRECISION_HELP),
     allow_tf32: bool = typer.Option(False, "--allow-tf32", help=TF32_HELP),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every candidate, not one line per task."),
+    defer: Path = typer.Option(None, "--defer", metavar="DIR", help="Write every evaluation job as a bundle into DIR and park the bench; `akg_cli evaluate DIR` where the device is, then `akg_cli bench --resume BENCH_DIR`."),
+    ray_address: str = typer.Option(None, "--ray-address", metavar="ADDR", help="Evaluate each task's candidates on a Ray cluster's devices (tasks run one at a time; needs akg_agents[ray])."),
 ) -> None:
     """Run every task of SUITE; report correctness, fast_p and geometric-mean speedup.
 
@@ -72,24 +75,29 @@ def bench(
         with bench_lock(resume_dir):
             db = BenchDB.open(resume_dir)
             try:
-                _run(db, resume_dir, db.config(), verbose)
+                _run(db, resume_dir, db.config(), verbose, {"ray_address": ray_address} if ray_address else None)
             finally:
                 db.close()
         return
     if suite is None:
         raise ConfigError("missing SUITE: a task folder, a KernelBench checkout or a bundled suite name (cpu_small)")
     settings = load_settings(dsl)
+    if defer is not None and scale_budget_ms is None:
+        scale_budget_ms = 0.0  # timing a task needs the device: a deferred bench runs tasks at their sizes
     if scale_budget_ms is None:
         scale_budget_ms = CPU_SCALE_BUDGET_MS if backend == "cpu" else 0.0
     config = build_config(settings, framework, backend, arch or default_arch(backend), dsl, workflow, model, devices,
                           baseline, max_candidates, threads, scale_budget_ms or None, precision, allow_tf32)
+    from akg_agents.cli.commands import scale_out
+
+    config, settings = scale_out(config, settings, defer, ray_address)
     folder, tasks = load_suite(suite, level, problems)
     root = output or Path("akg_bench") / f"{folder.name}_{dsl}_{time.strftime('%Y%m%d-%H%M%S')}"
     writable_folder(root, "bench directory", "choose a writable one with -o DIR (or run from a folder you can write to)")
     with bench_lock(root):
         db = BenchDB.create_or_continue(root, config, str(folder), tasks)
         try:
-            _run(db, root, config, verbose)
+            _run(db, root, config, verbose, {"ray_address": ray_address} if ray_address else None)
         finally:
             db.close()
 
@@ -115,10 +123,10 @@ def bench_lock(root: Path) -> Iterator[None]:
         os.close(fd)  # closing the only descriptor releases the lock
 
 
-def _run(db: BenchDB, root: Path, config: RunConfig, verbose: bool) -> None:
+def _run(db: BenchDB, root: Path, config: RunConfig, verbose: bool, overrides: dict[str, Any] | None = None) -> None:
     from akg_agents.bench.run import run_bench
 
-    settings = load_settings(config.dsl)
+    settings = load_settings(config.dsl, overrides)
     pending = db.unfinished()
     total = db.counts()["tasks"]
     done = total - len(pending)
@@ -147,6 +155,9 @@ def _run(db: BenchDB, root: Path, config: RunConfig, verbose: bool) -> None:
     previous = _stop_on_first_interrupt(stop, root)
     try:
         results = run_bench(db, config, settings, on_start, on_done, reporter, stop)
+    except RunParked as parked:  # --defer: every task wrote its jobs; the CLI says how to continue
+        parked.resume_command = f"akg_cli bench --resume {root}"
+        raise
     except KeyboardInterrupt:
         stop.set()
     finally:

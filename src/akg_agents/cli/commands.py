@@ -116,6 +116,37 @@ def _join_hints(*hints: str) -> str:
     return "; ".join(h for h in hints if h)
 
 
+DEFER_HELP = ("Do not evaluate here: write each evaluation job as a bundle into DIR and park the run; run "
+              "`akg_cli evaluate DIR` where the device is, then `akg_cli resume RUN` here.")
+RAY_HELP = ("Evaluate on a Ray cluster's devices (one actor per GPU): auto, local, HOST:PORT or ray://HOST:PORT "
+            "(setting ray_address; needs akg_agents[ray]).")
+
+
+def scale_out(config: RunConfig, settings: Settings, defer: Path | None, ray_address: str | None) -> tuple[RunConfig, Settings]:
+    """--defer DIR and --ray-address: candidates evaluated elsewhere than this machine's devices."""
+    from dataclasses import replace
+
+    from akg_agents.runtime.remote import require_ray
+
+    if defer is not None and ray_address:
+        raise ConfigError("--defer and --ray-address exclude each other: bundles are evaluated later, with "
+                          "`akg_cli evaluate DIR --ray-address ADDR` if you like")
+    if ray_address:
+        settings = settings.model_copy(update={"ray_address": ray_address})
+    if settings.ray_address and defer is None:
+        require_ray()
+        if len(config.devices) > 1:
+            raise ConfigError("--devices picks this machine's GPUs; with --ray-address every GPU of the cluster is used",
+                              hint="leave --devices out")
+    if defer is None:
+        return config, settings
+    if config.scale_budget_ms:
+        raise ConfigError("--scale-budget-ms times the task on the device, which a deferred run does not have",
+                          hint="leave it out with --defer (and scale the task file's sizes yourself if needed)")
+    folder = writable_folder(defer, "bundle folder (--defer)", "choose a writable one")
+    return replace(config, defer_dir=str(folder.resolve())), settings
+
+
 def one_task(tasks: list[Path] | None) -> Path | None:
     """`--task` names the one task of the command; given twice is a mistake, not 'the last wins'."""
     given = list(tasks or [])
@@ -217,6 +248,8 @@ def op(
     precision: str = typer.Option("fp32", help=PRECISION_HELP),
     allow_tf32: bool = typer.Option(False, "--allow-tf32", help=TF32_HELP),
     kernel: Path = typer.Option(None, help="Existing kernel file (for --workflow verifier_only)."),
+    defer: Path = typer.Option(None, "--defer", metavar="DIR", help=DEFER_HELP),
+    ray_address: str = typer.Option(None, "--ray-address", metavar="ADDR", help=RAY_HELP),
 ) -> None:
     """Generate a kernel for TASK, verify it against PyTorch on several seeds, and profile it.
 
@@ -243,6 +276,7 @@ def op(
     settings = load_settings(dsl, overrides)
     config = build_config(settings, framework, backend, arch or default_arch(backend), dsl, workflow, model, devices,
                           baseline, max_candidates, threads, scale_budget_ms, precision, allow_tf32)
+    config, settings = scale_out(config, settings, defer, ray_address)
     if request is not None:
         require_llm(settings, "--request needs an LLM to write the task",
                     "or write the task file yourself and pass --task FILE")
