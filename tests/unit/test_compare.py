@@ -87,3 +87,45 @@ def test_large_outputs_are_compared_in_chunks_with_the_worst_element(monkeypatch
     out[42, 99] += 5.0  # in another chunk, and worse
     mismatch = compare_outputs([ref], [out], seed=0)
     assert mismatch is not None and mismatch.element == [42, 99] and mismatch.bad_count == 2
+
+
+def test_same_bits_sees_any_write_and_accepts_nan_left_alone() -> None:
+    from akg_agents.verify.compare import same_bits
+
+    x = torch.randn(64, 33)
+    x[5, 5] = float("nan")
+    kept = x.clone()
+    assert same_bits(kept, x)  # NaN == NaN here: the input was not touched
+    x[0, 0] = -0.0 if float(x[0, 0]) == 0.0 else 0.0
+    assert not same_bits(kept, x)
+    y = kept.clone()
+    y.view(torch.int32)[7, 3] ^= 1  # one flipped low bit of one element
+    assert not same_bits(kept, y)
+    assert same_bits(kept.t(), kept.clone().t())  # strided views are read in place
+    assert not same_bits(kept, kept.double())  # dtype differs
+    assert same_bits(torch.arange(5), torch.arange(5)) and not same_bits(torch.arange(5), torch.arange(1, 6))
+
+
+def test_a_correct_output_skips_the_tolerance_pass(monkeypatch) -> None:
+    import akg_agents.verify.compare as compare
+
+    def no_rms(_: torch.Tensor) -> float:
+        raise AssertionError("rms computed for an output equal to the reference")
+
+    monkeypatch.setattr(compare, "rms", no_rms)
+    ref = torch.randn(100, 7)
+    assert compare_outputs([ref], [ref.clone()], seed=0) is None
+    monkeypatch.undo()
+    out = ref.clone()
+    out[1, 1] += 1.0
+    assert compare_outputs([ref], [out], seed=0) is not None
+
+
+def test_screening_stops_once_the_speedup_is_known() -> None:
+    from akg_agents.profile.timer import SETTLE_MIN_ROUNDS, ratio_settled
+
+    steady_c, steady_e = [1.0 + 0.001 * (i % 3) for i in range(SETTLE_MIN_ROUNDS)], [2.0] * SETTLE_MIN_ROUNDS
+    assert ratio_settled(steady_c, steady_e)
+    assert not ratio_settled(steady_c[:-1], steady_e[:-1])  # too few rounds, however steady
+    noisy_c = [1.0, 1.3, 0.8, 1.25, 0.9, 1.2, 0.85, 1.1, 0.95, 1.15]
+    assert not ratio_settled(noisy_c, [1.0] * len(noisy_c))

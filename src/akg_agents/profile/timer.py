@@ -22,6 +22,29 @@ def summarize(samples_ms: list[float]) -> Timing:
     return Timing(median_ms=statistics.median(ordered), spread_ms=p90 - p10, runs=n, min_ms=ordered[0])
 
 
+# A candidate's screening measurement stops once its speedup is known this well (the finalists
+# are re-timed in full against eager before a winner is declared, so screening can stop early).
+SETTLE_MIN_ROUNDS = 8
+SETTLE_REL_HALF_WIDTH = 0.02
+
+
+def ratio_settled(candidate_ms: list[float], eager_ms: list[float]) -> bool:
+    """True once the median of the per-round ratios candidate/eager has a distribution-free 95%
+    confidence interval (order statistics n/2 -+ 0.98*sqrt(n)) narrower than +-2% of it. Ratios
+    of calls timed side by side cancel the machine's drift; on a noisy machine the interval
+    stays wide and every configured round runs."""
+    n = min(len(candidate_ms), len(eager_ms))
+    if n < SETTLE_MIN_ROUNDS:
+        return False
+    ratios = sorted(c / e for c, e in zip(candidate_ms[:n], eager_ms[:n], strict=True) if e > 0)
+    if len(ratios) < n:
+        return False
+    reach = 0.98 * n ** 0.5
+    low, high = ratios[max(int(n / 2 - reach), 0)], ratios[min(int(n / 2 + reach + 0.999), n - 1)]
+    middle = statistics.median(ratios)
+    return middle > 0 and (high - low) / 2 <= SETTLE_REL_HALF_WIDTH * middle
+
+
 class CpuTimer:
     def sync(self) -> None:
         return None

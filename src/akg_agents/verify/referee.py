@@ -32,7 +32,7 @@ from typing import Any
 import torch
 
 from akg_agents.records import to_dict
-from akg_agents.verify.compare import Tolerance, compare_tensor, tolerance_for
+from akg_agents.verify.compare import Tolerance, compare_tensor, same_bits, tolerance_for
 from akg_agents.verify.referee_task import (
     PreparedTask,
     ReferenceFailed,
@@ -145,7 +145,7 @@ class Session:
         _, inputs, _ = self.task.pool[self.pending_entries[seed]]
         mutated = set(self.task.info.get("mutated_inputs", []))
         for index, (view, value) in enumerate(zip(self.input_views, inputs, strict=True)):
-            if view is not None and index not in mutated and not torch.equal(view, value):
+            if view is not None and index not in mutated and not same_bits(view, value):
                 return index
         return None
 

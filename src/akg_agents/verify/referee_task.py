@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from akg_agents.verify.compare import same_bits
 from akg_agents.verify.taskrun import (
     REQUIRED,
     OutputCheckError,
@@ -166,7 +167,7 @@ def _prepare(request: dict[str, Any], module: types.ModuleType, cases: list[str]
         if case == cases[0]:
             info["aliases"] = aliased_inputs(outputs, inputs)
             info["mutated_inputs"] = [i for i, (old, new) in enumerate(zip(before, inputs, strict=True))
-                                      if old is not None and not torch.equal(torch.nan_to_num(old), torch.nan_to_num(new))]
+                                      if old is not None and not same_bits(old, new)]
             info["input_shapes"] = [list(v.shape) for v in inputs if isinstance(v, torch.Tensor)]
             info["input_bytes"] = sum(v.numel() * v.element_size() for v in inputs if isinstance(v, torch.Tensor))
             info["output_shapes"] = [list(t.shape) for t in outputs]

@@ -26,9 +26,9 @@ from typing import Any
 
 import torch
 
-from akg_agents.profile.timer import summarize
+from akg_agents.profile.timer import ratio_settled, summarize
 from akg_agents.records import ProfileResult, Status
-from akg_agents.verify.compare import compare_outputs
+from akg_agents.verify.compare import compare_outputs, same_bits
 from akg_agents.verify.confine import native_threads, reset_thread_starts, thread_problem, watch_thread_starts
 from akg_agents.verify.guards import ForwardGuard, OutputCheckError, plain_outputs, poison
 from akg_agents.verify.protocol import CandidateJob, RaceJob, WorkerReport
@@ -161,7 +161,7 @@ class CallChecks:
         if self.launches.count() == before:
             raise JobFailed(Status.REJECTED, "forward returned without launching any kernel", rule="kernel-not-launched")
         for index, (old, new) in enumerate(zip(kept, inputs, strict=True)):
-            if old is not None and not torch.equal(torch.nan_to_num(old), torch.nan_to_num(new)):
+            if old is not None and not same_bits(old, new):
                 raise JobFailed(Status.REJECTED, f"forward modified input {index} in place (the reference does not)", rule="inputs-unchanged")
         del kept
         _check_threads(self.threads)
@@ -278,6 +278,8 @@ def _rounds(job: CandidateJob | RaceJob, task: types.ModuleType, models: list[An
                 samples[index].append(_as_finalist(index, functools.partial(
                     _time_checked, job, models[index], index, len(models), own, seed, timer, channel, checks)))
         del inputs
+        if isinstance(job, CandidateJob) and ratio_settled(samples[0], eager):
+            break  # screening: the race re-times finalists with every round
     return samples, eager
 
 
