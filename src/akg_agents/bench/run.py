@@ -19,6 +19,7 @@ from pathlib import Path
 
 from akg_agents.bench.collect import read_events, task_result
 from akg_agents.bench.db import BenchDB
+from akg_agents.dsl.registry import get_backend
 from akg_agents.bench.metrics import ERROR, TaskResult
 from akg_agents.config.settings import Settings
 from akg_agents.errors import TaskError
@@ -47,7 +48,7 @@ def latest_run_dir(folder: Path) -> Path | None:
 
 def workers_for(config: RunConfig) -> list[int]:
     """Devices that take tasks at the same time: one on the CPU (its cores are one shared device)."""
-    return [config.devices[0]] if config.backend == "cpu" else list(config.devices)
+    return [config.devices[0]] if get_backend(config.backend).single_device else list(config.devices)
 
 
 def run_bench(

@@ -208,8 +208,13 @@ CODEGENS: dict[str, str] = {
 def generate(task: Task, dsl: str, count: int, threads: int = 0) -> list[Candidate]:
     """Up to `count` candidates; raises NotCovered with a plain reason when the task is out of scope."""
     target = CODEGENS.get(dsl)
-    if target is None:
-        raise NotCovered(f"the built-in generator writes {' and '.join(CODEGENS)}, not {dsl}")
+    if target is None:  # a DSL plugin may bring its own (triton_ascend adapts the Triton generator)
+        from akg_agents.dsl import get_plugin
+
+        own: Callable[..., list[Candidate]] | None = getattr(get_plugin(dsl), "builtin_candidates", None)
+        if own is None:
+            raise NotCovered(f"the built-in generator writes {' and '.join(CODEGENS)}, not {dsl}")
+        return own(task, count, threads=threads)
     from akg_agents.builtin.families import layer_candidates  # one pooling / convolution layer
 
     layer = layer_candidates(task, dsl, count, threads=threads)

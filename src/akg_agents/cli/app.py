@@ -7,7 +7,6 @@ errors.py); a traceback means a bug in akg_agents.
 from __future__ import annotations
 
 import importlib.util
-import platform
 import signal
 import sys
 import tempfile
@@ -61,16 +60,16 @@ def _mount_optional(module: str, attr: str, name: str, help_text: str) -> None:
 
 
 def host_arch() -> str:
-    machine = platform.machine().lower()
-    if machine in ("aarch64", "arm64"):
-        return "aarch64"
-    return "x86_64" if machine in ("x86_64", "amd64", "x64") else machine
+    from akg_agents.dsl.backends.cpu import host_arch as cpu_arch
+
+    return cpu_arch()
 
 
 def default_arch(backend: str) -> str:
-    if backend == "cpu":
-        return host_arch()
-    return {"cuda": "h100", "ascend": "ascend910b4"}.get(backend, "")
+    """The backend plugin's default --arch (the cpu's: this machine's)."""
+    from akg_agents.cli.targets import default_arch as plugin_default
+
+    return plugin_default(backend)
 
 
 def parse_devices(text: str) -> list[int]:

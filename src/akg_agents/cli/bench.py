@@ -23,7 +23,9 @@ from akg_agents.bench.metrics import TaskResult, compute
 from akg_agents.bench.suite import load_suite
 from akg_agents.bench.tables import metrics_table, summary_markdown
 from akg_agents.cli.app import console, default_arch, err_console, writable_folder
-from akg_agents.cli.commands import PRECISION_HELP, TARGET_HELP, TF32_HELP, build_config
+from akg_agents.cli import targets
+from akg_agents.cli.commands import PRECISION_HELP, TF32_HELP, build_config, require_local_toolchain
+from akg_agents.dsl.registry import get_backend
 from akg_agents.cli.render import RichReporter
 from akg_agents.config.settings import load_settings
 from akg_agents.errors import ConfigError, RunStoreError
@@ -40,9 +42,9 @@ def bench(
     level: int = typer.Option(None, help="KernelBench level (1-4): runs KernelBench/levelN/*.py of the checkout."),
     problems: str = typer.Option(None, help="Problem numbers to run, e.g. 1-20,40 (the leading number of each file name)."),
     framework: str = typer.Option("torch", help="Framework of the reference models."),
-    backend: str = typer.Option("cpu", help="cpu, cuda or ascend. " + TARGET_HELP),
-    arch: str = typer.Option("", help="Target architecture (default: this machine's for cpu, h100 for cuda)."),
-    dsl: str = typer.Option("cpp", help="Kernel language: cpp, triton_cuda, cuda_c, tilelang_cuda."),
+    backend: str = typer.Option("cpu", help=targets.backend_help()),
+    arch: str = typer.Option("", help=targets.arch_help()),
+    dsl: str = typer.Option("cpp", help=targets.dsl_help()),
     workflow: str = typer.Option(None, help="Workflow for every task (default: from the DSL's settings)."),
     model: str = typer.Option(None, help="'builtin' (no LLM) or 'llm' (the configured provider)."),
     devices: str = typer.Option("0", help="Comma-separated device ids; tasks run concurrently, one per device (one on cpu)."),
@@ -85,12 +87,14 @@ def bench(
     if defer is not None and scale_budget_ms is None:
         scale_budget_ms = 0.0  # timing a task needs the device: a deferred bench runs tasks at their sizes
     if scale_budget_ms is None:
-        scale_budget_ms = CPU_SCALE_BUDGET_MS if backend == "cpu" else 0.0
+        # Kernels on host memory (the CPU) are slow at KernelBench sizes: shrink tasks by default.
+        scale_budget_ms = CPU_SCALE_BUDGET_MS if get_backend(backend).host_memory else 0.0
     config = build_config(settings, framework, backend, arch or default_arch(backend), dsl, workflow, model, devices,
                           baseline, max_candidates, threads, scale_budget_ms or None, precision, allow_tf32)
     from akg_agents.cli.commands import scale_out
 
     config, settings = scale_out(config, settings, defer, ray_address)
+    require_local_toolchain(config, settings)
     folder, tasks = load_suite(suite, level, problems)
     root = output or Path("akg_bench") / f"{folder.name}_{dsl}_{time.strftime('%Y%m%d-%H%M%S')}"
     writable_folder(root, "bench directory", "choose a writable one with -o DIR (or run from a folder you can write to)")

@@ -328,6 +328,7 @@ def verify(
     writable_folder(Path(settings.log_dir), "run folder",
                     "choose a writable one with -o DIR (or run from a folder you can write to)")
     loaded = load_task(task_file)
+    require_local_toolchain(config, settings)
     outcome = run_with_progress(loaded, config, settings, kernel)
     for _candidate, result in outcome.store.results.values():
         if not result.ok:

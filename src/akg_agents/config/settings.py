@@ -89,24 +89,24 @@ class Settings(BaseModel):
 
 
 def load_targets() -> dict[str, Any]:
+    """{'frameworks': [...], 'backends': {name: {'archs': [...], 'dsls': [...]}}}: the frameworks
+    from targets.yaml, the rest from the installed backend and DSL plugins (dsl/registry.py)."""
+    from akg_agents.dsl.registry import target_table
+
     text = resources.files("akg_agents.config").joinpath("targets.yaml").read_text()
     data: dict[str, Any] = yaml.safe_load(text)
+    data["backends"] = {name: {"archs": list(archs), "dsls": dsls} for name, (archs, dsls) in target_table().items()}
     return data
 
 
 def validate_target(framework: str, backend: str, arch: str, dsl: str) -> None:
     """One line naming the valid choices when a combination is wrong."""
-    targets = load_targets()
-    if framework not in targets["frameworks"]:
-        raise ConfigError(f"unknown --framework '{framework}'; valid: {', '.join(targets['frameworks'])}")
-    backends: dict[str, Any] = targets["backends"]
-    if backend not in backends:
-        raise ConfigError(f"unknown --backend '{backend}'; valid: {', '.join(backends)}")
-    entry = backends[backend]
-    if arch not in entry["archs"]:
-        raise ConfigError(f"--arch '{arch}' is not a {backend} arch; valid: {', '.join(entry['archs'])}")
-    if dsl not in entry["dsls"]:
-        raise ConfigError(f"--dsl '{dsl}' does not run on backend {backend}; valid: {', '.join(entry['dsls'])}")
+    from akg_agents.dsl.registry import validate_target as validate_plugin_target
+
+    frameworks = load_targets()["frameworks"]
+    if framework not in frameworks:
+        raise ConfigError(f"unknown --framework '{framework}'; valid: {', '.join(frameworks)}")
+    validate_plugin_target(backend, arch, dsl)
 
 
 def _dsl_defaults(dsl: str) -> dict[str, Any]:

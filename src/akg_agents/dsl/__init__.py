@@ -1,22 +1,21 @@
-"""DSL plugins, found by name: `get_plugin("cpp")` imports `akg_agents.dsl.cpp` and returns PLUGIN."""
+"""DSL and backend plugins: `get_plugin("cpp")`, `get_backend("cuda")`; see dsl/registry.py for
+how built-ins and third-party (entry point) plugins are found."""
 
 from __future__ import annotations
 
-import importlib
-
+from akg_agents.dsl.backend import Backend
 from akg_agents.dsl.base import DslPlugin, Violation
+from akg_agents.dsl.registry import (
+    backend_for_device,
+    backend_names,
+    backend_of,
+    dsl_names,
+    get_backend,
+    get_plugin,
+    target_help,
+    target_table,
+    validate_target,
+)
 
-__all__ = ["DslPlugin", "Violation", "get_plugin"]
-
-
-def get_plugin(name: str) -> DslPlugin:
-    try:
-        module = importlib.import_module(f"akg_agents.dsl.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"akg_agents.dsl.{name}":
-            from akg_agents.errors import ConfigError
-
-            raise ConfigError(f"no plugin for DSL '{name}'") from None
-        raise
-    plugin: DslPlugin = module.PLUGIN
-    return plugin
+__all__ = ["Backend", "DslPlugin", "Violation", "backend_for_device", "backend_names", "backend_of", "dsl_names",
+           "get_backend", "get_plugin", "target_help", "target_table", "validate_target"]

@@ -1,9 +1,19 @@
 """The DSL plugin protocol: everything that differs between Triton, CUDA C, TileLang and C++.
 
-A DSL is one file in `akg_agents/dsl/` that defines `PLUGIN`, an object satisfying `DslPlugin`.
-Nothing outside this folder branches on a DSL's name: the verifier, the store, the agents and the
-built-in generator ask the plugin. Plugin modules must import with the standard library alone
-(the sandboxed worker imports them); heavy imports (triton, tilelang) happen inside methods.
+A DSL is one file in `akg_agents/dsl/` that defines `PLUGIN`, an object satisfying `DslPlugin`
+(or a third-party package's object behind an `akg_agents.dsl` entry point, see registry.py). It
+names its backend (dsl/backend.py: device pinning, synchronize, timer, runtime check), which it
+shares with the other DSLs of that device. Nothing outside this folder branches on a DSL's or a
+backend's name: the verifier, the store, the agents and the built-in generator ask the plugins.
+Plugin modules must import with the standard library alone (the sandboxed worker imports them);
+heavy imports (triton, tilelang, torch_npu) happen inside methods.
+
+Optional hooks, used when a plugin defines them:
+    compiler_notes() -> str                      evidence from the compiler for the next prompt
+    builtin_candidates(task, count, threads=0)   LLM-free candidates (list[Candidate]); raise
+                                                 builtin.lower.NotCovered when out of scope
+    skills_dir() -> str                          a folder of knowledge documents (*.md) it ships
+    unsupported_archs: dict[str, str]            arch of its backend -> why this DSL cannot target it
 """
 
 from __future__ import annotations
@@ -32,8 +42,8 @@ class LaunchCounter(Protocol):
 
 class DslPlugin(Protocol):
     name: str  # e.g. "cpp"
-    backend: str  # "cpu" | "cuda" | "ascend"
-    device_type: str  # torch device type the candidate runs on: "cpu" | "cuda" | "npu"
+    backend: str  # the backend plugin's name: "cpu" | "cuda" | "ascend" | a third-party one
+    device_type: str  # torch device type the candidate runs on (its backend's): "cpu" | "cuda" | "npu"
     language: str  # code fence language for prompts, e.g. "python"
 
     def static_check(self, tree: ast.Module, code: str) -> list[Violation]:
@@ -110,8 +120,6 @@ def count_method_calls(
 
 def cuda_device_problem() -> str | None:
     """None when torch sees a CUDA GPU; else the line a user needs (shared by the CUDA DSLs)."""
-    import torch
+    from akg_agents.dsl.registry import get_backend
 
-    if not torch.cuda.is_available():
-        return f"no CUDA GPU is visible to torch {torch.__version__} (a CUDA build and a driver are needed)"
-    return None
+    return get_backend("cuda").runtime_problem()

@@ -36,22 +36,28 @@ class CudaTimer:
     clean lines that are simply dropped. Both evict the candidate's data.
     """
 
+    DEVICE_TYPE = "cuda"  # torch.<DEVICE_TYPE> is the runtime API: torch.cuda here, torch.npu for Ascend
+
     def __init__(self, device: Any = None, flush: str | None = None) -> None:
         import torch
 
         self._torch = torch
-        self.device = torch.device("cuda", torch.cuda.current_device()) if device is None else torch.device(device)
+        self._api: Any = getattr(torch, self.DEVICE_TYPE)
+        self.device = torch.device(self.DEVICE_TYPE, self._api.current_device()) if device is None else torch.device(device)
         self.flush_mode = flush or os.environ.get("AKG_AGENTS_L2_FLUSH", "read")
         self._flush: Any = None
         if self.flush_mode != "none":
-            l2 = int(getattr(torch.cuda.get_device_properties(self.device), "L2_cache_size", 0) or 0)
-            size = max(FLUSH_FACTOR * l2, MIN_FLUSH_BYTES)
+            size = max(FLUSH_FACTOR * self.l2_bytes(), MIN_FLUSH_BYTES)
             self._flush = torch.ones(size // 4, dtype=torch.int32, device=self.device)
             for _ in range(WARM_FLUSHES):  # brings the clocks up before the first timed call
                 self.flush_l2()
 
+    def l2_bytes(self) -> int:
+        """The device's last-level cache, which the flush buffer must exceed."""
+        return int(getattr(self._api.get_device_properties(self.device), "L2_cache_size", 0) or 0)
+
     def sync(self) -> None:
-        self._torch.cuda.synchronize(self.device)
+        self._api.synchronize(self.device)
 
     def flush_l2(self) -> None:
         if self._flush is None:
@@ -66,13 +72,13 @@ class CudaTimer:
         synchronize, so work the call queued on any stream, or from a thread before the call
         returned, is inside the measurement (the sync's own latency, a few microseconds, is paid
         by eager and candidate alike)."""
-        torch = self._torch
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
+        api = self._api
+        start = api.Event(enable_timing=True)
+        end = api.Event(enable_timing=True)
         self.flush_l2()
         start.record()
         fn()
-        torch.cuda.synchronize()
+        api.synchronize()
         end.record()
-        torch.cuda.synchronize()
+        api.synchronize()
         return float(start.elapsed_time(end))

@@ -3,10 +3,11 @@
     pool = DevicePool.from_arg("0,1", cache_dir, settings)   # --devices 0,1 (or "cpu")
     result = await pool.evaluate(task, candidate)           # waits for a free device
 
-Each GPU gets its own worker server started with CUDA_VISIBLE_DEVICES=<id>, so inside the
-sandbox the candidate always sees one GPU, `cuda:0`, whatever its number on the host (and the
-CUDA loader's own runtime, which knows nothing of torch's current device, agrees with torch).
-On a machine without GPUs the pool has one device, "cpu". Nothing here knows any DSL.
+Each device gets its own worker server, pinned by its backend plugin's visibility variable
+(CUDA_VISIBLE_DEVICES=<id> on a GPU, ASCEND_RT_VISIBLE_DEVICES=<id> on an NPU), so inside the
+sandbox the candidate always sees one device, number 0, whatever its number on the host. The CPU
+is one device, "cpu". Nothing here knows any DSL or branches on a backend: the plugin says
+how to pin a worker and which host variables its runtime needs (dsl/backend.py).
 
 A worker that dies is replaced: Sandbox restarts a dead server on its next job, and a device
 whose job raised (a broken sandbox, not a failed candidate) gets a fresh Sandbox on release.
@@ -20,6 +21,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 
+from akg_agents.dsl.backend import Backend
+from akg_agents.dsl.registry import backend_for_device, get_backend
 from akg_agents.errors import ConfigError, WorkerError
 from akg_agents.records import Candidate, EvalResult, Task
 from akg_agents.verify.evaluate import Verifier, VerifySettings
@@ -57,8 +60,12 @@ class DevicePool:
         settings: VerifySettings,
         preload: tuple[str, ...] = (),
         sandbox_factory: Callable[[str, dict[str, str]], Sandbox] | None = None,
+        backend: str | None = None,
     ) -> None:
+        """`backend`: the plugin that pins numbered devices; by default the one of
+        `settings.device` ("cuda" when that is the CPU's, for numbered devices)."""
         self.cache_dir = cache_dir
+        self._backend_name = backend
         self.settings = settings
         self._preload = preload
         self._factory = sandbox_factory or (lambda cache, env: Sandbox(cache, env_extra=env))
@@ -70,16 +77,23 @@ class DevicePool:
     def from_arg(cls, arg: str | list[int] | None, cache_dir: str, settings: VerifySettings, **kwargs: object) -> DevicePool:
         return cls(parse_devices(arg), cache_dir, settings, **kwargs)  # type: ignore[arg-type]
 
+    def _backend_of(self, device: str) -> Backend:
+        if device == "cpu":
+            return get_backend("cpu")
+        if self._backend_name:
+            return get_backend(self._backend_name)
+        kind = self.settings.device.split(":", 1)[0]
+        return get_backend("cuda") if kind == "cpu" else backend_for_device(kind)
+
     def _make_slot(self, device: str) -> DeviceSlot:
         env: dict[str, str] = {}
         if self._preload:
             env["AKG_AGENTS_PRELOAD"] = ",".join(self._preload)
-        if device == "cpu":
-            torch_device = "cpu"
-            env["CUDA_VISIBLE_DEVICES"] = ""
-        else:
-            torch_device = "cuda"
-            env["CUDA_VISIBLE_DEVICES"] = device
+        backend = self._backend_of(device)
+        torch_device = backend.device_type
+        # The runtime's own host variables (toolkit paths) pass the sandbox's scrubbing.
+        env.update({name: os.environ[name] for name in backend.env_passthrough if name in os.environ})
+        env.update(backend.worker_env(device))
         # Sandboxes share the reference and compile caches; each has its own server log.
         sandbox = self._factory(os.path.join(self.cache_dir, f"device_{device}"), env)
         verifier = Verifier(replace(self.settings, device=torch_device), self.cache_dir, sandbox=sandbox, env_extra=env)

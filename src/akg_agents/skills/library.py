@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from akg_agents.dsl.registry import plugin_skill_dirs
 from akg_agents.errors import ConfigError
 
 REQUIRED = ("name", "dsl", "category", "description")
@@ -87,7 +88,7 @@ def load_skills(extra_dirs: list[str] | None = None) -> list[Skill]:
     for where, text in _package_files():
         skill = parse_skill(text, where)
         by_name[skill.name] = skill
-    for directory in extra_dirs or []:
+    for directory in [*plugin_skill_dirs(), *(extra_dirs or [])]:  # installed DSL plugins' own, then the user's
         root = Path(directory).expanduser()
         if not root.is_dir():
             raise ConfigError(f"skill_dirs: {root} is not a folder")

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from akg_agents.dsl import get_plugin
+from akg_agents.dsl import backend_for_device, get_plugin
 from akg_agents.errors import TaskError, ToolchainError, WorkerError
 from akg_agents.records import Candidate, EvalResult, Mismatch, Status, Task, Timing, from_dict
 from akg_agents.verify.protocol import (
@@ -166,10 +166,10 @@ class Verifier:
         sandbox_need = 2 * inputs + 3 * outputs
         total_need = 3 * inputs + (len(s.seeds) + 3) * outputs
         gib = 2**30
-        if s.device.startswith("cuda"):
+        if not backend_for_device(s.device).host_memory:
             if total_need > 0.85 * reply["capacity_bytes"]:
                 return (f"needs about {total_need / gib:.1f} GiB of device memory (inputs {inputs / gib:.2f} GiB, "
-                        f"outputs {outputs / gib:.2f} GiB), more than this GPU's {reply['capacity_bytes'] / gib:.0f} GiB")
+                        f"outputs {outputs / gib:.2f} GiB), more than this device's {reply['capacity_bytes'] / gib:.0f} GiB")
             return None
         if sandbox_need > 0.8 * s.memory_mb * 2**20 or total_need > 0.7 * reply["capacity_bytes"]:
             return (f"needs about {total_need / gib:.1f} GiB (inputs {inputs / gib:.2f} GiB, outputs {outputs / gib:.2f} GiB); "

@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from akg_agents.dsl.registry import backend_for_device
 from akg_agents.records import to_dict
 from akg_agents.verify.compare import Tolerance, compare_tensor, same_bits, tolerance_for
 from akg_agents.verify.referee_task import (
@@ -74,7 +75,7 @@ class Session:
         self.input_slots: list[dict[str, Any] | None] = []
         self.input_views: list[torch.Tensor | None] = []
         self.order: list[int] = []  # pool entries not yet handed out, in random order
-        if task.device == "cpu":
+        if backend_for_device(task.device).output_transport == "host_slots":
             self.slots = _make_slots(root, task.slot_bytes())
         if task.pool:
             self._open_input_slots(root)
@@ -346,10 +347,13 @@ class Referee:
         return None
 
     def _open(self, session: Session, index: int, desc: dict[str, Any]) -> torch.Tensor | None:
-        if desc.get("kind") == "cuda" and session.task.device.startswith("cuda"):
+        if desc.get("kind") == "cuda" and backend_for_device(session.task.device).output_transport == "ipc":
             return open_cuda(desc)
         if desc.get("kind") == "slot" and index < len(session.slots):
-            return open_slot(session.slots[index], desc)
+            opened = open_slot(session.slots[index], desc)
+            # A device without IPC handles (an NPU) sends its outputs through host slots: they are
+            # compared where the references are (on the CPU, .to() returns the mapped tensor itself).
+            return opened if opened is None else opened.to(session.task.device)
         raise TransportError("descriptor of the wrong kind for this device")
 
 

@@ -106,9 +106,10 @@ class CandidateChannel:
         return reply
 
     def _describe(self, outputs: list[Any]) -> list[dict[str, Any]]:
+        from akg_agents.dsl.registry import backend_for_device
         from akg_agents.verify.transport import describe_cuda, write_slot
 
-        if self.device.startswith("cuda"):
+        if backend_for_device(self.device).output_transport == "ipc":  # CUDA IPC handles: no copy
             return [describe_cuda(t) if t.is_cuda else {"kind": "host", "shape": list(t.shape)} for t in outputs]
         described = []
         for index, tensor in enumerate(outputs):

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from akg_agents.dsl.registry import backend_for_device
 from akg_agents.verify.compare import same_bits
 from akg_agents.verify.taskrun import (
     REQUIRED,
@@ -68,7 +69,7 @@ class PreparedTask:
         return self.scales[id(ref)]
 
     def build_pool(self, wanted: int) -> None:
-        if self.device != "cpu" or wanted <= 0:
+        if not backend_for_device(self.device).host_memory or wanted <= 0:  # input slots are host memory
             return
         with torch.no_grad():
             first = make_inputs(self.module, self.seeds[0], self.device, self.precision)
@@ -123,9 +124,9 @@ def _load(source: str) -> types.ModuleType:
 
 
 def _too_big(device: str, exc: BaseException) -> ReferenceFailed:
-    if device.startswith("cuda"):
-        _, total = torch.cuda.mem_get_info()
-        where = f"{torch.cuda.get_device_name()} ({total / 2**30:.0f} GiB)"
+    backend = backend_for_device(device)
+    if not backend.host_memory:
+        where = f"{backend.device_name()} ({backend.memory_capacity() / 2**30:.0f} GiB)"
     else:
         where = "the worker's memory limit"
     return ReferenceFailed("runtime_error", f"the task does not fit on {where}: {str(exc).splitlines()[0][:160]}")
@@ -173,7 +174,7 @@ def _prepare(request: dict[str, Any], module: types.ModuleType, cases: list[str]
             info["output_shapes"] = [list(t.shape) for t in outputs]
             info["output_dtypes"] = [str(t.dtype).removeprefix("torch.") for t in outputs]
             info["output_bytes"] = sum(t.numel() * t.element_size() for t in outputs)
-        if device == "cpu" and case.startswith("seed"):
+        if backend_for_device(device).host_memory and case.startswith("seed"):
             # handed to candidates through the input slots: as drawn, before forward changed any
             task.case_inputs[case] = [old if old is not None else new for old, new in zip(before, inputs, strict=True)]
         del before, inputs
@@ -182,7 +183,7 @@ def _prepare(request: dict[str, Any], module: types.ModuleType, cases: list[str]
     _check_deterministic(task, cases[0])
     task.build_pool(int(request.get("pool", 0)))
     info["pool"] = len(task.pool)
-    info["device_name"] = torch.cuda.get_device_name() if device.startswith("cuda") else "cpu"
+    info["device_name"] = backend_for_device(device).device_name()
     task.info = info
     return task
 
@@ -246,13 +247,7 @@ def estimate(request: dict[str, Any]) -> dict[str, Any]:
     math), so a task can be shrunk or refused before it ever runs at full size."""
     module = _load(str(request["task_source"]))
     nbytes = _meta_bytes(module)
-    device = str(request["device"])
-    if device.startswith("cuda"):
-        capacity = torch.cuda.mem_get_info()[1]
-    else:
-        import os
-
-        capacity = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    capacity = backend_for_device(str(request["device"])).memory_capacity()  # the device's, or the host's
     return {"input_bytes": nbytes[0], "output_bytes": nbytes[1], "capacity_bytes": capacity}
 
 

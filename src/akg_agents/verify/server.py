@@ -23,6 +23,7 @@ import sys
 import time
 from typing import Any
 
+from akg_agents.dsl.registry import backend_for_device
 from akg_agents.records import from_dict, to_json
 from akg_agents.verify import worker
 from akg_agents.verify.confine import become_subreaper, drop_privileges, kill_orphans
@@ -46,8 +47,9 @@ def _limit_child(request: dict[str, Any]) -> None:
     cpu_s = int(request["timeout_s"] * max(os.cpu_count() or 1, 1) * 2) + 10
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
     memory_mb = int(request.get("memory_mb", 0))
-    # CUDA reserves huge virtual ranges, so an address-space limit only makes sense on the CPU.
-    if memory_mb > 0 and not str(request["job"].get("device", "cpu")).startswith("cuda"):
+    # Device runtimes (CUDA, CANN) reserve huge virtual ranges: an address-space limit only makes
+    # sense where the backend says so (the CPU).
+    if memory_mb > 0 and backend_for_device(str(request["job"].get("device", "cpu"))).limit_address_space:
         limit = _vm_size_bytes() + memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 

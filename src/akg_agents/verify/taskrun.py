@@ -122,18 +122,17 @@ def aliased_inputs(outputs: list[torch.Tensor], inputs: list[Any]) -> list[list[
 
 
 def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+    """Wait for the whole device (every stream): the device's backend plugin knows how."""
+    from akg_agents.dsl.registry import backend_for_device
+
+    backend_for_device(device).synchronize()
 
 
 def make_timer(device: str) -> Any:
-    if device.startswith("cuda"):
-        from akg_agents.profile.cuda_timer import CudaTimer
+    """The device's timer (events and a cache flush on a GPU or NPU, the host clock on the CPU)."""
+    from akg_agents.dsl.registry import backend_for_device
 
-        return CudaTimer()
-    from akg_agents.profile.timer import CpuTimer
-
-    return CpuTimer()
+    return backend_for_device(device).make_timer()
 
 
 def set_tf32(allowed: bool) -> None:

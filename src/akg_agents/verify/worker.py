@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from akg_agents.dsl.registry import backend_for_device
 from akg_agents.profile.timer import ratio_settled, summarize
 from akg_agents.records import ProfileResult, Status
 from akg_agents.verify.compare import compare_outputs, same_bits
@@ -100,8 +101,8 @@ def run_candidate(job: CandidateJob) -> WorkerReport:
         timings["compile"] = time.perf_counter() - start
         # On the CPU nothing legitimate starts a thread while a candidate loads (OpenMP starts its
         # pool at the first parallel loop): a native thread started now (a C++ constructor) can
-        # finish a call's work after the call returns. (On a GPU, the CUDA runtime starts its own.)
-        if job.device == "cpu" and native_threads() > natives:
+        # finish a call's work after the call returns. (A device runtime (CUDA, CANN) starts its own.)
+        if not backend_for_device(job.device).runtime_starts_threads and native_threads() > natives:
             raise JobFailed(Status.REJECTED, "the candidate started a native thread while loading: work outside the calls",
                             rule="host-threads")
         if not hasattr(candidate, "ModelNew"):
@@ -233,14 +234,10 @@ def _profile(job: CandidateJob, task: types.ModuleType, model: Any, first_inputs
     if speedup > SUSPICIOUS_SPEEDUP or not math.isfinite(speedup):
         flags.append(f"suspicious speedup {speedup:.1f}x over eager: check the kernel by hand")
     below = False
-    if job.device.startswith("cuda"):
-        from akg_agents.profile.gpu_flags import roofline_check
-
-        with torch.no_grad():
-            note = roofline_check(reference, first_inputs, plain_outputs(reference(*first_inputs)), candidate.median_ms)
-        if note:
-            flags.append(note)
-            below = True
+    note = backend_for_device(job.device).roofline_check(reference, first_inputs, candidate.median_ms)  # None on the CPU
+    if note:
+        flags.append(note)
+        below = True
     return ProfileResult(candidate=candidate, eager=eager, threads=torch.get_num_threads(), flags=flags,
                          below_floor=below, input_sets=candidate.runs, timed_checked=channel.timed_submitted)
 
@@ -313,7 +310,7 @@ def _time_checked(job: CandidateJob | RaceJob, model: Any, index: int, count: in
     except OutputCheckError as exc:
         raise JobFailed(Status.REJECTED, f"forward {exc} while being timed", rule="plain-tensor-outputs") from None
     # On the CPU, copying into the referee's slot (at submit) is the snapshot itself.
-    outputs = snapshot(raw) if job.device != "cpu" else raw
+    outputs = raw if backend_for_device(job.device).host_memory else snapshot(raw)
     if checks is not None:
         if checks.launches.count() == launched:
             raise JobFailed(Status.REJECTED, "a timed call returned without launching any kernel", rule="kernel-not-launched")

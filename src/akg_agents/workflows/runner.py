@@ -14,7 +14,7 @@ from pathlib import Path
 
 from akg_agents.builtin.lower import NotCovered
 from akg_agents.config.settings import Settings
-from akg_agents.dsl import get_plugin
+from akg_agents.dsl import get_backend, get_plugin
 from akg_agents.errors import TaskError, ToolchainError
 from akg_agents.records import Candidate, EvalResult, RunConfig, Task
 from akg_agents.runtime.deferred import record_parked
@@ -56,8 +56,9 @@ def make_evaluator(config: RunConfig, settings: Settings) -> Evaluator:
     problem = plugin.toolchain_problem()
     if problem:
         raise ToolchainError(problem)
-    devices = ["cpu"] if plugin.device_type == "cpu" else [str(d) for d in config.devices]
-    return Evaluator(DevicePool(devices, settings.resolved_cache_dir(), verify_settings(config)))
+    backend = get_backend(plugin.backend)
+    devices = ["cpu"] if backend.single_device else [str(d) for d in config.devices]
+    return Evaluator(DevicePool(devices, settings.resolved_cache_dir(), verify_settings(config), backend=backend.name))
 
 
 def prepare_task(task: Task, config: RunConfig, evaluator: Evaluator, reporter: Reporter) -> tuple[Task, ReferenceInfo]:

@@ -1,0 +1,123 @@
+"""default vs evolve vs adaptive_search with the built-in generator, under the same evaluation budget.
+
+For every task of a suite (default: the bundled cpu_small), each workflow gets its own run (its own
+log folder, so its own kernel database: no workflow profits from another's evaluations) with
+--max-candidates BUDGET. The three runs of a task are made back to back, in an order that rotates
+from task to task, so a change in machine load hits every workflow alike. The best speedup of a
+run is the one its finalists' race measured (re-timed side by side against eager).
+
+Prints a per-task table and the geometric-mean speedups side by side (over the tasks where every
+workflow verified a kernel), and writes results.jsonl (one line per run, appended as runs finish,
+so an interrupted benchmark continues where it stopped), summary.md and summary.json.
+
+    python benchmarks/search_workflows.py --budget 6 --out benchmarks/results/search
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from akg_agents.bench.collect import task_result
+from akg_agents.bench.suite import load_suite
+from akg_agents.config.settings import load_settings
+from akg_agents.errors import TaskError
+from akg_agents.records import RunConfig, Task
+from akg_agents.workflows.runner import execute, make_evaluator
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ("default", "evolve", "adaptive_search")
+
+
+def run_one(task: Task, workflow: str, args: argparse.Namespace, evaluator: Any) -> dict[str, Any]:
+    config = RunConfig("torch", "cpu", os.uname().machine, "cpp", workflow, "builtin", max_candidates=args.budget,
+                       threads=args.threads, scale_budget_ms=args.scale_budget_ms)
+    settings = load_settings("cpp", {"log_dir": str(args.out / "runs" / workflow / task.name)})
+    started = time.monotonic()
+    try:
+        outcome = execute(task, config, settings, evaluator=evaluator)
+    except TaskError as error:
+        return {"task": task.name, "workflow": workflow, "status": "error", "reason": str(error)[:200]}
+    result = task_result(outcome.store.root, task.name, wall_s=time.monotonic() - started)
+    return {"task": task.name, "workflow": workflow, "status": result.status, "speedup": result.speedup,
+            "candidates": result.candidates, "passed": result.passed, "best_so_far": result.best_so_far,
+            "best": result.best_candidate, "wall_s": round(result.wall_s, 1), "run_dir": str(outcome.store.root),
+            "reason": result.reason}
+
+
+def geomean(values: list[float]) -> float | None:
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def summarize(rows: list[dict[str, Any]], workflows: tuple[str, ...], budget: int) -> tuple[str, dict[str, Any]]:
+    by_task: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        by_task.setdefault(row["task"], {})[row["workflow"]] = row
+    lines = [f"| task | {' | '.join(workflows)} |", "|---|" + "---|" * len(workflows)]
+    common: dict[str, list[float]] = {w: [] for w in workflows}
+    for task, runs in by_task.items():
+        cells = []
+        for w in workflows:
+            run = runs.get(w)
+            speed = run.get("speedup") if run else None
+            cells.append(f"{speed:.2f}x ({run['candidates']} ev)" if speed else (run["status"] if run else "not run"))
+        lines.append(f"| {task} | {' | '.join(cells)} |")
+        if all(runs.get(w, {}).get("speedup") for w in workflows):
+            for w in workflows:
+                common[w].append(runs[w]["speedup"])
+    means = {w: geomean(v) for w, v in common.items()}
+    count = len(next(iter(common.values()))) if common else 0
+    head = [f"Budget: {budget} evaluations per run. Geometric mean over the {count} task(s) where every workflow "
+            "verified a kernel:", ""]
+    base = means.get("default")
+    for w in workflows:
+        ratio = f" ({means[w] / base:.3f}x the default's)" if means[w] and base and w != "default" else ""
+        head.append(f"- {w}: {means[w]:.3f}x{ratio}" if means[w] else f"- {w}: -")
+    return "\n".join([*head, "", *lines]) + "\n", {"budget": budget, "tasks": count, "geomean": means}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", default="cpu_small")
+    parser.add_argument("--problems", default=None, help="e.g. 1-13 (the leading number of each file)")
+    parser.add_argument("--budget", type=int, default=6, help="evaluations per run (--max-candidates)")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--scale-budget-ms", type=float, default=5.0)
+    parser.add_argument("--workflows", default=",".join(WORKFLOWS))
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "search")
+    args = parser.parse_args()
+    workflows = tuple(args.workflows.split(","))
+    args.out.mkdir(parents=True, exist_ok=True)
+    _, tasks = load_suite(args.suite, problems=args.problems)
+    results_file = args.out / "results.jsonl"
+    rows = [json.loads(line) for line in results_file.read_text().splitlines()] if results_file.exists() else []
+    done = {(r["task"], r["workflow"]) for r in rows}
+    probe = RunConfig("torch", "cpu", os.uname().machine, "cpp", "default", "builtin", threads=args.threads)
+    evaluator = make_evaluator(probe, load_settings("cpp"))
+    try:
+        for index, task in enumerate(tasks):
+            order = workflows[index % len(workflows):] + workflows[: index % len(workflows)]
+            for workflow in order:
+                if (task.name, workflow) in done:
+                    continue
+                row = run_one(task, workflow, args, evaluator)
+                rows.append(row)
+                with open(results_file, "a") as handle:
+                    handle.write(json.dumps(row) + "\n")
+                print(f"{task.name:22s} {workflow:16s} {row['status']:10s} "
+                      f"{(row.get('speedup') or 0):6.2f}x  {row.get('candidates', 0)} evaluated", flush=True)
+    finally:
+        evaluator.close()
+    markdown, data = summarize(rows, workflows, args.budget)
+    (args.out / "summary.md").write_text(f"# Search workflows, built-in generator, suite {args.suite}\n\n{markdown}")
+    (args.out / "summary.json").write_text(json.dumps(data, indent=2))
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()
