@@ -67,6 +67,10 @@ def write_report(path: Path, out: Path) -> list[Path]:
         if loaded.unfinished else ""
     title = f"akg_agents {loaded.kind} report: {loaded.label}"
     markdown = summary_markdown(title, loaded.results, loaded.config, note)
+    if loaded.kind == "run":  # the search's story: best so far per evaluation, the best kernel's lineage
+        from akg_agents.store.lineage import search_markdown
+
+        markdown += "\n" + search_markdown(path)
     images = _plots(loaded, out)
     (out / "report.md").write_text(markdown)
     (out / "report.html").write_text(render_html(title, markdown, images))
