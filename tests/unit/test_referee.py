@@ -93,3 +93,38 @@ def test_timed_outputs_are_checked_with_evidence(verifier: Verifier) -> None:
     result = verifier.evaluate(load_task(FIXTURES / "tasks" / "relu_small.py"), Candidate("cc", "cpp", code))
     assert result.status is Status.REJECTED and result.rule == "timed-output-mismatch"
     assert result.mismatch is not None and result.mismatch.bad_count > 0
+
+
+NOISY_SUM = '''
+import torch
+import torch.nn as nn
+
+_calls = [0]
+
+
+class Model(nn.Module):
+    """Sums rows in an order that changes from call to call, as atomics on a GPU do."""
+
+    def forward(self, x):
+        _calls[0] += 1
+        order = torch.randperm(x.shape[1], generator=torch.Generator().manual_seed(_calls[0]))
+        return x[:, order].sum(dim=1)
+
+
+def get_inputs():
+    return [torch.randn(64, 4099)]
+
+
+def get_init_inputs():
+    return []
+'''
+
+RANDOM_FORWARD = NOISY_SUM.replace("return x[:, order].sum(dim=1)", "return x.sum(dim=1) + torch.randn(x.shape[0])")
+
+
+def test_a_reference_that_only_reorders_its_sums_is_accepted_and_randomness_is_not(verifier: Verifier, tmp_path: Path) -> None:
+    (tmp_path / "noisy_sum.py").write_text(NOISY_SUM)
+    (tmp_path / "random_forward.py").write_text(RANDOM_FORWARD)
+    assert verifier.reference(load_task(tmp_path / "noisy_sum.py")).output_shapes == [[64]]
+    with pytest.raises(TaskError, match="not deterministic"):
+        verifier.reference(load_task(tmp_path / "random_forward.py"))

@@ -31,13 +31,18 @@ def _run(request: dict[str, Any]) -> dict[str, Any]:
 
     cache = os.environ.get("AKG_AGENTS_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "akg_agents"))
     try:
+        # Its own session: a Ctrl-C at the terminal asks a bench to finish the task in flight,
+        # which includes this step (a second Ctrl-C stops the parent, and run() kills the child).
         done = subprocess.run([sys.executable, "-m", "akg_agents.tasks.isolated"], input=json.dumps(request),
-                              capture_output=True, text=True, timeout=TIMEOUT_S, env=scrubbed_env(cache))
+                              capture_output=True, text=True, timeout=TIMEOUT_S, env=scrubbed_env(cache),
+                              start_new_session=True)
     except subprocess.TimeoutExpired:
         raise TaskError(f"task '{request['task']['name']}': no answer within {TIMEOUT_S:.0f} s while tracing its Model") from None
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        if done.returncode < 0:
+            tail = f"killed by signal {-done.returncode} ({tail})"
         raise TaskError(f"task '{request['task']['name']}': tracing its Model failed: {tail[:200]}")
     reply: dict[str, Any] = json.loads(lines[-1])
     return reply

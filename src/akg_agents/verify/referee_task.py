@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from akg_agents.dsl.registry import backend_for_device
-from akg_agents.verify.compare import same_bits
+from akg_agents.verify.compare import compare_tensor, same_bits, tolerance_for
 from akg_agents.verify.taskrun import (
     REQUIRED,
     OutputCheckError,
@@ -215,8 +215,11 @@ def _check_deterministic(task: PreparedTask, case: str) -> None:
     inputs = _inputs(task.module, case, task.seeds, task.device, task.precision)
     torch.manual_seed(7919)  # forward must not depend on the RNG state
     again = _forward(task.model, inputs, case, task.device)
-    for ref, out in zip(task.references[case], again, strict=True):
-        if not torch.equal(torch.nan_to_num(ref), torch.nan_to_num(out)):
+    for index, (ref, out) in enumerate(zip(task.references[case], again, strict=True)):
+        # Bit-identical runs are not required: some of PyTorch's own GPU kernels (cuDNN's 3-D
+        # transposed convolutions) sum with atomics in a varying order. Randomness in forward
+        # (dropout, a fresh randn) differs by far more than the output's tolerance.
+        if compare_tensor(ref, out, task.seeds[0], index, tolerance_for(ref.dtype)) is not None:
             raise ReferenceFailed(
                 "mismatch",
                 "the task is not deterministic: two runs on the same inputs gave different outputs "
