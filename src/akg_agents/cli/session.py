@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,12 @@ class Session:
             console.print(f"[red]error:[/] {error}")
             if error.hint:
                 console.print(f"[dim]hint: {error.hint}[/]")
+        except Exception as bug:  # a bug in akg_agents: the session and its work survive it
+            log = self.store.root / "errors.log"
+            with open(log, "a") as handle:
+                handle.write(traceback.format_exc() + "\n")
+            reply = f"internal error (a bug in akg_agents): {type(bug).__name__}: {bug}"
+            console.print(f"[red]{reply}[/]; the session goes on (traceback in {log})", highlight=False)
         else:
             console.print(f"[bold magenta]agent:[/] {reply}", highlight=False)
         self.store.note("akg_agents", reply)
