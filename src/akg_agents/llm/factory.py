@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from akg_agents.config.settings import LLMSettings
 from akg_agents.errors import LLMError
 from akg_agents.llm.base import ModelMap, Provider
@@ -47,10 +49,15 @@ def provider_problem(llm: LLMSettings) -> LLMError | None:
     return None
 
 
-def build_provider(llm: LLMSettings) -> MeteredProvider:
+def build_provider(llm: LLMSettings, memo: Path | None = None) -> MeteredProvider:
+    """`memo`: the run's memo file (llm/memo.py): answers given before are given again, not bought again."""
     provider = make_provider(llm)
     if llm.replay_file and llm.provider != "replay":
         from akg_agents.llm.replay import RecordingProvider
 
         provider = RecordingProvider(provider, llm.replay_file)
+    if memo is not None:
+        from akg_agents.llm.memo import MemoizedProvider
+
+        return MemoizedProvider(provider, memo)
     return MeteredProvider(provider)

@@ -26,6 +26,7 @@ from akg_agents.dsl import get_plugin
 from akg_agents.errors import LLMError
 from akg_agents.llm.base import LEVELS
 from akg_agents.llm.factory import build_provider
+from akg_agents.llm.memo import MEMO_FILE
 from akg_agents.llm.meter import TASK_USAGE_SUFFIX, USAGE_FILE, MeteredProvider
 from akg_agents.records import Candidate, EvalResult
 from akg_agents.skills import load_skills, render_skills, select_skills
@@ -97,7 +98,7 @@ class LLMSetup:
 
 def llm_setup(ctx: RunContext, provider: MeteredProvider | None = None) -> LLMSetup:
     settings = ctx.resolved_settings()  # the run's saved tree on resume, not today's environment
-    llm = provider or build_provider(settings.llm)
+    llm = provider or build_provider(settings.llm, memo=ctx.store.root / MEMO_FILE)  # a resumed run pays once
     earlier = _earlier_usage(ctx)
     if earlier:
         llm.add_recorded(earlier)
