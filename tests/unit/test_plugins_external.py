@@ -198,7 +198,7 @@ def test_without_the_distribution_the_dsl_is_unknown_in_one_line() -> None:
 def test_a_broken_entry_point_is_one_line(external_dist: Path) -> None:
     dist = external_dist / "akg_ext_cdsl-0.1.dist-info" / "entry_points.txt"
     dist.write_text("[akg_agents.dsl]\next_c = akg_ext_cdsl:PLUGIN\next_bad = akg_ext_cdsl:MISSING\n")
-    with pytest.raises(ConfigError, match="DSL plugin 'ext_bad' .* cannot be loaded"):
+    with pytest.raises(ConfigError, match=r"DSL plugin 'ext_bad' .* cannot be loaded"):
         get_plugin("ext_bad")
     assert "ext_c" in target_table()["cpu"][1]  # one broken plugin does not hide the others
 

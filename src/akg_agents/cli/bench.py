@@ -22,12 +22,12 @@ from akg_agents.bench.db import DB_NAME, BenchDB
 from akg_agents.bench.metrics import TaskResult, compute
 from akg_agents.bench.suite import load_suite
 from akg_agents.bench.tables import metrics_table, summary_markdown
-from akg_agents.cli.app import console, default_arch, err_console, writable_folder
 from akg_agents.cli import targets
+from akg_agents.cli.app import console, default_arch, err_console, writable_folder
 from akg_agents.cli.commands import PRECISION_HELP, TF32_HELP, build_config, require_local_toolchain
-from akg_agents.dsl.registry import get_backend
 from akg_agents.cli.render import RichReporter
 from akg_agents.config.settings import load_settings
+from akg_agents.dsl.registry import get_backend
 from akg_agents.errors import ConfigError, RunStoreError
 from akg_agents.records import RunConfig, Task, to_dict
 from akg_agents.runtime.parked import RunParked

@@ -125,7 +125,10 @@ def backend_for_device(device: str) -> Backend:
     if kind in _by_device:
         return _by_device[kind]
     for name in [*BUILTIN_BACKENDS, *backend_names()]:
-        backend = get_backend(name)
+        try:
+            backend = get_backend(name)
+        except ConfigError:  # a broken third-party backend: it says why when asked for by name
+            continue
         if backend.device_type == kind:
             _by_device[kind] = backend
             return backend

@@ -42,7 +42,7 @@ def ascend_candidates(task: Any, count: int, threads: int = 0) -> list[Any]:
     if trace_matmul(task) is not None:
         raise NotCovered("the built-in generator's Triton matrix products are tuned for NVIDIA tensor cores; "
                          "for triton_ascend it writes elementwise and row (reduction) programs only")
-    adapted = []
+    adapted: list[Any] = []
     for candidate in triton_candidates(task, max(count, 1) * 3, threads):  # some do not fit the UB
         if not fits_unified_buffer(candidate.params, candidate.code):
             continue
@@ -74,9 +74,10 @@ def adapt_source(code: str) -> str | None:
     launch = LAUNCH.search(code)
     if code.count(BLOCK_INDEX) != 1 or launch is None or code.count("akg_kernel[") != 1:
         return None
-    code = _loop_kernel(code)
-    if code is None:
+    looped = _loop_kernel(code)
+    if looped is None:
         return None
+    code = looped
     launch = LAUNCH.search(code)
     assert launch is not None
     args = GPU_OPTION.sub("", launch["args"])

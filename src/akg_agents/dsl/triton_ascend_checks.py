@@ -45,8 +45,8 @@ def _cuda_device_rules(tree: ast.Module) -> list[Violation]:
         name = dotted_name(call.func)
         if name in CUDA_ONLY_CALLS:
             found.append(Violation("ascend-unsupported", f"{name}(): {CUDA_ONLY_CALLS[name]}", call.lineno))
-        elif name.endswith(".cuda") and not call.args:
-            found.append(Violation("ascend-cuda-device", f"{name}(): the kernel runs on an NPU; keep tensors on "
+        elif isinstance(call.func, ast.Attribute) and call.func.attr == "cuda":
+            found.append(Violation("ascend-cuda-device", f"{name or '.cuda'}(): the kernel runs on an NPU; keep tensors on "
                                    "the inputs' device (x.device) or use .npu()", call.lineno))
         for keyword in call.keywords:
             if keyword.arg == "device" and isinstance(keyword.value, ast.Constant) and str(keyword.value.value).startswith("cuda"):

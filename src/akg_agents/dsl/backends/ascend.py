@@ -17,8 +17,14 @@ from typing import Any
 
 from akg_agents.dsl.backend import Timer, visibility_env
 
-INSTALL_HINT = ("an Ascend host needs the CANN toolkit (source /usr/local/Ascend/ascend-toolkit/set_env.sh) and "
-                "torch_npu built for this torch (pip install torch-npu==<your torch version>)")
+
+def install_hint() -> str:
+    """How to get an NPU runtime: CANN, then the torch_npu release that matches this torch."""
+    import torch
+
+    version = torch.__version__.split("+")[0]
+    return ("an Ascend host needs the CANN toolkit (source /usr/local/Ascend/ascend-toolkit/set_env.sh) and the "
+            f"torch_npu release for torch {version} (pip install torch-npu=={version})")
 
 
 class AscendBackend:
@@ -43,11 +49,11 @@ class AscendBackend:
 
     def runtime_problem(self) -> str | None:
         if importlib.util.find_spec("torch_npu") is None:
-            return f"torch_npu is not installed, so no Ascend NPU can be used here: {INSTALL_HINT}"
+            return f"torch_npu is not installed, so no Ascend NPU can be used here: {install_hint()}"
         torch = self._torch()
         if not torch.npu.is_available():
             return ("torch_npu sees no Ascend NPU (check `npu-smi info` and ASCEND_RT_VISIBLE_DEVICES); "
-                    f"{INSTALL_HINT}")
+                    f"{install_hint()}")
         return None
 
     @staticmethod
