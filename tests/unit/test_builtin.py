@@ -46,16 +46,16 @@ class MatMul(torch.nn.Module):
         return a @ b
 
 
-class SumFirstDim(torch.nn.Module):
+class SumTwoWays(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.sum(dim=0)
+        return x.sum(dim=0, keepdim=True) * x.sum(dim=1, keepdim=True)
 
 
 @pytest.mark.parametrize(
     ("model", "inputs", "reason"),
     [
         (MatMul(), [torch.randn(4, 8), torch.randn(8, 4)], "matmul"),
-        (SumFirstDim(), [torch.randn(4, 8)], "last dim"),
+        (SumTwoWays(), [torch.randn(4, 8)], "different dims"),
         (torch.nn.Conv2d(3, 4, 3), [torch.randn(1, 3, 8, 8)], "(?i)conv2d"),
     ],
 )

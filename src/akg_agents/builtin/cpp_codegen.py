@@ -2,7 +2,9 @@
 
 One pass per reduction plus one output pass per row, all inside one parallel loop over rows, so a
 fused chain or a norm reads its input from cache instead of making a full trip to memory per
-PyTorch op. Pure elementwise programs use a flat loop over blocks instead.
+PyTorch op. Pure elementwise programs use a flat loop over blocks instead. Tensors are addressed
+through the layout's index groups (ir.Layout); the kernel computes in float32 (the launcher
+converts fp16 / bf16 inputs and narrows the output back), argmax / argmin write int64.
 
 Tunable parameters (exposed for search): `threads` (OpenMP threads; 0 = runtime default),
 `block` (elements per parallel chunk of the flat loop), `unroll` (inner-loop unroll factor).
@@ -13,7 +15,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import resources
 
-from akg_agents.builtin.ir import Binary, Const, Expr, Load, RowProgram, RowRef, Unary
+from akg_agents.builtin.ir import (
+    COMPARISONS,
+    INDEX_REDUCTIONS,
+    Binary,
+    ColIndex,
+    Const,
+    Expr,
+    Load,
+    RowProgram,
+    RowRef,
+    Size,
+    Unary,
+    Where,
+)
+from akg_agents.builtin.rowwrap import forward_prelude, index_output, training_guard
+from akg_agents.builtin.triton_rows import INDEX_NAMES, expr_nodes
 
 UNARY_C = {
     "relu": "({a} < 0.0f ? 0.0f : {a})",
@@ -42,9 +59,12 @@ BINARY_C = {
     "min": "({b} < {a} ? {b} : {a})",
     "pow": "powf({a}, {b})",
 }
-REDUCE_INIT = {"sum": "0.0f", "max": "-INFINITY", "min": "INFINITY"}
-REDUCE_OMP = {"sum": "+", "max": "max", "min": "min"}
-REDUCE_STEP = {"sum": "{acc} += {v};", "max": "{acc} = {v} > {acc} ? {v} : {acc};", "min": "{acc} = {v} < {acc} ? {v} : {acc};"}
+COMPARE_C = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+REDUCE_INIT = {"sum": "0.0f", "max": "-INFINITY", "min": "INFINITY", "prod": "1.0f", "argmax": "-INFINITY", "argmin": "INFINITY"}
+REDUCE_OMP = {"sum": "+", "max": "max", "min": "min", "prod": "*"}
+REDUCE_STEP = {"sum": "{acc} += {v};", "max": "{acc} = {v} > {acc} ? {v} : {acc};", "min": "{acc} = {v} < {acc} ? {v} : {acc};",
+               "prod": "{acc} *= {v};", "argmax": "if ({v} > {acc}v) {{ {acc}v = {v}; {acc} = j; }}",
+               "argmin": "if ({v} < {acc}v) {{ {acc}v = {v}; {acc} = j; }}"}
 
 
 @dataclass(frozen=True)
@@ -67,28 +87,84 @@ def _float(value: float) -> str:
     return f"{value!r}f" if "e" in repr(value) or "." in repr(value) else f"{value!r}.0f"
 
 
+def _condition(expr: Expr, load: dict[int, str]) -> str:
+    if isinstance(expr, Binary) and expr.op in COMPARISONS:
+        return f"({expr_c(expr.a, load)} {COMPARE_C[expr.op]} {expr_c(expr.b, load)})"
+    return f"({expr_c(expr, load)} != 0.0f)"
+
+
 def expr_c(expr: Expr, load: dict[int, str]) -> str:
     if isinstance(expr, Load):
         return load[expr.input]
     if isinstance(expr, Const):
         return _float(expr.value)
     if isinstance(expr, RowRef):
-        return f"r{expr.index}"
+        return f"((float)r{expr.index})"
+    if isinstance(expr, Size):
+        return f"((float){expr.name})"
+    if isinstance(expr, ColIndex):
+        return "((float)j)"
+    if isinstance(expr, Where):
+        return f"({_condition(expr.cond, load)} ? {expr_c(expr.a, load)} : {expr_c(expr.b, load)})"
     if isinstance(expr, Unary):
         return UNARY_C[expr.op].format(a=expr_c(expr.a, load), p=repr(expr.param))
     if isinstance(expr, Binary):
+        if expr.op in COMPARISONS:
+            return f"({_condition(expr, load)} ? 1.0f : 0.0f)"
         return BINARY_C[expr.op].format(a=expr_c(expr.a, load), b=expr_c(expr.b, load))
     raise TypeError(expr)
 
 
 def _signature(program: RowProgram) -> str:
     args = [f"const float* __restrict__ in{i}" for i in range(len(program.inputs))]
-    return ", ".join([*args, "float* __restrict__ out", "int64_t rows", "int64_t cols"])
+    if program.flat:
+        return ", ".join([*args, "float* __restrict__ out", "int64_t rows", "int64_t cols"])
+    return ", ".join([*args, *_targets(program), "int64_t rows", "int64_t cols", *_extent_params(program)])
 
 
-def _loads(program: RowProgram, row: str, col: str) -> dict[int, str]:
-    index = {"full": f"{row} * cols + {col}", "row": row, "col": col, "scalar": "0"}
-    return {i: f"in{i}[{index[spec.kind]}]" for i, spec in enumerate(program.inputs)}
+def _targets(program: RowProgram) -> list[str]:
+    out_type = "int64_t" if index_output(program) else "float"
+    targets = [f"{out_type}* __restrict__ out"]
+    if program.final:
+        targets += ["float* __restrict__ vals", "float* __restrict__ wts"]
+    return targets
+
+
+def _extent_params(program: RowProgram) -> list[str]:
+    return [f"int64_t {name}" for name in ("g0", "g1", "g2", "g3", *sizes_used(program))]
+
+
+def sizes_used(program: RowProgram) -> list[str]:
+    """The full dims whose runtime size an expression uses (Size("d0"): a batchmean)."""
+    roots = [r.body for r in program.reductions] + [program.output]
+    roots += [e for e in (program.final_weight, program.scan.body if program.scan else None) if e is not None]
+    return sorted({e.name for root in roots for e in expr_nodes(root) if isinstance(e, Size) and e.name.startswith("d")})
+
+
+def _address(program: RowProgram, varies: tuple[bool, ...]) -> str:
+    assert program.layout is not None
+    order = [g for g in program.layout.order if varies[g]]
+    terms = []
+    for k, g in enumerate(order):
+        stride = " * ".join(f"g{h}" for h in order[k + 1:])
+        terms.append(f"{INDEX_NAMES[g]} * {stride}" if stride else INDEX_NAMES[g])
+    return " + ".join(terms) or "0"
+
+
+def _loads(program: RowProgram) -> dict[int, str]:
+    return {i: f"in{i}[{_address(program, spec.varies or (False,) * 4)}]" for i, spec in enumerate(program.inputs)}
+
+
+def _full_address(program: RowProgram) -> str:
+    assert program.layout is not None
+    return _address(program, tuple(bool(dims) for dims in program.layout.groups))
+
+
+def _col_index(program: RowProgram) -> str:
+    assert program.layout is not None
+    if program.layout.groups[2]:
+        return "const int64_t co = j / g3, ci = j % g3;"
+    return "const int64_t ci = j;"
 
 
 # Below this many elements a parallel region costs more than it saves (waking sleeping threads
@@ -191,43 +267,96 @@ def _stored_reduction(program: RowProgram) -> int | None:
     return None
 
 
-def generate_rows(program: RowProgram, params: CppParams) -> str:
-    """One parallel loop over rows; per row, one vectorized pass per reduction, then the output."""
-    loads = _loads(program, "i", "j")
-    stored = _stored_reduction(program)
-    passes = []
-    for index, reduction in enumerate(program.reductions):
-        acc = f"r{index}"
-        value = expr_c(reduction.body, loads)
-        step = REDUCE_STEP[reduction.op].format(acc=acc, v="v")
-        store = "\n        out[i * cols + j] = v;" if index == stored else ""
-        passes.append(
-            f"""    float {acc} = {REDUCE_INIT[reduction.op]};
-    {_simd(params, f" reduction({REDUCE_OMP[reduction.op]}:{acc})")}
-    for (int64_t j = 0; j < cols; ++j) {{
+def _reduction_pass(program: RowProgram, params: CppParams, index: int, stored: int | None) -> str:
+    reduction = program.reductions[index]
+    acc = f"r{index}"
+    value = expr_c(reduction.body, _loads(program))
+    step = REDUCE_STEP[reduction.op].format(acc=acc, v="v")
+    store = f"\n        out[{_full_address(program)}] = v;" if index == stored else ""
+    if reduction.op in INDEX_REDUCTIONS:  # first index of the extreme value: a sequential scan
+        head = f"    int64_t {acc} = 0;\n    float {acc}v = {REDUCE_INIT[reduction.op]};\n"
+        pragma = ""
+    else:
+        head = f"    float {acc} = {REDUCE_INIT[reduction.op]};\n"
+        pragma = "    " + _simd(params, f" reduction({REDUCE_OMP[reduction.op]}:{acc})") + "\n"
+    return f"""{head}{pragma}    for (int64_t j = 0; j < cols; ++j) {{
+        {_col_index(program)}
         const float v = {value};{store}
         {step}
     }}"""
-        )
-    if program.output_kind == "row":
-        output = f"    out[i] = {expr_c(program.output, _loads(program, 'i', '0'))};"
-    else:
-        value = f"out[i * cols + j] * (1.0f / r{stored})" if stored is not None else expr_c(program.output, loads)
-        output = f"""    {_simd(params)}
-    for (int64_t j = 0; j < cols; ++j) {{
-        out[i * cols + j] = {value};
+
+
+def _output_pass(program: RowProgram, params: CppParams, stored: int | None) -> str:
+    loads = _loads(program)
+    if program.scan is not None:
+        scan = program.scan
+        j = "cols - 1 - t" if scan.reverse else "t"
+        op = "+=" if scan.op == "sum" else "*="
+        result = "carry - v" if scan.exclusive else "carry"
+        return f"""    float carry = {"0.0f" if scan.op == "sum" else "1.0f"};
+    for (int64_t t = 0; t < cols; ++t) {{
+        const int64_t j = {j};
+        {_col_index(program)}
+        const float v = {expr_c(scan.body, loads)};
+        carry {op} v;
+        out[{_full_address(program)}] = {result};
     }}"""
-    body = "\n".join([*passes, output])
-    return f"""static inline void akg_row({_pointer_params(program)}, int64_t i, int64_t cols) {{
+    if program.output_kind == "row":
+        lines = [f"    {'vals' if program.final else 'out'}[i] = {expr_c(program.output, loads)};"]
+        if program.final:
+            weight = expr_c(program.final_weight, loads) if program.final_weight is not None else "1.0f"
+            lines.append(f"    wts[i] = {weight};")
+        return "\n".join(lines)
+    address = _full_address(program)
+    value = f"out[{address}] * (1.0f / r{stored})" if stored is not None else expr_c(program.output, loads)
+    return f"""    {_simd(params)}
+    for (int64_t j = 0; j < cols; ++j) {{
+        {_col_index(program)}
+        out[{address}] = {value};
+    }}"""
+
+
+def _row_params(program: RowProgram) -> str:
+    args = [f"const float* __restrict__ in{i}" for i in range(len(program.inputs))]
+    return ", ".join([*args, *_targets(program), "int64_t i", "int64_t rows", "int64_t cols", *_extent_params(program)])
+
+
+def _row_args(program: RowProgram) -> str:
+    targets = ["out", "vals", "wts"] if program.final else ["out"]
+    names = ["g0", "g1", "g2", "g3", *sizes_used(program)]
+    return ", ".join([*(f"in{i}" for i in range(len(program.inputs))), *targets, "i", "rows", "cols", *names])
+
+
+FINAL_SUM = """    // the loss: the sum (or mean) over rows of the per-row values, in double
+    double total = 0.0, weight = 0.0;
+    for (int64_t i = 0; i < rows; ++i) {{
+        total += vals[i];
+        weight += wts[i];
+    }}
+    out[0] = (float)({value});
+"""
+
+
+def generate_rows(program: RowProgram, params: CppParams) -> str:
+    """One parallel loop over rows; per row, one vectorized pass per reduction, then the output."""
+    assert program.layout is not None
+    stored = _stored_reduction(program)
+    row_index = "    const int64_t ro = i / g1, ri = i % g1;" if program.layout.groups[1] else "    const int64_t ro = i;"
+    passes = [_reduction_pass(program, params, k, stored) for k in range(len(program.reductions))]
+    body = "\n".join([row_index, "    (void)ro; (void)rows;", *passes, _output_pass(program, params, stored)])
+    final = ""
+    if program.final:
+        final = FINAL_SUM.format(value="total / weight" if program.final == "mean" else "total")
+    return f"""static inline void akg_row({_row_params(program)}) {{
 {body}
 }}
 
 extern "C" void akg_kernel({_signature(program)}) {{
     {_omp_parallel(params)}
     for (int64_t i = 0; i < rows; ++i) {{
-        akg_row({_pointer_args(program)}, i, cols);
+        akg_row({_row_args(program)});
     }}
-}}
+{final}}}
 """
 
 
@@ -235,3 +364,22 @@ def generate_cpp(program: RowProgram, params: CppParams) -> str:
     kernel = generate_flat(program, params) if program.flat else generate_rows(program, params)
     headers = "#include <cstdint>\n#include <cmath>\n#if defined(__AVX__)\n#include <immintrin.h>\n#endif\n\n"
     return headers + math_prelude() + "\n" + kernel
+
+
+def cpp_forward(program: RowProgram) -> str:
+    """forward's lines: guards, the inputs arranged and widened to float32, the call, the output
+    narrowed back to the inputs' dtype."""
+    lines = [*training_guard(program), *forward_prelude(program, compute_dtype="torch.float32")]
+    ins = [f"t{i}" for i in range(len(program.inputs))]
+    if program.flat:
+        lines.append(f"        _lib.akg_kernel({', '.join([*ins, 'out', 'rows', 'cols'])})")
+    else:
+        targets = ["out"]
+        if program.final:
+            lines.append("        vals = torch.empty(max(rows, 1), dtype=torch.float32)\n        wts = torch.empty_like(vals)")
+            targets = ["out", "vals", "wts"]
+        sizes = [f"shape[{name[1:]}]" for name in sizes_used(program)]
+        lines.append(f"        _lib.akg_kernel({', '.join([*ins, *targets, 'rows', 'cols', 'g0', 'g1', 'g2', 'g3', *sizes])})")
+    if not index_output(program):
+        lines.append("        out = out.to(dtype)")
+    return "\n".join(lines)

@@ -1,9 +1,11 @@
 """torch.fx graph -> RowProgram, or a plain statement of why the task is not covered.
 
 The model is traced symbolically and run once on the task's inputs with ShapeProp, so every node
-has a shape. Each node becomes an IR expression with a kind (see ir.py). Composite ops
-(softmax, layer_norm, gelu, ...) are decomposed here into the primitive expressions and row
-reductions the code generators know.
+has a shape. A first pass finds the dims the model reduces (all its reductions must reduce the
+same dims of the widest, "full", tensor) and groups the full tensor's dims into rows and columns
+(layout.py). Each node then becomes an IR expression with a kind (see ir.py). Composite ops
+(activations: activations.py; softmax, norms, reductions, losses, scans: lower_reduce.py) are
+decomposed into the primitive expressions and row reductions the code generators know.
 """
 
 from __future__ import annotations
@@ -19,48 +21,63 @@ import torch.nn.functional as F
 from torch import nn
 from torch.fx.passes.shape_prop import ShapeProp
 
+from akg_agents.builtin.activations import (
+    ACTIVATION_FUNCS,
+    ACTIVATION_METHODS,
+    ACTIVATION_MODULES,
+    activation,
+    module_params,
+)
 from akg_agents.builtin.ir import (
+    COMPARISONS,
     Binary,
     Const,
     Expr,
     InputSpec,
     Load,
+    NotCovered,
     Reduction,
     RowProgram,
     RowRef,
     Unary,
     join_kinds,
 )
+from akg_agents.builtin.layout import (
+    LayoutError,
+    aligned_shape,
+    build_layout,
+    group_varies,
+    kind_of,
+    varies_along,
+)
+from akg_agents.builtin.lower_reduce import ReduceRules, Value, arg_of, attr_of, op_name
 
-
-class NotCovered(Exception):
-    """The task uses something the built-in generator does not implement."""
-
-
-Value = tuple[Expr, str]  # (expression, kind)
+_SPECIAL = {"pair": "max / min with a dim: only [0] and [1] of it are covered",
+            "final": "a loss or mean over per-row values: it must be the output",
+            "scan": "a cumulative op: it must be the output", "scan-flipped": "a cumulative op on a flip",
+            "flipped": "a flip: only a cumulative op may use it"}
+__all__ = ["NO_OPS", "Lowerer", "NotCovered", "Value", "_arg", "_attr", "lower_model"]
+_arg = arg_of
+_attr = attr_of
 
 UNARY_FUNCS: dict[Any, str] = {
     torch.relu: "relu", F.relu: "relu", torch.exp: "exp", torch.log: "log", torch.tanh: "tanh",
     torch.sigmoid: "sigmoid", F.sigmoid: "sigmoid", torch.erf: "erf", torch.sqrt: "sqrt",
     torch.rsqrt: "rsqrt", torch.abs: "abs", torch.neg: "neg", F.silu: "silu", F.tanh: "tanh",
-    F.hardswish: "hardswish", F.softplus: "softplus",
 }
 UNARY_METHODS = {"relu", "exp", "log", "tanh", "sigmoid", "erf", "sqrt", "rsqrt", "abs", "neg"}
-UNARY_MODULES: dict[type, str] = {
-    nn.ReLU: "relu", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid", nn.SiLU: "silu", nn.Hardswish: "hardswish",
-}
 BINARY_FUNCS: dict[Any, str] = {
     operator.add: "add", torch.add: "add", operator.sub: "sub", torch.sub: "sub", operator.mul: "mul",
     torch.mul: "mul", operator.truediv: "div", torch.div: "div", torch.maximum: "max", torch.minimum: "min",
-    operator.pow: "pow", torch.pow: "pow",
+    operator.pow: "pow", torch.pow: "pow", operator.lt: "lt", operator.le: "le", operator.gt: "gt",
+    operator.ge: "ge", torch.lt: "lt", torch.gt: "gt", torch.le: "le", torch.ge: "ge",
 }
 BINARY_METHODS = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "pow": "pow"}
-REDUCE_FUNCS: dict[Any, str] = {torch.sum: "sum", torch.mean: "mean", torch.amax: "max", torch.amin: "min"}
-REDUCE_METHODS = {"sum": "sum", "mean": "mean", "amax": "max", "amin": "min", "max": "max", "min": "min"}
-NO_OPS = {"contiguous", "clone", "detach"}
+NO_OPS = {"contiguous", "clone", "detach", "float"}
+SHAPE_METHODS = {"view", "reshape", "squeeze", "unsqueeze"}
 
 
-class Lowerer:
+class Lowerer(ReduceRules):
     def __init__(self, module: nn.Module, graph: torch.fx.Graph, full_shape: tuple[int, ...]) -> None:
         self.module = module
         self.graph = graph
@@ -71,6 +88,15 @@ class Lowerer:
         self.reductions: list[Reduction] = []
         self.values: dict[str, Value] = {}
         self.ops: list[str] = []
+        self.layout = None
+        self.reduced: set[int] = set()
+        self.scan = None
+        self.final = ""
+        self.final_weight = None
+        self.training_only = False
+        self.aligned: dict[str, tuple[int, ...]] = {}  # input name -> shape as it broadcasts
+        self.pairs: dict[str, tuple[str, Expr]] = {}  # max/min(dim) nodes -> (op, body)
+        self.flips: set[str] = set()
 
     # -- classification ------------------------------------------------------------------------
 
@@ -89,39 +115,109 @@ class Lowerer:
         raise NotCovered(f"{what} has shape {tuple(shape)}, which does not broadcast as a row, column or full tensor of {tuple(full)}")
 
     def _add_input(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> Value:
-        if dtype != torch.float32:
-            raise NotCovered(f"{name} is {dtype}; the built-in generator handles float32 only")
-        kind = self._kind_of(shape, name)
-        self.inputs.append(InputSpec(name, kind, tuple(shape)))
+        if self.layout is None:  # the last-dim view (kept for the matmul lowering's epilogues)
+            if dtype != torch.float32:
+                raise NotCovered(f"{name} is {dtype}; the built-in generator handles float32 only")
+            kind = self._kind_of(shape, name)
+            self.inputs.append(InputSpec(name, kind, tuple(shape)))
+            return Load(len(self.inputs) - 1), kind
+        aligned = self.aligned.get(name) or aligned_shape(shape, len(self.full_shape))
+        try:
+            varies = group_varies(self.layout, varies_along(aligned, self.full_shape))
+        except LayoutError as why:
+            raise NotCovered(f"{name.removeprefix('param:')}: {why}") from None
+        category = "bool" if dtype == torch.bool else ("float" if dtype.is_floating_point else "int")
+        if dtype.is_complex:
+            raise NotCovered(f"{name} is complex")
+        kind = kind_of(varies, self.layout)
+        self.inputs.append(InputSpec(name, kind, tuple(aligned), varies, category))
         return Load(len(self.inputs) - 1), kind
 
+    # -- the first pass: dims reduced, layout ----------------------------------------------------
+
+    def _plan_layout(self) -> None:
+        dims: set[int] | None = None
+        for node in self.graph.nodes:
+            found = self.reduction_dims(node)
+            if found is None:
+                continue
+            if dims is not None and found != dims:
+                raise NotCovered(f"reductions over different dims ({sorted(dims)} and {sorted(found)}) in one model")
+            dims = found
+        self.reduced = dims or set()
+        patterns = []
+        for name, shape in self._tensor_shapes():
+            try:
+                patterns.append(varies_along(self.aligned.get(name) or aligned_shape(shape, len(self.full_shape)), self.full_shape))
+            except LayoutError as why:
+                raise NotCovered(f"{name.removeprefix('param:')}: {why}") from None
+        try:
+            self.layout = build_layout(self.full_shape, self.reduced, patterns)
+        except LayoutError as why:
+            raise NotCovered(f"the tensor dims do not fit the row program: {why}") from None
+        self.cols = math.prod(self.full_shape[d] for d in self.layout.reduced)
+        self.rows = math.prod(self.full_shape) // max(self.cols, 1)
+
+    def _tensor_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
+        shapes = []
+        for node in self.graph.nodes:
+            if node.op == "placeholder" and node.meta.get("tensor_meta") is not None:
+                shapes.append((node.name, tuple(node.meta["tensor_meta"].shape)))
+            elif node.op == "get_attr":
+                shapes.append((f"param:{node.target}", tuple(_attr(self.module, str(node.target)).shape)))
+        shapes += self.module_tensor_shapes()
+        return shapes
+
     # -- node handling -------------------------------------------------------------------------
+
+    def _handler(self, node: torch.fx.Node) -> Callable[[torch.fx.Node], Value] | None:
+        target, op = node.target, node.op
+        if op == "call_module":
+            return self._module_handler(self.module.get_submodule(str(target)))
+        if op not in ("call_function", "call_method"):
+            return None
+        if op == "call_method" and target in NO_OPS:
+            return lambda n: self._value(n.args[0])
+        if target in UNARY_FUNCS or (op == "call_method" and target in UNARY_METHODS):
+            return lambda n: _unary(UNARY_FUNCS.get(n.target) or str(n.target), self._value(n.args[0]))
+        if target in BINARY_FUNCS or (op == "call_method" and target in BINARY_METHODS):
+            return self._binary_node
+        if target in ACTIVATION_FUNCS or (op == "call_method" and target in ACTIVATION_METHODS):
+            return self._activation_node
+        if target is F.gelu or (op == "call_method" and target == "gelu"):
+            return lambda n: _unary("gelu_tanh" if n.kwargs.get("approximate") == "tanh" else "gelu", self._value(n.args[0]))
+        if target in (torch.clamp, torch.clip) or (op == "call_method" and target in ("clamp", "clip")):
+            return self._clamp
+        if (op == "call_method" and target in SHAPE_METHODS) or target in (torch.reshape, torch.squeeze, torch.unsqueeze):
+            return self._reshape
+        if target is operator.getitem:
+            return self.getitem
+        return self.reduce_handler(node)
+
+    def _module_handler(self, sub: nn.Module) -> Callable[[torch.fx.Node], Value] | None:
+        if type(sub) in ACTIVATION_MODULES:
+            name = ACTIVATION_MODULES[type(sub)]
+            return lambda n: (activation(name, self._value(n.args[0])[0], module_params(name, sub)), self._value(n.args[0])[1])
+        if isinstance(sub, nn.GELU):
+            return lambda n: _unary("gelu_tanh" if sub.approximate == "tanh" else "gelu", self._value(n.args[0]))
+        if isinstance(sub, nn.Identity) or (isinstance(sub, nn.Dropout) and sub.p == 0.0):
+            return lambda n: self._value(n.args[0])
+        return self.module_reduce_handler(sub)
 
     def _first_unknown_op(self) -> str | None:
         """Name the first operation the generator has no rule for (a clearer reason than a shape)."""
         for node in self.graph.nodes:
-            if node.op == "call_module":
-                sub = self.module.get_submodule(str(node.target))
-                known_module = type(sub) in UNARY_MODULES or isinstance(
-                    sub, (nn.GELU, nn.LeakyReLU, nn.Softmax, nn.LogSoftmax, nn.LayerNorm, nn.Identity, nn.Dropout)
-                )
-                if not known_module:
-                    return f"module {type(sub).__name__}"
-            elif node.op in ("call_function", "call_method"):
-                target = node.target
-                known = (
-                    target in UNARY_FUNCS or target in BINARY_FUNCS or target in REDUCE_FUNCS
-                    or (node.op == "call_method" and target in UNARY_METHODS | set(BINARY_METHODS) | set(REDUCE_METHODS) | NO_OPS)
-                    or self._special(target, node.op) is not None
-                )
-                if not known:
-                    return f"operation {getattr(target, '__name__', target)}"
+            if node.op in ("call_module", "call_function", "call_method") and self._handler(node) is None:
+                if node.op == "call_module":
+                    return f"module {type(self.module.get_submodule(str(node.target))).__name__}"
+                return f"operation {op_name(node)}"
         return None
 
     def lower(self) -> RowProgram:
         unknown = self._first_unknown_op()
         if unknown is not None:
-            raise NotCovered(f"{unknown} (the built-in generator covers pointwise chains and last-dim row reductions)")
+            raise NotCovered(f"{unknown} (the built-in generator covers pointwise chains, reductions, norms, softmax, scans and losses)")
+        self._plan_layout()
         output: Value | None = None
         output_shape: tuple[int, ...] = ()
         for node in self.graph.nodes:
@@ -131,19 +227,21 @@ class Lowerer:
                     if len(arg) != 1:
                         raise NotCovered("the model returns several tensors; the built-in generator makes one output")
                     arg = arg[0]
-                output = self._value(arg)
+                if not isinstance(arg, torch.fx.Node) or not hasattr(arg.meta.get("tensor_meta"), "shape"):
+                    raise NotCovered("the model's output is not one tensor")
+                output = self.values[arg.name]
                 output_shape = tuple(arg.meta["tensor_meta"].shape)
             else:
                 self.values[node.name] = self._node(node)
         assert output is not None
-        expr, kind = output
-        if kind not in ("full", "row"):
-            raise NotCovered(f"the output is a {kind} value; expected a full tensor or one value per row")
-        return RowProgram(self.inputs, self.reductions, expr, kind, output_shape, self.rows, self.cols, self.ops)
+        return self.program(output, output_shape)
 
     def _value(self, arg: Any) -> Value:
         if isinstance(arg, torch.fx.Node):
-            return self.values[arg.name]
+            value = self.values[arg.name]
+            if value[1] not in ("full", "row", "col", "scalar", "operand"):
+                raise NotCovered(f"an operation on the result of {arg.name} ({_SPECIAL[value[1]]})")
+            return value
         if isinstance(arg, (int, float)) and not isinstance(arg, bool):
             return Const(float(arg)), "scalar"
         raise NotCovered(f"argument {arg!r} is not a tensor or a number")
@@ -151,200 +249,95 @@ class Lowerer:
     def _node(self, node: torch.fx.Node) -> Value:
         meta = node.meta.get("tensor_meta")
         if node.op == "placeholder":
-            if meta is None:
+            if meta is None or not hasattr(meta, "shape"):
                 raise NotCovered(f"input {node.name} is not a tensor")
             return self._add_input(node.name, tuple(meta.shape), meta.dtype)
         if node.op == "get_attr":
             tensor = _attr(self.module, str(node.target))
             return self._add_input(f"param:{node.target}", tuple(tensor.shape), tensor.dtype)
-        if node.op == "call_module":
-            return self._module_call(node)
-        if node.op in ("call_function", "call_method"):
-            return self._call(node)
-        raise NotCovered(f"fx node kind {node.op}")
+        handler = self._handler(node)
+        if handler is None:
+            raise NotCovered(f"operation {op_name(node)}")
+        self.ops.append(type(self.module.get_submodule(str(node.target))).__name__ if node.op == "call_module" else op_name(node))
+        return handler(node)
 
-    def _module_call(self, node: torch.fx.Node) -> Value:
-        sub = self.module.get_submodule(str(node.target))
-        x = self._value(node.args[0])
-        self.ops.append(type(sub).__name__)
-        if type(sub) in UNARY_MODULES:
-            return _unary(UNARY_MODULES[type(sub)], x)
-        if isinstance(sub, nn.GELU):
-            return _unary("gelu_tanh" if sub.approximate == "tanh" else "gelu", x)
-        if isinstance(sub, nn.LeakyReLU):
-            return Unary("leaky_relu", x[0], sub.negative_slope), x[1]
-        if isinstance(sub, (nn.Softmax, nn.LogSoftmax)):
-            self._require_last_dim(sub.dim, node)
-            return self._softmax(x, log=isinstance(sub, nn.LogSoftmax))
-        if isinstance(sub, nn.LayerNorm):
-            if tuple(sub.normalized_shape) != (self.cols,):
-                raise NotCovered("LayerNorm over more than the last dimension")
-            weight = self._add_input(f"param:{node.target}.weight", (self.cols,), torch.float32) if sub.weight is not None else None
-            bias = self._add_input(f"param:{node.target}.bias", (self.cols,), torch.float32) if sub.bias is not None else None
-            return self._layer_norm(x, weight, bias, sub.eps)
-        if isinstance(sub, (nn.Identity, nn.Dropout)):
-            return x
-        raise NotCovered(f"module {type(sub).__name__}")
+    # -- pointwise -------------------------------------------------------------------------------
 
-    def _call(self, node: torch.fx.Node) -> Value:
-        target = node.target
-        name = target if isinstance(target, str) else getattr(target, "__name__", str(target))
-        self.ops.append(str(name))
-        args, kwargs = node.args, node.kwargs
-        if node.op == "call_method" and target in NO_OPS:
-            return self._value(args[0])
-        if target in UNARY_FUNCS or (node.op == "call_method" and target in UNARY_METHODS):
-            op = UNARY_FUNCS.get(target) if node.op == "call_function" else str(target)
-            return _unary(str(op), self._value(args[0]))
-        if target in BINARY_FUNCS or (node.op == "call_method" and target in BINARY_METHODS):
-            op = BINARY_FUNCS[target] if node.op == "call_function" else BINARY_METHODS[str(target)]
-            return self._binary(op, self._value(args[0]), self._value(args[1]), kwargs.get("alpha"))
-        handler = self._special(target, node.op)
-        if handler is not None:
-            return handler(node)
-        raise NotCovered(f"operation {name}")
-
-    def _special(self, target: Any, op: str) -> Callable[[torch.fx.Node], Value] | None:
-        if target in (F.gelu,) or (op == "call_method" and target == "gelu"):
-            return lambda n: _unary("gelu_tanh" if n.kwargs.get("approximate") == "tanh" else "gelu", self._value(n.args[0]))
-        if target is F.leaky_relu:
-            return lambda n: self._leaky(n)
-        if target in (torch.clamp, torch.clip) or (op == "call_method" and target in ("clamp", "clip")):
-            return self._clamp
-        if target in (torch.softmax, F.softmax, torch.log_softmax, F.log_softmax) or (
-            op == "call_method" and target in ("softmax", "log_softmax")
-        ):
-            return self._softmax_node
-        if target is F.layer_norm:
-            return self._layer_norm_node
-        if target in REDUCE_FUNCS or (op == "call_method" and target in REDUCE_METHODS):
-            return self._reduce_node
-        if (op == "call_method" and target in ("view", "reshape")) or target in (torch.reshape,):
-            return self._reshape
-        return None
-
-    # -- composite ops -------------------------------------------------------------------------
+    def _binary_node(self, node: torch.fx.Node) -> Value:
+        op = BINARY_FUNCS[node.target] if node.op == "call_function" else BINARY_METHODS[str(node.target)]
+        for arg in node.args[:2]:
+            self.check_row_broadcast(arg)
+        return self._binary(op, self._value(node.args[0]), self._value(node.args[1]), node.kwargs.get("alpha"))
 
     def _binary(self, op: str, a: Value, b: Value, alpha: Any = None) -> Value:
         if alpha is not None:
             b = (Binary("mul", b[0], Const(float(alpha))), b[1])
-        if op == "pow" and b[1] == "scalar" and isinstance(b[0], Const) and b[0].value == 2.0:
-            return Binary("mul", a[0], a[0]), a[1]
+        if op == "pow" and b[1] == "scalar" and isinstance(b[0], Const) and b[0].value in (2.0, 3.0):
+            cube = b[0].value == 3.0
+            square = Binary("mul", a[0], a[0])
+            return (Binary("mul", square, a[0]) if cube else square), a[1]
+        if op in COMPARISONS and self.layout is None:
+            raise NotCovered(f"comparison {op} in a matmul epilogue")
         return Binary(op, a[0], b[0]), join_kinds(a[1], b[1])
 
-    def _leaky(self, node: torch.fx.Node) -> Value:
-        slope = _arg(node, 1, "negative_slope", 0.01)
+    def _activation_node(self, node: torch.fx.Node) -> Value:
+        name = ACTIVATION_FUNCS.get(node.target) or ACTIVATION_METHODS[str(node.target)]
         x = self._value(node.args[0])
-        return Unary("leaky_relu", x[0], float(slope)), x[1]
+        from akg_agents.builtin.activations import ACTIVATIONS
+
+        values = {key: _arg(node, i + 1, key, default) for i, (key, default) in enumerate(ACTIVATIONS[name][0])}
+        return activation(name, x[0], values), x[1]
 
     def _clamp(self, node: torch.fx.Node) -> Value:
         x = self._value(node.args[0])
-        low = _arg(node, 1, "min")
-        high = _arg(node, 2, "max")
         expr = x[0]
-        if low is not None:
-            expr = Binary("max", expr, Const(float(low)))
-        if high is not None:
-            expr = Binary("min", expr, Const(float(high)))
+        for index, key, op in ((1, "min", "max"), (2, "max", "min")):
+            bound = _arg(node, index, key)
+            if isinstance(bound, torch.fx.Node):
+                raise NotCovered("clamp with a tensor bound")
+            if bound is not None:
+                expr = Binary(op, expr, Const(float(bound)))
         return expr, x[1]
 
-    def _require_last_dim(self, dim: Any, node: torch.fx.Node) -> None:
-        rank = len(node.args[0].meta["tensor_meta"].shape) if isinstance(node.args[0], torch.fx.Node) else 0
-        if dim is None or int(dim) not in (-1, rank - 1):
-            name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
-            raise NotCovered(f"{name} over dim={dim}; the built-in generator reduces over the last dim only")
-
-    def _softmax_node(self, node: torch.fx.Node) -> Value:
-        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
-        self._require_last_dim(dim, node)
-        name = node.target if isinstance(node.target, str) else node.target.__name__
-        return self._softmax(self._value(node.args[0]), log="log" in name)
-
-    def _softmax(self, x: Value, log: bool) -> Value:
-        self._require_full(x, "softmax")
-        m = self._reduce("max", x[0])
-        shifted = Binary("sub", x[0], m)
-        s = self._reduce("sum", Unary("exp", shifted))
-        if log:
-            return Binary("sub", shifted, Unary("log", s)), "full"
-        return Binary("div", Unary("exp", shifted), s), "full"
-
-    def _layer_norm_node(self, node: torch.fx.Node) -> Value:
-        shape = _arg(node, 1, "normalized_shape")
-        if tuple(shape) != (self.cols,):
-            raise NotCovered("layer_norm over more than the last dimension")
-        weight = _arg(node, 2, "weight")
-        bias = _arg(node, 3, "bias")
-        eps = _arg(node, 4, "eps", 1e-5)
-        w = self._value(weight) if weight is not None else None
-        b = self._value(bias) if bias is not None else None
-        return self._layer_norm(self._value(node.args[0]), w, b, float(eps))
-
-    def _layer_norm(self, x: Value, weight: Value | None, bias: Value | None, eps: float) -> Value:
-        self._require_full(x, "layer_norm")
-        inv_n = Const(1.0 / self.cols)
-        mean = Binary("mul", self._reduce("sum", x[0]), inv_n)
-        centered = Binary("sub", x[0], mean)
-        var = Binary("mul", self._reduce("sum", Binary("mul", centered, centered)), inv_n)
-        out: Expr = Binary("mul", centered, Unary("rsqrt", Binary("add", var, Const(eps))))
-        if weight is not None:
-            out = Binary("mul", out, weight[0])
-        if bias is not None:
-            out = Binary("add", out, bias[0])
-        return out, "full"
-
-    def _reduce_node(self, node: torch.fx.Node) -> Value:
-        name = node.target if isinstance(node.target, str) else node.target.__name__
-        op = REDUCE_METHODS.get(name) or REDUCE_FUNCS[node.target]
-        dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
-        if isinstance(dim, (list, tuple)) and len(dim) == 1:
-            dim = dim[0]
-        if dim is None or isinstance(dim, (list, tuple)):
-            raise NotCovered(f"{name} over all or several dimensions; only the last dim is covered")
-        self._require_last_dim(dim, node)
-        x = self._value(node.args[0])
-        self._require_full(x, name)
-        if name in ("max", "min") and isinstance(node.meta.get("tensor_meta"), tuple):
-            raise NotCovered(f"{name}(dim) returning (values, indices)")
-        reduced = self._reduce("sum" if op == "mean" else op, x[0])
-        if op == "mean":
-            return Binary("mul", reduced, Const(1.0 / self.cols)), "row"
-        return reduced, "row"
-
     def _reshape(self, node: torch.fx.Node) -> Value:
+        """Only reshapes that keep the value's layout: adding or removing size-1 dims."""
         x = self._value(node.args[0])
-        source = tuple(_arg(node, 0, "input").meta["tensor_meta"].shape)
-        target = tuple(node.meta["tensor_meta"].shape)
-        if source[-1:] != target[-1:] and not (x[1] == "row" and target[-1:] == (1,)):
-            raise NotCovered(f"reshape {source} -> {target} changes the last dimension")
+        source = [d for d in _arg(node, 0, "input").meta["tensor_meta"].shape if d != 1]
+        target = [d for d in node.meta["tensor_meta"].shape if d != 1]
+        if source != target:
+            raise NotCovered(f"{op_name(node)} from {tuple(source)} to {tuple(target)} (only adding or removing size-1 dims is covered)")
         return x
 
     def _reduce(self, op: str, body: Expr) -> RowRef:
         self.reductions.append(Reduction(op, body))
         return RowRef(len(self.reductions) - 1)
 
+    # what the reduction rules (lower_reduce.py, lower_loss.py) use
+    def value_of(self, arg: Any) -> Value:
+        return self._value(arg)
+
+    def reduce(self, op: str, body: Expr) -> RowRef:
+        return self._reduce(op, body)
+
+    def add_input(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> Value:
+        return self._add_input(name, shape, dtype)
+
+    def combine(self, op: str, a: Value, b: Value) -> Value:
+        return self._binary(op, a, b)
+
+    def graph_nodes(self) -> list[torch.fx.Node]:
+        return list(self.graph.nodes)
+
+    def ops_list(self) -> list[str]:
+        return self.ops
+
     def _require_full(self, x: Value, what: str) -> None:
         if x[1] != "full":
             raise NotCovered(f"{what} of a {x[1]} value")
 
 
-def _arg(node: torch.fx.Node, index: int, key: str, default: Any = None) -> Any:
-    """An fx argument by position or keyword (fx types them as a wide union; we check values)."""
-    args: Any = node.args
-    return args[index] if len(args) > index else node.kwargs.get(key, default)
-
-
 def _unary(op: str, x: Value) -> Value:
     return Unary(op, x[0]), x[1]
-
-
-def _attr(module: nn.Module, target: str) -> torch.Tensor:
-    value: Any = module
-    for part in target.split("."):
-        value = getattr(value, part)
-    if not isinstance(value, torch.Tensor):
-        raise NotCovered(f"attribute {target} is not a tensor")
-    return value
 
 
 def lower_model(model: nn.Module, inputs: list[Any]) -> RowProgram:

@@ -1,0 +1,123 @@
+"""The Python side of a row-program candidate, shared by the Triton and cpp generators: the
+guards that make a kernel refuse what it was not generated for, the arrangement of each input into
+the layout the kernel addresses (layout.py), and the output's allocation.
+
+Each generated forward:
+  1. takes the full shape as torch broadcasts the forward inputs, and refuses another rank;
+  2. refuses floating inputs other than float32 / float16 / bfloat16, or of mixed dtypes;
+  3. arranges every input as a contiguous tensor of the full rank whose broadcast dims have size 1
+     (a copy only when the caller's tensor is not already so; a runtime broadcast the kernel did
+     not plan for is materialized), refusing a shape that cannot broadcast as planned;
+  4. allocates the output in the inputs' dtype (int64 for argmax / argmin).
+"""
+
+from __future__ import annotations
+
+from akg_agents.builtin.ir import INDEX_REDUCTIONS, RowProgram, RowRef
+
+HELPERS = '''
+_FLOATS = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def _full_shape(tensors, rank):
+    """The shape the forward inputs broadcast to; the kernel was generated for rank `rank`."""
+    shape = tuple(torch.broadcast_shapes(*(t.shape for t in tensors)))
+    if len(shape) != rank:
+        raise ValueError(f"this kernel was generated for rank-{rank} inputs; got shape {shape}")
+    return shape
+
+
+def _float_dtype(tensors, names):
+    dtypes = {t.dtype for t in tensors if t.is_floating_point()}
+    for t, name in zip(tensors, names):
+        if name is not None and not t.is_floating_point():
+            raise TypeError(f"{name} is {t.dtype}; this kernel was generated for a floating tensor there")
+    if len(dtypes) > 1 or not dtypes <= set(_FLOATS):
+        got = ", ".join(sorted(str(d).replace("torch.", "") for d in dtypes))
+        raise TypeError(f"this kernel was generated for float32, float16 or bfloat16 inputs of one dtype; got {got}")
+    return dtypes.pop() if dtypes else torch.float32
+
+
+def _arrange(t, shape, varies, reshaped, name):
+    """`t` as a contiguous tensor of shape `shape`, size 1 along the dims it does not vary along."""
+    target = tuple(n if v else 1 for n, v in zip(shape, varies))
+    if reshaped:  # aligned on other dims than the trailing ones (a per-channel weight, a label per row)
+        if t.numel() != math.prod(target):
+            raise ValueError(f"{name} has shape {tuple(t.shape)}; this kernel expects {math.prod(target)} elements")
+        return t.reshape(target).contiguous()
+    padded = (1,) * (len(shape) - t.dim()) + tuple(t.shape)
+    if len(padded) != len(shape) or any(n != want and n != 1 for n, want in zip(padded, target)):
+        raise ValueError(f"{name} has shape {tuple(t.shape)}; this kernel was generated for it to broadcast "
+                         f"as {target} against the full shape {shape}")
+    return t.reshape(padded).expand(target).contiguous()
+'''
+
+
+def dim_varies(program: RowProgram, index: int) -> tuple[bool, ...]:
+    """Per full dim: does input `index` vary along it (its group does)?"""
+    spec, layout = program.inputs[index], program.layout
+    assert layout is not None and spec.varies is not None
+    flags = [False] * layout.rank
+    for group, dims in enumerate(layout.groups):
+        for d in dims:
+            flags[d] = spec.varies[group]
+    return tuple(flags)
+
+
+def source_of(program: RowProgram, index: int) -> str:
+    name = program.inputs[index].name
+    return f"self.p{index}" if name.startswith("param:") else name
+
+
+def index_output(program: RowProgram) -> bool:
+    out = program.output
+    return isinstance(out, RowRef) and out.index >= 0 and program.reductions[out.index].op in INDEX_REDUCTIONS
+
+
+def forward_prelude(program: RowProgram, compute_dtype: str = "") -> list[str]:
+    """forward's lines up to the launch: `shape`, `g0..g3`, `rows`, `cols`, `t0..tn` (the
+    arranged inputs, converted to `compute_dtype` when given), `out`, `dtype`."""
+    layout = program.layout
+    assert layout is not None
+    sources = [source_of(program, i) for i in range(len(program.inputs))]
+    trailing = [s for s, spec in zip(sources, program.inputs, strict=False) if spec.name not in program_reshaped(program)]
+    floats = [f"{spec.name!r}" if spec.dtype == "float" else "None" for spec in program.inputs]
+    lines = [
+        f"        shape = _full_shape([{', '.join(trailing)}], {layout.rank})",
+        f"        dtype = _float_dtype([{', '.join(sources)}], [{', '.join(floats)}])",
+    ]
+    for group, dims in enumerate(layout.groups):
+        lines.append(f"        g{group} = {' * '.join(f'shape[{d}]' for d in dims) or '1'}")
+    lines.append("        rows, cols = g0 * g1, g2 * g3")
+    convert = f".to({compute_dtype})" if compute_dtype else ""
+    for i, spec in enumerate(program.inputs):
+        reshaped = spec.name in program_reshaped(program)
+        lines.append(f"        t{i} = _arrange({sources[i]}, shape, {dim_varies(program, i)}, {reshaped}, {spec.name!r}){convert}")
+    out_shape = ", ".join("1" if d is None else f"shape[{d}]" for d in program.out_dims)
+    out_dtype = "torch.int64" if index_output(program) else ("torch.float32" if compute_dtype else "dtype")
+    device = "t0.device" if program.inputs else "'cpu'"
+    lines.append(f"        out = torch.empty(({out_shape}{',' if len(program.out_dims) == 1 else ''}), dtype={out_dtype}, device={device})")
+    return lines
+
+
+def program_reshaped(program: RowProgram) -> set[str]:
+    """Inputs the lowering aligned on other dims than the trailing ones (BatchNorm's weight)."""
+    return set(program.reshaped)
+
+
+def init_guard(program: RowProgram) -> str:
+    """__init__'s first lines: refuse constructor arguments other than the traced ones (the
+    kernel bakes in constants that came from them) and, for BatchNorm, eval mode at call time."""
+    if not program.init_args:
+        return ""
+    return (f"        if repr((list(args), kwargs)) != {program.init_args!r}:\n"
+            f"            raise ValueError(f\"this kernel was generated for Model arguments {{{program.init_args!r}}}"
+            f" and bakes in constants that came from them; got {{repr((list(args), kwargs))}}\")\n")
+
+
+def training_guard(program: RowProgram) -> list[str]:
+    if not program.training_only:
+        return []
+    return ["        if not self.training:",
+            "            raise RuntimeError(\"this kernel computes BatchNorm with the batch's statistics (training mode, "
+            "as KernelBench runs it); in eval mode use the task's Model\")"]
