@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from akg_agents.cli import session_cmd  # noqa: F401  (registers `akg_cli sessions`)
+from akg_agents.cli import targets
 from akg_agents.cli.app import (
     app,
     console,
@@ -16,7 +16,6 @@ from akg_agents.cli.app import (
     parse_devices,
     writable_folder,
 )
-from akg_agents.cli import targets
 from akg_agents.cli.render import RichReporter, results_table
 from akg_agents.config.settings import Settings, load_settings, validate_target
 from akg_agents.dsl.registry import target_help
@@ -224,7 +223,8 @@ def port_task(reference_kernel: Path, inputs: Task | None, log_dir: Path) -> Tas
     from akg_agents.agents.kernel_agent_port import reference_task_from_file, save_task
 
     made = save_task(reference_task_from_file(reference_kernel, inputs), log_dir / "ported")
-    console.print(f"reference kernel {reference_kernel}: its outputs are the ground truth (task {made.path})")
+    console.print(f"reference kernel {reference_kernel}: its outputs are the ground truth (task {made.path}); "
+                  "'eager' timings below are this kernel's, the task's Model")
     return made
 
 
@@ -371,3 +371,6 @@ def resume_command(
         reporter.step(f"preparing task '{store.task().name}' again (sandbox, reference outputs)")
         outcome = resume(str(run_dir), settings, reporter)
     raise typer.Exit(show_outcome(outcome))
+
+
+from akg_agents.cli import session_cmd  # noqa: E402,F401  (registers `akg_cli sessions` on the same app)
