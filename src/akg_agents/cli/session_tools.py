@@ -197,7 +197,10 @@ class Workbench:
         return f"exported {kernel.id} (self-contained: runs with torch, without akg_agents){warn}"
 
     def set_target(self, args: dict[str, Any]) -> str:
-        changes = {k: str(v) for k, v in args.items() if k in ("precision", "dsl", "backend", "arch", "devices", "workflow")}
+        changes: dict[str, Any] = {k: str(v) for k, v in args.items()
+                                   if k in ("precision", "dsl", "backend", "arch", "devices", "workflow")}
+        if changes.get("dsl") == "cuda":  # the original tool's name
+            changes["dsl"] = "cuda_c"
         if not changes:
             raise ConfigError("set_target changes precision, dsl, backend, arch, devices or workflow; none was given")
         target = replace(self.target, **changes)
