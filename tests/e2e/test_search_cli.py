@@ -1,5 +1,5 @@
 """`akg_cli op --workflow evolve|adaptive_search --model builtin` as a user runs them, on a bundled
-CPU example; a second run on the same task starts from the first one's kernels; `akg_cli report`
+CPU example (examples/tasks/relu.py); a second run on the same task starts from the first one's kernels; `akg_cli report`
 shows the best-so-far table and the best kernel's lineage. (Which kernel is fastest is left to the
 machine: the tests assert structure, never a timing.)"""
 
@@ -13,7 +13,7 @@ import pytest
 
 from conftest import ROOT
 
-SWISH = str(ROOT / "examples" / "tasks" / "swish_mul.py")
+RELU = str(ROOT / "examples" / "tasks" / "relu.py")
 
 
 def run_dir_from(output: str) -> Path:
@@ -30,8 +30,8 @@ def kernel_rows(folder: Path) -> list[sqlite3.Row]:
 
 @pytest.mark.parametrize("workflow", ["evolve", "adaptive_search"])
 def test_search_workflow_with_the_builtin_generator(cli, tmp_path: Path, workflow: str) -> None:  # type: ignore[no-untyped-def]
-    done = cli("op", "--task", SWISH, "--workflow", workflow, "--model", "builtin", "--max-candidates", "4",
-               "--scale-budget-ms", "2", "-o", "runs")
+    done = cli("op", "--task", RELU, "--workflow", workflow, "--model", "builtin", "--max-candidates", "4",
+               "-o", "runs")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "not available" not in done.stdout and "search stops:" in done.stdout
     run = tmp_path / run_dir_from(done.stdout)
@@ -44,8 +44,8 @@ def test_search_workflow_with_the_builtin_generator(cli, tmp_path: Path, workflo
     saved = (run / "settings.yaml").read_text()
     assert "search:" in saved and "api_key" not in saved
 
-    again = cli("op", "--task", SWISH, "--workflow", workflow, "--model", "builtin", "--max-candidates", "2",
-                "--scale-budget-ms", "2", "-o", "runs")
+    again = cli("op", "--task", RELU, "--workflow", workflow, "--model", "builtin", "--max-candidates", "2",
+                "-o", "runs")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "starting from" in again.stdout and "4 kernel(s) known" in again.stdout
     second = tmp_path / run_dir_from(again.stdout)
