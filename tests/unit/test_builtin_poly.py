@@ -91,12 +91,15 @@ class Model(nn.Module):
 
 
 def test_linear_bias_relu_writes_its_epilogue_in_place() -> None:
-    code = _check(_task("lin", LINEAR_RELU, "[torch.randn(3, 5, 24)]"))
+    task = _task("lin", LINEAR_RELU, "[torch.randn(3, 5, 24)]")
+    code = _check(task, PolyParams(threads=2, pack=False))
     assert "torch.empty((3, 5, 40)" in code and "_s0" not in code  # one array: the output
+    packed = _check(task, PolyParams(threads=2, pack=True))
+    assert "_s0 = torch.empty((24, 40)" in packed and "_s1" not in packed  # W^T, then in place
 
 
 def test_mlp_keeps_its_hidden_layer_in_one_scratch_array() -> None:
-    code = _check(_task("mlp", MLP, "[torch.randn(16, 32)]"))
+    code = _check(_task("mlp", MLP, "[torch.randn(16, 32)]"), PolyParams(threads=2, pack=False))
     assert "_s0 = torch.empty((16, 48)" in code and "_s1" not in code
 
 
@@ -145,9 +148,9 @@ class Model(nn.Module):
 
 
 @pytest.mark.parametrize("preset", PARAM_SPACE["preset"])
-@pytest.mark.parametrize("tile", [0, 16])
-def test_every_preset_and_tiling_is_correct(preset: str, tile: int) -> None:
-    _check(_task("mlp", MLP, "[torch.randn(16, 32)]"), PolyParams(preset, tile, True, 2))
+@pytest.mark.parametrize(("tile", "fusion"), [(0, "max"), (16, "no"), (16, "smart")])
+def test_every_preset_and_tiling_is_correct(preset: str, tile: int, fusion: str) -> None:
+    _check(_task("mlp", MLP, "[torch.randn(16, 32)]"), PolyParams(preset, tile, True, 2, fusion))
 
 
 def test_candidates_carry_their_parameters() -> None:
@@ -156,7 +159,7 @@ def test_candidates_carry_their_parameters() -> None:
     assert [c.params["generator"] for c in candidates] == ["poly"] * 3
     assert len({c.digest for c in candidates}) == 3
     assert candidates[0].params == {"generator": "poly", "preset": "cpu_vectorize", "tile": 32,
-                                    "simd_reduction": True, "threads": 2}
+                                    "simd_reduction": True, "threads": 2, "fusion": "no", "pack": True}
     assert "num_threads(2)" in candidates[0].code
     assert poly_variants(0)[0] == PolyParams()
 

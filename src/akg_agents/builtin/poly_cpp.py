@@ -8,7 +8,9 @@ float arrays with the task's constant sizes, compiled by the project's fast load
 Tunable parameters (`PolyParams`, exposed as each candidate's `params`, the same way the row
 generator exposes CppParams): `preset` (a PolyTOPS preset: the objective order and fusion),
 `tile` (tile size of every tiled band member; 0 = no tiling), `simd_reduction` (innermost
-reductions as `omp simd reduction`, reassociating sums), `threads` (OpenMP threads; 0 = default).
+reductions as `omp simd reduction`, reassociating sums), `fusion` (no | smart | max: how the
+scheduler fuses statements), `threads` (OpenMP threads; 0 = default), `pack` (lowering: a transposed copy of linear
+weights, zero-padded copies of convolution inputs).
 `poly_candidate_code(task, params)` turns any point of that space into a candidate's code.
 """
 
@@ -38,6 +40,8 @@ class PolyParams:
     tile: int = 32
     simd_reduction: bool = True
     threads: int = 0
+    fusion: str = "no"  # the scheduler's fusion: no | smart | max
+    pack: bool = True  # lowering: W^T for linear layers, zero-padded copies of convolution inputs
 
 
 # The space the search explores: every key of PolyParams except threads, with its values.
@@ -45,6 +49,8 @@ PARAM_SPACE: dict[str, list[Any]] = {
     "preset": ["cpu_vectorize", "pluto_like", "isl_like", "feautrier_like"],
     "tile": [32, 64, 16, 128, 0],
     "simd_reduction": [True, False],
+    "pack": [True, False],
+    "fusion": ["no", "smart", "max"],
 }
 
 
@@ -52,14 +58,14 @@ def poly_variants(threads: int) -> list[PolyParams]:
     """The default first, then single changes from it, then the rest of the grid."""
     default = PolyParams(threads=threads)
     singles = [PolyParams(threads=threads, **{key: value}) for key, values in PARAM_SPACE.items() for value in values]
-    grid = [PolyParams(p, t, r, threads) for p in PARAM_SPACE["preset"] for t in PARAM_SPACE["tile"]
-            for r in PARAM_SPACE["simd_reduction"]]
+    grid = [PolyParams(p, t, r, threads, f, k) for p in PARAM_SPACE["preset"] for t in PARAM_SPACE["tile"]
+            for r in PARAM_SPACE["simd_reduction"] for f in PARAM_SPACE["fusion"] for k in PARAM_SPACE["pack"]]
     return list(dict.fromkeys([default, *singles, *grid]))
 
 
 def params_from_dict(data: dict[str, Any]) -> PolyParams:
     """A PolyParams from a candidate's `params` (what a search proposes); ConfigError when invalid."""
-    unknown = set(data) - {"preset", "tile", "simd_reduction", "threads", "generator"}
+    unknown = set(data) - {"preset", "tile", "simd_reduction", "threads", "fusion", "pack", "generator"}
     if unknown:
         raise ConfigError(f"unknown loop-nest parameters: {', '.join(sorted(unknown))}")
     params = PolyParams(**{k: v for k, v in data.items() if k != "generator"})
@@ -76,6 +82,7 @@ def sched_config(params: PolyParams) -> SchedConfig:
     if params.tile > 0:
         cfg.tile_sizes = [params.tile]
     cfg.simd_reduction = params.simd_reduction
+    cfg.fusion = params.fusion
     return cfg.validate()
 
 
@@ -147,7 +154,7 @@ def poly_model_new(task: Task, program: PolyProgram, params: PolyParams) -> str:
                             "\n".join(lines), label)
 
 
-def trace_poly_program(task: Task) -> PolyProgram:
+def trace_poly_program(task: Task, pack: bool = True) -> PolyProgram:
     import types
 
     import torch
@@ -156,25 +163,28 @@ def trace_poly_program(task: Task) -> PolyProgram:
     exec(compile(task.source, f"<task {task.name}>", "exec"), module.__dict__)
     torch.manual_seed(0)
     model = module.Model(*module.get_init_inputs()).eval()
-    return lower_poly_model(model, list(module.get_inputs()))
+    return lower_poly_model(model, list(module.get_inputs()), pack)
 
 
 def poly_candidate_code(task: Task, params: dict[str, Any] | PolyParams) -> str:
     """ModelNew source for one point of the parameter space (for searches proposing params)."""
     chosen = params if isinstance(params, PolyParams) else params_from_dict(params)
-    return poly_model_new(task, trace_poly_program(task), chosen)
+    return poly_model_new(task, trace_poly_program(task, chosen.pack), chosen)
 
 
 def poly_candidates(task: Task, count: int, threads: int = 0) -> list[Candidate]:
     """Up to `count` candidates over poly_variants; NotCovered when the task is no loop nest here."""
-    program = trace_poly_program(task)
+    programs = {True: trace_poly_program(task, True)}
     candidates: list[Candidate] = []
     seen: set[str] = set()
-    statements = len(program.kernel.statements)
-    summary = ", ".join(dict.fromkeys(program.ops))
     for params in poly_variants(threads):
         if len(candidates) >= max(count, 1):
             break
+        if params.pack not in programs:
+            programs[params.pack] = trace_poly_program(task, params.pack)
+        program = programs[params.pack]
+        statements = len(program.kernel.statements)
+        summary = ", ".join(dict.fromkeys(program.ops))
         code = poly_model_new(task, program, params)
         if code in seen:
             continue

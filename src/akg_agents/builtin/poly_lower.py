@@ -68,9 +68,13 @@ class PolyProgram:
     reductions: tuple = ()
 
 
+PACK_MIN_ROWS = 8  # below this many rows a linear layer reads W directly (the copy would dominate)
+
+
 class PolyLowerer:
-    def __init__(self, module: nn.Module, graph: torch.fx.Graph) -> None:
+    def __init__(self, module: nn.Module, graph: torch.fx.Graph, pack: bool = True) -> None:
         self.module = module
+        self.pack = pack  # transpose linear weights, zero-pad convolution inputs (scratch arrays)
         self.graph = graph
         self.kernel = Kernel("task", [], {"TASK": {}})
         self.kernel.context_min = 0
@@ -286,8 +290,10 @@ class PolyLowerer:
         self._stmt_over(shape, f"{access(out, shape, idx)} = {init(idx)}")
         opened = []
         for var, extent in loops:
-            # a reduction loop is never an OpenMP loop (post.py reads the hint)
-            opened.append(self.kernel.loop(var, 0, extent, hint="reduce" if var.startswith("r") else None))
+            # a reduction loop is never an OpenMP loop; the last loop given (stride 1 on the output)
+            # is the one the post-pass keeps innermost in a tile for vectorization (post.py)
+            hint = "reduce" if var.startswith("r") else "vector" if (var, extent) == loops[-1] else None
+            opened.append(self.kernel.loop(var, 0, extent, hint=hint))
             opened[-1].__enter__()
         self.kernel.stmt(f"{out}{write} += {increment}", where)
         for lp in reversed(opened):
@@ -305,10 +311,19 @@ class PolyLowerer:
             raise NotCovered(f"a linear layer of {x_shape} with a {weight.shape} weight")
         rank = len(out_shape)
         idx = [f"o{d}" for d in range(rank)]
-        increment = f"{access(x, x_shape, [*idx[:-1], 'r0'])} * {weight.array}[o{rank - 1}][r0]"
         init = (lambda i: bias.text(i)) if bias is not None else (lambda i: "0.0f")
+        write = "".join(f"[{i}]" for i in idx)
+        if self.pack and math.prod(out_shape[:-1]) >= PACK_MIN_ROWS:
+            # W^T (K, N) once, then i, k, j with stride-1 rows of W^T and out innermost: the copy
+            # is N*K moves against M*N*K multiply-adds
+            packed = self._new_array((k, n_out))
+            self._stmt_over((k, n_out), f"{packed}[o0][o1] = {weight.array}[o1][o0]")
+            increment = f"{access(x, x_shape, [*idx[:-1], 'r0'])} * {packed}[r0][o{rank - 1}]"
+            loops = [*zip(idx[:-1], out_shape[:-1], strict=True), ("r0", k), (idx[-1], n_out)]
+            return self._product(node, init, loops, write, increment)
+        increment = f"{access(x, x_shape, [*idx[:-1], 'r0'])} * {weight.array}[o{rank - 1}][r0]"
         loops = [*zip(idx, out_shape, strict=True), ("r0", k)]  # a dot product per output element
-        return self._product(node, init, loops, "".join(f"[{i}]" for i in idx), increment)
+        return self._product(node, init, loops, write, increment)
 
     def _matmul(self, node: torch.fx.Node, a_arg: Any, b_arg: Any) -> Value:
         a, a_shape = self._operand(a_arg)
@@ -344,6 +359,8 @@ class PolyLowerer:
         co = "o1" if groups == 1 else f"{co_g}*g + oc"
         ci = "r0" if groups == 1 else f"{c_in_g}*g + r0"
         sp = [f"o{d + 2}" for d in range(spatial)]
+        if self.pack and any(pads):
+            x, x_shape, pads = self._padded(x, x_shape, pads), _padded_shape(x_shape, pads), (0,) * spatial
         subs, conds = [], []
         for d in range(spatial):
             expr = f"{stride[d]}*{sp[d]} + {dilation[d]}*r{d + 1} - {pads[d]}"
@@ -354,11 +371,29 @@ class PolyLowerer:
                      f"{weight.array}[{co}][r0]{''.join(f'[r{d + 1}]' for d in range(spatial))}")
         if bias is not None and (bias.array is None or bias.shape != (c_out,)):
             raise NotCovered("a convolution bias that is not a (C_out,) tensor")
-        loops = [("o0", out_shape[0]), *chan, *[(sp[d], out_shape[d + 2]) for d in range(spatial)],
-                 ("r0", c_in_g), *[(f"r{d + 1}", kernel_size[d]) for d in range(spatial)]]
+        # n, co, output rows..., ci, taps, output columns: the innermost loop walks the output
+        # and the input rows with the convolution's stride, the weight tap is loop-invariant
+        loops = [("o0", out_shape[0]), *chan, *[(sp[d], out_shape[d + 2]) for d in range(spatial - 1)],
+                 ("r0", c_in_g), *[(f"r{d + 1}", kernel_size[d]) for d in range(spatial)],
+                 (sp[-1], out_shape[-1])]
         init = (lambda idx: f"{bias.array}[{idx[1]}]") if bias is not None else (lambda idx: "0.0f")
         write = f"[o0][{co}]{''.join(f'[{s}]' for s in sp)}"
         return self._product(node, init, loops, write, increment, " and ".join(conds) or None)
+
+
+    def _padded(self, x: str, x_shape: tuple[int, ...], pads: tuple[int, ...]) -> str:
+        """A zero-padded copy of the input: the convolution's domain is then a box (no guards)."""
+        shape = _padded_shape(x_shape, pads)
+        padded = self._new_array(shape)
+        idx = [f"o{d}" for d in range(len(shape))]
+        self._stmt_over(shape, f"{access(padded, shape, idx)} = 0.0f")
+        inner = [*idx[:2], *(f"{i} + {p}" for i, p in zip(idx[2:], pads, strict=True))]
+        self._stmt_over(x_shape, f"{padded}{''.join(f'[{i}]' for i in inner)} = {access(x, x_shape, idx)}")
+        return padded
+
+
+def _padded_shape(shape: tuple[int, ...], pads: tuple[int, ...]) -> tuple[int, ...]:
+    return (*shape[:2], *(n + 2 * p for n, p in zip(shape[2:], pads, strict=True)))
 
 
 def _arg(node: torch.fx.Node, index: int, key: str, default: Any = None) -> Any:
@@ -392,7 +427,7 @@ def _padding(padding: Any, n: int, kernel: tuple[int, ...], dilation: tuple[int,
     return _ntuple(padding, n)
 
 
-def lower_poly_model(model: nn.Module, inputs: list[Any]) -> PolyProgram:
+def lower_poly_model(model: nn.Module, inputs: list[Any], pack: bool = True) -> PolyProgram:
     try:
         traced = torch.fx.symbolic_trace(model)
     except Exception as exc:
@@ -401,7 +436,7 @@ def lower_poly_model(model: nn.Module, inputs: list[Any]) -> PolyProgram:
         raise NotCovered("forward takes non-tensor inputs")
     with torch.no_grad():
         ShapeProp(traced).propagate(*inputs)
-    program = PolyLowerer(traced, traced.graph).lower()
+    program = PolyLowerer(traced, traced.graph, pack).lower()
     if math.prod(program.output_shape) == 0:
         raise NotCovered("an empty output")
     return program
