@@ -54,6 +54,12 @@ def ask(screen: Screen, text: str, expect: str, timeout: float = 240.0) -> str:
     return screen.text()[start:]
 
 
+def leave(screen: Screen) -> str:
+    start = screen.mark()
+    screen.type("/exit")
+    return screen.wait_for("[program exited with code 0]", 60, after=start)
+
+
 def test_builtin_session_words_pastes_and_resume(tmp_path: Path, cache_dir: Path) -> None:
     env = environment(tmp_path, cache_dir)
     with Screen("builtin", akg("op", "--backend", "cpu", "--dsl", "cpp", "--model", "builtin"), tmp_path, env) as screen:
@@ -88,7 +94,7 @@ def test_builtin_session_words_pastes_and_resume(tmp_path: Path, cache_dir: Path
     with Screen("reopen", akg("resume", session_id), tmp_path, env) as screen:
         shown = screen.wait_prompt(PROMPT, 60)
         assert f"reopened session {session_id}" in shown and "k1: passed" in shown
-        ask(screen, "/exit", "saved")
+        leave(screen)
 
 
 @pytest.mark.skipif(not REPLAY.exists(), reason="no session recording")
@@ -109,7 +115,7 @@ def test_replayed_session_builds_speeds_up_and_exports(tmp_path: Path, cache_dir
         assert "Traceback" not in screen.text() and len([line for line in failed.splitlines() if "error:" in line]) == 1
         status = ask(screen, "/status", "current task")
         assert "k1: passed" in status and "k2: passed" in status
-        ask(screen, "/exit", "saved")
+        leave(screen)
     exports = list((tmp_path / "akg_runs" / "sessions").glob("*/exports/*_k2.py"))
     assert len(exports) == 1 and "class ModelNew" in exports[0].read_text()
 
