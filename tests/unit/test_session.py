@@ -129,3 +129,28 @@ def test_the_original_tools_variables_map_to_llm_settings(monkeypatch: pytest.Mo
     monkeypatch.setenv("AKG_AGENTS_LLM__MODELS__FAST", "small")  # our own names win over the aliases
     llm = load_settings().llm
     assert llm.provider == "anthropic" and llm.models["fast"] == "small" and llm.models["standard"] == "deepseek-chat"
+
+
+def test_show_diff_export_and_set_target_act_on_the_session(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AKG_AGENTS_CONFIG", str(tmp_path / "none.yaml"))
+    chat = session(tmp_path, None)
+    bench, store = chat.bench, chat.store
+    task = store.add_task("relu", RELU, "paste #1")
+    store.add_kernel(KERNEL, KernelEntry("", task.id, "cpp", "", "passed", "run_workflow default", 1.5, 0.2, 0.3))
+    store.add_kernel(KERNEL.replace("schedule(static)", "schedule(guided)"),
+                     KernelEntry("", task.id, "cpp", "", "mismatch", "generate from k1"))
+    assert "shown k1" in bench.show({"kernel": "k1"}) and "relu_forward" in capsys.readouterr().out
+    diff = bench.diff({"a": "k1", "b": "k2"})
+    assert "-    #pragma omp parallel for simd schedule(static)" in diff and "+" in diff
+    said = bench.export({"kernel": "k2", "path": str(tmp_path / "out" / "k2.py")})
+    assert "did not pass verification: mismatch" in said and (tmp_path / "out" / "k2.py").is_file()
+    assert bench.export({})  # the best of the current task: k1
+    assert list((store.root / "exports").glob("relu_cpp_k1.py"))
+    assert "precision bf16" in bench.set_target({"precision": "bf16"}) and bench.config.precision == "bf16"
+    with pytest.raises(Exception, match="--precision must be one of"):
+        bench.set_target({"precision": "fp8"})
+    with pytest.raises(Exception, match="does not run on backend cuda"):
+        bench.set_target({"backend": "cuda", "arch": "a100"})
+    assert bench.config.precision == "bf16" and bench.config.backend == "cpu"  # a bad change changes nothing
+    assert store.state.target["precision"] == "bf16"
