@@ -69,7 +69,7 @@ def _round_trip(config: RunConfig, settings: Settings) -> tuple[RunOutcome, int,
     run_dir, rounds, evaluated = parked.value.runs[0], 1, 0
     assert RunStore.open(run_dir).state() == "parked"
     while True:
-        evaluated += len(evaluate_bundles(Path(config.defer_dir), [0], settings).evaluated)
+        evaluated += len(evaluate_bundles(Path(config.defer_dir), [0], settings.resolved_cache_dir()).evaluated)
         try:
             return resume(str(run_dir), settings), rounds, evaluated
         except RunParked:
@@ -94,7 +94,7 @@ def test_builtin_round_trip_matches_a_direct_run_and_evaluates_nothing_more(tmp_
     # one prepare, one bundle per candidate the direct run evaluated, and its race: nothing more
     assert sorted(kinds) == sorted(["prepare"] + ["candidate"] * len(direct.store.results) + ["race"] * raced)
     assert evaluated == len(kinds) and rounds == 2 + raced
-    again = evaluate_bundles(defer, [0], settings)  # evaluated twice: nothing is evaluated again
+    again = evaluate_bundles(defer, [0], settings.resolved_cache_dir())  # evaluated twice: nothing is evaluated again
     assert again.evaluated == [] and again.already == len(kinds)
     assert resume(str(outcome.store.root), settings).best == outcome.best or outcome.best is None
 
@@ -149,7 +149,7 @@ def test_a_changed_bundle_is_refused_by_evaluate(tmp_path: Path, cache_dir: Path
     data = json.loads(path.read_text())
     data["job"]["candidates"] = ["import os  # something else"]
     path.write_text(json.dumps(data))
-    summary = evaluate_bundles(tmp_path, [0], load_settings("cpp", {"cache_dir": str(cache_dir)}))
+    summary = evaluate_bundles(tmp_path, [0], str(cache_dir))
     assert summary.evaluated == [] and "changed after it was written" in summary.refused[0]
 
 

@@ -41,7 +41,7 @@ def evaluate(
         console.print(f"  {job.bundle_id}  [bold]{job.kind}[/]  {verdict}", markup=True, highlight=False)
 
     console.print(f"[bold]akg_agents[/] evaluate {folder}")
-    summary = evaluate_bundles(folder, device_ids, settings, on_done)
+    summary = evaluate_bundles(folder, device_ids, settings.resolved_cache_dir(), settings.ray_address, on_done)
     for problem in summary.refused:
         console.print(f"[red]refused[/] {problem}")
     console.print(f"{len(summary.evaluated)} bundle(s) evaluated, {summary.already} already had a result "

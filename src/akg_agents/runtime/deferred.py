@@ -25,15 +25,17 @@ import re
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from akg_agents.errors import AkgError, ConfigError, RunStoreError, TaskError
 from akg_agents.records import Candidate, EvalResult, Task, from_dict, to_dict
 from akg_agents.runtime.evaluator import Evaluator
 from akg_agents.runtime.parked import RunParked
-from akg_agents.store.rundir import RunStore
 from akg_agents.verify.evaluate import ReferenceInfo, VerifySettings
 from akg_agents.verify.protocol import RaceOutcome
+
+if TYPE_CHECKING:  # the evaluating host needs no yaml: only torch and this project
+    from akg_agents.store.rundir import RunStore
 
 FORMAT = 1
 try:

@@ -24,7 +24,6 @@ from typing import Any
 
 import torch
 
-from akg_agents.config.settings import Settings
 from akg_agents.dsl import get_plugin
 from akg_agents.errors import RunStoreError, TaskError, ToolchainError
 from akg_agents.records import to_dict
@@ -66,13 +65,14 @@ def pending_bundles(box: BundleBox, summary: EvaluationSummary) -> list[tuple[Pa
     return pending
 
 
-def evaluate_bundles(root: Path, devices: list[int], settings: Settings, on_done: OnDone | None = None) -> EvaluationSummary:
+def evaluate_bundles(root: Path, devices: list[int], cache_dir: str, ray_address: str = "",
+                     on_done: OnDone | None = None) -> EvaluationSummary:
     box, summary = BundleBox(root), EvaluationSummary()
     groups: dict[str, list[tuple[Path, Job]]] = {}
     for folder, job in pending_bundles(box, summary):  # one evaluator per DSL and verifier settings
         groups.setdefault(json.dumps([job.dsl, to_dict(job.settings)], sort_keys=True), []).append((folder, job))
     for jobs in groups.values():
-        evaluator = _evaluator(jobs[0][1], devices, settings)
+        evaluator = _evaluator(jobs[0][1], devices, cache_dir, ray_address)
         try:
             _run_group(box, evaluator, jobs, summary, on_done)
         finally:
@@ -80,16 +80,19 @@ def evaluate_bundles(root: Path, devices: list[int], settings: Settings, on_done
     return summary
 
 
-def _evaluator(job: Job, devices: list[int], settings: Settings) -> Evaluator:
-    if settings.ray_address:
-        from akg_agents.runtime.remote import ray_evaluator
+def _evaluator(job: Job, devices: list[int], cache_dir: str, ray_address: str) -> Evaluator:
+    if ray_address:
+        from akg_agents.runtime.remote import require_ray
 
-        return ray_evaluator(settings, job.settings, job.dsl)
+        require_ray()
+        from akg_agents.runtime.ray_pool import RayEvaluator
+
+        return RayEvaluator.connect(ray_address, cache_dir, job.settings, job.dsl)
     problem = get_plugin(job.dsl).toolchain_problem()
     if problem:
         raise ToolchainError(f"bundles for {job.dsl}: {problem}")
     slots = ["cpu"] if job.settings.device == "cpu" else [str(d) for d in devices]
-    return Evaluator(DevicePool(slots, settings.resolved_cache_dir(), job.settings))
+    return Evaluator(DevicePool(slots, cache_dir, job.settings))
 
 
 def _run_group(box: BundleBox, evaluator: Evaluator, jobs: list[tuple[Path, Job]], summary: EvaluationSummary,
@@ -154,4 +157,31 @@ def _verdict(outcome: dict[str, Any]) -> str:
     return f"{result['status']}{speed}: {result['message'][:100]}"
 
 
-__all__ = ["EvaluationSummary", "evaluate_bundles", "pending_bundles"]
+def main(argv: list[str] | None = None) -> int:
+    """`python -m akg_agents.runtime.deferred_eval DIR`: the same as `akg_cli evaluate DIR` for a host
+    that has only torch (+ the DSL's toolchain) and this project's source on PYTHONPATH."""
+    import argparse
+    import os
+
+    parser = argparse.ArgumentParser(prog="python -m akg_agents.runtime.deferred_eval", description=main.__doc__)
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--devices", default="0", help="GPU numbers, e.g. 0,1")
+    parser.add_argument("--cache-dir", default=os.environ.get("AKG_AGENTS_CACHE_DIR") or str(Path.home() / ".cache" / "akg_agents"))
+    args = parser.parse_args(argv)
+    if not list(args.folder.glob(f"*/{BUNDLE_FILE}")):
+        print(f"error: {args.folder} holds no bundles (*/{BUNDLE_FILE})")
+        return 2
+    devices = [int(d) for d in args.devices.split(",") if d.strip()]
+    summary = evaluate_bundles(args.folder, devices, args.cache_dir,
+                               on_done=lambda job, verdict: print(f"  {job.bundle_id}  {job.kind}  {verdict}", flush=True))
+    for problem in summary.refused:
+        print(f"refused {problem}")
+    print(f"{len(summary.evaluated)} bundle(s) evaluated, {summary.already} already had a result "
+          f"(not evaluated again), {len(summary.refused)} refused; results are in {args.folder}")
+    return 1 if summary.refused else 0
+
+
+__all__ = ["EvaluationSummary", "evaluate_bundles", "main", "pending_bundles"]
+
+if __name__ == "__main__":
+    raise SystemExit(main())
