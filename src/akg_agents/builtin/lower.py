@@ -265,8 +265,7 @@ class Lowerer(ReduceRules):
 
     def _binary_node(self, node: torch.fx.Node) -> Value:
         op = BINARY_FUNCS[node.target] if node.op == "call_function" else BINARY_METHODS[str(node.target)]
-        for arg in node.args[:2]:
-            self.check_row_broadcast(arg)
+        self.check_row_broadcast(node.args[:2])
         return self._binary(op, self._value(node.args[0]), self._value(node.args[1]), node.kwargs.get("alpha"))
 
     def _binary(self, op: str, a: Value, b: Value, alpha: Any = None) -> Value:

@@ -211,7 +211,7 @@ class ReduceRules(LossRules):
         if op == "logsumexp":
             m = self.reduce("max", body)
             return Binary("add", m, Unary("log", self.reduce("sum", Unary("exp", Binary("sub", body, m))))), "row"
-        if op in ("max", "min") and isinstance(node.meta.get("tensor_meta"), tuple):
+        if op in ("max", "min") and not hasattr(node.meta.get("tensor_meta"), "shape"):
             self.pairs[node.name] = (op, body)  # (values, indices): getitem picks one
             return Const(0.0), "pair"
         if op == "mean":
@@ -322,9 +322,16 @@ class ReduceRules(LossRules):
     def _users_scan(self, user: torch.fx.Node) -> bool:
         return _key(user) in SCAN_OPS
 
-    def check_row_broadcast(self, arg: Any) -> None:
-        """A per-row value meets the full tensor: it must broadcast along the reduced dims (it was
-        reduced with keepdim=True, or re-shaped so), not by torch's trailing-dims rule."""
+    def check_row_broadcast(self, args: Any) -> None:
+        """A per-row value meets a value varying along the columns: it must broadcast along the
+        reduced dims (reduced with keepdim=True, or re-shaped so), not by torch's trailing rule."""
+        kinds = [self.values[a.name][1] if isinstance(a, torch.fx.Node) else "scalar" for a in args]
+        if "full" not in kinds and "col" not in kinds:
+            return
+        for arg in args:
+            self._check_row_arg(arg)
+
+    def _check_row_arg(self, arg: Any) -> None:
         if not isinstance(arg, torch.fx.Node) or self.values.get(arg.name, (None, ""))[1] != "row" or not self.reduced:
             return
         shape, rank = _shape(arg), len(self.full_shape)
@@ -335,8 +342,7 @@ class ReduceRules(LossRules):
                              "along the dims it reduced (keepdim=False followed by broadcasting)")
 
     def binary_values(self, op: str, a: Any, b: Any) -> Value:
-        for arg in (a, b):
-            self.check_row_broadcast(arg)
+        self.check_row_broadcast((a, b))
         return self.combine(op, self.value_of(a), self.value_of(b))
 
     # -- the program ---------------------------------------------------------------------------

@@ -155,10 +155,12 @@ def resolve(program: RowProgram, params: TritonParams) -> TritonParams:
     if program.flat:
         return TritonParams(params.block or 2048, 1, params.num_warps, params.num_stages, 0)
     whole = _pow2(program.cols)
+    layout = program.layout
+    rows = params.rows if layout is None or layout.groups[0] or layout.groups[1] else 1  # one row: one per program
     if program.scan is not None:
-        return TritonParams(min(params.block or 1024, whole), params.rows, params.num_warps, params.num_stages, 0)
+        return TritonParams(min(params.block or 1024, whole), rows, params.num_warps, params.num_stages, 0)
     block = params.block or (whole if whole <= MAX_REGISTER_ROW else 4096)
-    return TritonParams(min(block, whole), params.rows, params.num_warps, params.num_stages,
+    return TritonParams(min(block, whole), rows, params.num_warps, params.num_stages,
                         params.split if stageable(program) else 0)
 
 
