@@ -45,6 +45,11 @@ class SchedConfig:
     rar: bool = False  # add read-after-read reuse to proximity (costly Farkas systems; Pluto --rar)
     tile: bool = True
     tile_sizes: list[int] = field(default_factory=lambda: [32])  # last value repeats
+    # tile sizes from the cache sizes and each band's footprint (tilemodel.py) instead of tile_sizes
+    tile_model: bool = False
+    tile_share: float = 0.5  # the share of the per-core L2 one tile's data may take
+    elem_bytes: int = 8  # bytes per array element (PolyBench: double)
+    cache_l2: int = 0  # per-core L2 bytes for the tile model; 0: this machine's (sysfs)
     intra_tile_stride1: bool = False
     wavefront: bool = False  # skew tile loops (T0+T1, T1..) when no tile loop is parallel
     parallel: bool = True  # omp parallel for on the outermost parallel loop
@@ -76,6 +81,8 @@ class SchedConfig:
             raise ConfigError("coef_bound must be >= 1 and shift_bound >= 0")
         if any(int(t) < 1 for t in self.tile_sizes):
             raise ConfigError("tile sizes must be positive")
+        if not 0 < self.tile_share <= 1 or self.elem_bytes < 1 or self.cache_l2 < 0:
+            raise ConfigError("tile_share must be in (0, 1], elem_bytes >= 1 and cache_l2 >= 0")
         return self
 
 
@@ -91,6 +98,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cpu_vectorize": dict(objectives=["parallel", "stride1_inner", "large_outer", "proximity",
                                       "min_coef"],
                           fusion="smart", intra_tile_stride1=True, simd=True, wavefront=True),
+    # cpu_vectorize with tile sizes from the cache sizes (tilemodel.py) instead of a fixed 32
+    "cpu_tilemodel": dict(objectives=["parallel", "stride1_inner", "large_outer", "proximity",
+                                      "min_coef"],
+                          fusion="smart", intra_tile_stride1=True, simd=True, wavefront=True,
+                          tile_model=True),
 }
 
 

@@ -17,6 +17,7 @@ import islpy as isl
 
 from .config import SchedConfig
 from .dsl import Kernel
+from .tilemodel import CacheSizes, band_tile_sizes, detect_caches
 
 BAND = isl.schedule_node_type.band
 LEAF = isl.schedule_node_type.leaf
@@ -25,6 +26,7 @@ LEAF = isl.schedule_node_type.leaf
 @dataclass
 class PostInfo:
     tiled_bands: list[int] = field(default_factory=list)  # band sizes that were tiled
+    tile_sizes: list[list[int]] = field(default_factory=list)  # the sizes each tiled band got
     parallel_marks: int = 0
     simd_marks: int = 0
     reordered: int = 0
@@ -56,8 +58,13 @@ def _tile(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostIn
         return node
     space = node.band_get_space()
     sizes = isl.MultiVal.zero(space)
+    chosen = [cfg.tile_size(i) for i in range(n)]
+    if cfg.tile_model:
+        caches = CacheSizes(l2=cfg.cache_l2) if cfg.cache_l2 else detect_caches()
+        chosen = band_tile_sizes(node, kernel, caches, cfg.tile_share, cfg.elem_bytes)
+    info.tile_sizes.append(chosen)
     for i in range(n):
-        sizes = sizes.set_val(i, isl.Val(cfg.tile_size(i)))
+        sizes = sizes.set_val(i, isl.Val(chosen[i]))
     node = node.band_tile(sizes)
     info.tiled_bands.append(n)
     wave = cfg.wavefront and not any(node.band_member_get_coincident(m) for m in range(n))
