@@ -47,7 +47,7 @@ def elu(x: Expr, alpha: float, scale: float = 1.0) -> Expr:
 def softplus(x: Expr, beta: float = 1.0, threshold: float = 20.0) -> Expr:
     # torch: linear where beta * x > threshold (exp would overflow), else log1p(exp(bx)) / beta
     bx = _mul(_c(beta), x) if beta != 1.0 else x
-    soft = Unary("log", _add(_c(1.0), Unary("exp", bx)))
+    soft: Expr = Unary("log", _add(_c(1.0), Unary("exp", bx)))
     if beta != 1.0:
         soft = Binary("div", soft, _c(beta))
     return Where(Binary("gt", bx, _c(threshold)), x, soft)
