@@ -72,7 +72,10 @@ def bench(kernels: str = typer.Option("all", help="comma list or 'all'"),
                                           "is measured (default: a new akg_poly_bench/SIZE_TIME/bench.jsonl)"),
           overrides: Path | None = typer.Option(None, help="kernel-specific override YAML"),
           timeout: float = typer.Option(600.0, help="seconds per run before giving up"),
-          summary: Path | None = typer.Option(None, help="write a Markdown summary here")) -> None:
+          summary: Path | None = typer.Option(None, help="write a Markdown summary here"),
+          select_on: str | None = typer.Option(None, "--select-on", help="first choose a configuration per kernel "
+                                               "by measurement at this size (another one than --size), then "
+                                               "report it as the 'selected' variant")) -> None:
     """Check and time PolyBench kernels under orig / isl / Polly / presets / overrides."""
     from akg_agents.poly import kernels as kreg
     from akg_agents.poly.bench import DEFAULT_VARIANTS, BenchSpec, default_out, load, run_bench
@@ -87,8 +90,17 @@ def bench(kernels: str = typer.Option("all", help="comma list or 'all'"),
             _fail(f"unknown kernel {n!r}; known: {', '.join(kreg.names())}")
     vs = DEFAULT_VARIANTS if variants == "all" else [x.strip() for x in variants.split(",") if x.strip()]
     for v in vs:
-        if v not in DEFAULT_VARIANTS:
-            _fail(f"unknown variant {v!r}; known: {', '.join(DEFAULT_VARIANTS)}")
+        if v not in DEFAULT_VARIANTS and v != "selected":
+            _fail(f"unknown variant {v!r}; known: {', '.join(DEFAULT_VARIANTS)}, selected (with --select-on)")
+    if select_on is not None:
+        if select_on not in SIZES:
+            _fail(f"unknown --select-on size {select_on!r}; known: {', '.join(SIZES)}")
+        if select_on == size:
+            _fail("--select-on must be another size than --size: a configuration chosen on the reported numbers "
+                  "would grade itself")
+        vs = [*dict.fromkeys([*vs, "selected"])]
+    elif "selected" in vs:
+        _fail("the 'selected' variant needs --select-on SIZE")
     try:
         ths = [int(t) for t in threads.split(",")]
     except ValueError:
@@ -105,8 +117,14 @@ def bench(kernels: str = typer.Option("all", help="comma list or 'all'"),
                    "only the missing ones are run (pass another --out to measure everything)")
     else:
         typer.echo(f"results: {path}")
-    spec = BenchSpec(names, vs, size, ths, runs, path, overrides, timeout)
+    selected = path.parent / "selected.yaml" if select_on is not None else None
+    spec = BenchSpec(names, vs, size, ths, runs, path, overrides, timeout, selected)
     try:
+        if selected is not None:
+            from akg_agents.poly.select import select_all
+
+            typer.echo(f"selecting a configuration per kernel at {select_on} ({max(ths)} threads) -> {selected}")
+            select_all(names, select_on, max(ths), selected, typer.echo)
         new = run_bench(spec, log=typer.echo)
     except ConfigError as exc:
         _fail(str(exc))

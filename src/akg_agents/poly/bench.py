@@ -65,6 +65,7 @@ class BenchSpec:
     out: Path = Path("akg_poly_bench/bench.jsonl")
     overrides: Path | None = None
     timeout: float = 600.0
+    selected: Path | None = None  # the per-kernel selection (select.py) the "selected" variant uses
 
 
 def run_bench(spec: BenchSpec, log: Callable[[str], None] = print) -> list[Record]:
@@ -115,12 +116,15 @@ def _one(kernel, variant: str, threads: int, spec: BenchSpec, ref: Path,
          orig_time: float | None = None) -> Record:  # type: ignore[no-untyped-def]
     rec = Record(kernel.name, spec.size, variant, threads, "ok")
     try:
-        b = build(kernel, variant, spec.size, overrides=spec.overrides)
+        if variant == "selected":  # the configuration chosen on another size (select.py)
+            b = build(kernel, "override", spec.size, overrides=spec.selected) if spec.selected else None
+        else:
+            b = build(kernel, variant, spec.size, overrides=spec.overrides)
     except Exception as exc:  # an invalid schedule is a result, not a crash
         rec.status, rec.note = "schedule_error", str(exc)[:300]
         return rec
     if b is None:
-        rec.status, rec.note = "skipped", "no kernel-specific override"
+        rec.status, rec.note = "skipped", f"no kernel-specific {'selection' if variant == 'selected' else 'override'}"
         return rec
     rec.sched_s, rec.pragmas, rec.fallback = b.sched_seconds, b.pragmas, bool(b.notes)
     try:
