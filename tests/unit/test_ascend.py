@@ -198,3 +198,13 @@ def test_deferred_generation_works_without_an_npu(tmp_path: Path) -> None:
     assert any((tmp_path / "bundles").iterdir())
     evaluated = _cli("evaluate", "bundles", cwd=tmp_path)
     assert evaluated.returncode == 3 and "torch_npu is not installed" in evaluated.stderr
+
+
+def test_the_worker_loads_the_npu_runtime_before_its_first_tensor(monkeypatch: pytest.MonkeyPatch) -> None:
+    from akg_agents.verify.taskrun import use_device
+
+    loaded: list[str] = []
+    monkeypatch.setattr(get_backend("ascend"), "activate", lambda: loaded.append("torch_npu"))
+    use_device("npu:0")
+    use_device("cpu")  # the CPU has nothing to load
+    assert loaded == ["torch_npu"]

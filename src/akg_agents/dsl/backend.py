@@ -83,9 +83,14 @@ class Backend(Protocol):
         """A flag when `candidate_ms` is below the physical floor of `model(*inputs)` here."""
         ...
 
-    def arch_problem(self, arch: str, host_arch: str) -> str | None:
-        """None when `arch` can be targeted from this host (the CPU compiles for itself only)."""
+    def arch_problem(self, arch: str, host_arch: str) -> tuple[str, str] | None:
+        """None when `arch` can be targeted from this host; else (message, hint). The CPU compiles
+        for itself only."""
         ...
+
+    # Optional: `activate()` loads the device runtime into a process that is about to make its
+    # first tensor on the device (the worker and the referee call it through verify/taskrun.py);
+    # torch_npu must be imported before torch knows the "npu" device type.
 
 
 def visibility_env(var: str, device_id: str) -> dict[str, str]:

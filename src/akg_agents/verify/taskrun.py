@@ -61,7 +61,18 @@ def cast(values: list[Any], device: str, precision: str) -> list[Any]:
     return moved
 
 
+def use_device(device: str) -> None:
+    """Load the device's runtime into this process before its first tensor (torch_npu registers
+    the "npu" device type); a backend without an `activate` hook needs nothing."""
+    from akg_agents.dsl.registry import backend_for_device
+
+    activate = getattr(backend_for_device(device), "activate", None)
+    if activate is not None:
+        activate()
+
+
 def make_inputs(task: types.ModuleType, seed: int, device: str, precision: str = "fp32", dyn: int | None = None) -> list[Any]:
+    use_device(device)
     torch.manual_seed(seed)
     with torch.device(device):
         raw = task.get_inputs_dyn_list()[dyn] if dyn is not None else task.get_inputs()
@@ -75,6 +86,7 @@ def case_inputs(task: types.ModuleType, case: str, seeds: list[int], device: str
 
 
 def build_model(cls: Any, task: types.ModuleType, device: str, precision: str = "fp32") -> Any:
+    use_device(device)
     torch.manual_seed(INIT_SEED)
     init = list(task.get_init_inputs())
     model = cls(*init)

@@ -63,6 +63,9 @@ class AscendBackend:
 
         return torch
 
+    def activate(self) -> None:
+        self._torch()
+
     def device_count(self) -> int:
         if importlib.util.find_spec("torch_npu") is None:
             return 0
