@@ -27,7 +27,7 @@ LOOPS = {
         "        #pragma omp simd\n        for (int64_t i = b; i < end; ++i) {{ {body} }}\n    }}\n"),
 }
 OPS = {  # marker in the reference -> (C args, C body, ModelNew)
-    "F.leaky_relu": ("const float* x, float slope, float* y", "float v = x[i]; y[i] = v < 0.0f ? v * slope : v;",
+    "F.leaky_relu": ("const float* x, double slope, float* y", "float v = x[i]; y[i] = v < 0.0f ? v * (float)slope : v;",
                      "    def __init__(self, negative_slope):\n        super().__init__()\n        self.slope = float(negative_slope)\n\n"
                      "    def forward(self, x):\n        x = x.contiguous()\n        y = torch.empty_like(x)\n"
                      "        _lib.k(x, self.slope, y, x.numel())\n        return y\n"),
