@@ -78,24 +78,31 @@ def summarize(rows: list[dict[str, Any]], workflows: tuple[str, ...], budget: in
     for w in workflows:
         ratio = f" ({means[w] / base:.3f}x the default's)" if means[w] and base and w != "default" else ""
         head.append(f"- {w}: {means[w]:.3f}x{ratio}" if means[w] else f"- {w}: -")
-    return "\n".join([*head, "", *lines]) + "\n", {"budget": budget, "tasks": count, "geomean": means}
+    floor = noise_floor(by_task, workflows, budget)
+    if floor is not None:
+        head += ["", f"Noise floor: on the {floor[1]} task(s) whose whole search space is smaller than the budget, every "
+                 "workflow evaluated the same kernels, so their best speedups differ by measurement noise alone: "
+                 f"the geometric mean of (highest / lowest) best speedup there is {floor[0]:.3f}x."]
+    data = {"budget": budget, "tasks": count, "geomean": means, "noise_floor": floor[0] if floor else None}
+    return "\n".join([*head, "", *lines]) + "\n", data
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suite", default="cpu_small")
-    parser.add_argument("--problems", default=None, help="e.g. 1-13 (the leading number of each file)")
-    parser.add_argument("--budget", type=int, default=6, help="evaluations per run (--max-candidates)")
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--scale-budget-ms", type=float, default=5.0)
-    parser.add_argument("--workflows", default=",".join(WORKFLOWS))
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "search")
-    args = parser.parse_args()
-    workflows = tuple(args.workflows.split(","))
-    args.out.mkdir(parents=True, exist_ok=True)
-    _, tasks = load_suite(args.suite, problems=args.problems)
-    results_file = args.out / "results.jsonl"
-    rows = [json.loads(line) for line in results_file.read_text().splitlines()] if results_file.exists() else []
+def noise_floor(by_task: dict[str, dict[str, dict[str, Any]]], workflows: tuple[str, ...],
+                budget: int) -> tuple[float, int] | None:
+    """Tasks where every run evaluated fewer candidates than the budget: the space was exhausted."""
+    spreads = []
+    for runs in by_task.values():
+        chosen = [runs.get(w) for w in workflows]
+        if all(r and r.get("speedup") and r["candidates"] < budget for r in chosen):
+            speeds = [r["speedup"] for r in chosen if r]
+            spreads.append(max(speeds) / min(speeds))
+    value = geomean(spreads)
+    return (value, len(spreads)) if value is not None else None
+
+
+def run_all(tasks: list[Task], workflows: tuple[str, ...], args: argparse.Namespace, rows: list[dict[str, Any]],
+            results_file: Path) -> None:
+    """Every (task, workflow) run not in results.jsonl yet; one warm evaluator for all of them."""
     done = {(r["task"], r["workflow"]) for r in rows}
     probe = RunConfig("torch", "cpu", os.uname().machine, "cpp", "default", "builtin", threads=args.threads)
     evaluator = make_evaluator(probe, load_settings("cpp"))
@@ -113,6 +120,26 @@ def main() -> None:
                       f"{(row.get('speedup') or 0):6.2f}x  {row.get('candidates', 0)} evaluated", flush=True)
     finally:
         evaluator.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", default="cpu_small")
+    parser.add_argument("--problems", default=None, help="e.g. 1-13 (the leading number of each file)")
+    parser.add_argument("--budget", type=int, default=6, help="evaluations per run (--max-candidates)")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--scale-budget-ms", type=float, default=5.0)
+    parser.add_argument("--workflows", default=",".join(WORKFLOWS))
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "search")
+    parser.add_argument("--summarize-only", action="store_true", help="only rewrite the summary from results.jsonl")
+    args = parser.parse_args()
+    workflows = tuple(args.workflows.split(","))
+    args.out.mkdir(parents=True, exist_ok=True)
+    _, tasks = load_suite(args.suite, problems=args.problems)
+    results_file = args.out / "results.jsonl"
+    rows = [json.loads(line) for line in results_file.read_text().splitlines()] if results_file.exists() else []
+    if not args.summarize_only:
+        run_all(tasks, workflows, args, rows, results_file)
     markdown, data = summarize(rows, workflows, args.budget)
     (args.out / "summary.md").write_text(f"# Search workflows, built-in generator, suite {args.suite}\n\n{markdown}")
     (args.out / "summary.json").write_text(json.dumps(data, indent=2))
