@@ -87,3 +87,14 @@ def run_against_model(task: Task, code: str, inputs: list[Any] | None = None, dt
     err = float((got32 - want32).abs().max()) if want.numel() else 0.0
     assert err <= tol * scale + tol * float(want32.abs().max()), f"max error {err} (RMS {scale})"
     return err
+
+
+def in_dtype(task: Task, dtype: torch.dtype) -> Task:
+    """The task with its floating-point inputs cast to `dtype` (KernelBench's precision option)."""
+    name = str(dtype).removeprefix("torch.")
+    source = task.source.replace("def get_inputs(", "def get_inputs_fp32(") + f"""
+
+def get_inputs():
+    return [t.to(torch.{name}) if isinstance(t, torch.Tensor) and t.is_floating_point() else t for t in get_inputs_fp32()]
+"""
+    return Task(f"{task.name}_{name}", source)
