@@ -1,0 +1,126 @@
+"""Built-in Triton convolutions: nn.Conv1d/2d/3d and nn.ConvTranspose1d/2d/3d with any stride,
+padding, dilation, groups (depthwise included), output_padding and bias (conv_kernels.py).
+
+The configuration and the weight / bias are read from the embedded Model's layer when ModelNew
+is built, the output size from the input's shape in forward, so a candidate is right for any
+constructor arguments and any input of the layer's rank. Declined with the reason: string
+padding other than 'valid' ('same' pads asymmetrically when the total is odd), padding modes
+other than zeros (reflect / replicate / circular are not gathered).
+"""
+
+from __future__ import annotations
+
+from akg_agents.builtin.conv_kernels import conv_direct, conv_gemm
+from akg_agents.builtin.layer_task import CONVS, TUPLE_HELPER, LayerTask, layer_model_new
+from akg_agents.builtin.lower import NotCovered
+from akg_agents.records import Candidate, Task
+
+TL_DTYPE = {"float32": "tl.float32", "float16": "tl.float16", "bfloat16": "tl.bfloat16"}
+IMPORTS = "import triton\nimport triton.language as tl"
+
+
+def _check(layer: LayerTask) -> tuple[bool, int]:
+    transposed, dims = CONVS[type(layer.layer)]
+    conv = layer.layer
+    name = type(conv).__name__
+    padding = getattr(conv, "padding", 0)
+    if isinstance(padding, str) and padding != "valid":
+        raise NotCovered(f"{name} with padding={padding!r} (only explicit padding and 'valid' are covered)")
+    if getattr(conv, "padding_mode", "zeros") != "zeros":
+        raise NotCovered(f"{name} with padding_mode={conv.padding_mode!r} (only zero padding is covered)")
+    return transposed, dims
+
+
+def _init(dims: int, transposed: bool) -> str:
+    return f"""        if isinstance(layer.padding, str) and layer.padding != "valid" or layer.padding_mode != "zeros":
+            raise ValueError("this kernel was generated for zero padding given as numbers or 'valid'")
+        self.weight = layer.weight
+        self.bias = layer.bias
+        self.groups = int(layer.groups)
+        self.k = tuple(int(v) for v in layer.weight.shape[2:])
+        self.s = _tup(layer.stride, {dims})
+        self.p = _tup(0 if layer.padding == "valid" else layer.padding, {dims})
+        self.d = _tup(layer.dilation, {dims})
+        self.op = _tup(getattr(layer, "output_padding", 0), {dims})
+        self.transposed = {transposed}"""
+
+
+def _sizes(dims: int, transposed: bool, dtype: str) -> str:
+    if transposed:
+        out_size = "(ins[i] - 1) * self.s[i] - 2 * self.p[i] + self.d[i] * (self.k[i] - 1) + self.op[i] + 1"
+        channels = "self.weight.shape[1] * self.groups"
+        c_in = "self.weight.shape[0]"
+    else:
+        out_size = "(ins[i] + 2 * self.p[i] - self.d[i] * (self.k[i] - 1) - 1) // self.s[i] + 1"
+        channels = "self.weight.shape[0]"
+        c_in = "self.weight.shape[1] * self.groups"
+    return f"""        w = self.weight.contiguous()
+        if x.dim() != {dims + 2} or x.shape[1] != {c_in} or x.dtype != w.dtype or x.dtype != torch.{dtype}:
+            raise ValueError(f"this kernel was generated for {dims}-D convolution of (N, {{{c_in}}}, {dims} spatial dims) {dtype} inputs, got {{tuple(x.shape)}} {{x.dtype}}")
+        ins = tuple(x.shape[2:])
+        outs = tuple({out_size} for i in range({dims}))
+        co = {channels}
+        c_g = x.shape[1] // self.groups
+        co_g = co // self.groups
+        out = torch.empty((x.shape[0], co, *outs), dtype=x.dtype, device=x.device)
+        bias = self.bias.contiguous() if self.bias is not None else w"""
+
+
+def _consts(dims: int) -> str:
+    return ", ".join(f"{n}_{'abc'[i]}=self.{n.lower()}[{i}]" for n in ("K", "S", "P", "D") for i in range(dims))
+
+
+def _gemm_body(dims: int, block: tuple[int, int, int, int, int]) -> str:
+    bm, bn, bk, warps, stages = block
+    return f"""
+        M = x.shape[0] * {" * ".join(f"outs[{i}]" for i in range(dims))}
+        grid = (triton.cdiv(M, {bm}), triton.cdiv(co_g, {bn}), self.groups)
+        akg_conv[grid](x, w, bias, out, c_g, co_g, *ins, *outs, {_consts(dims)}, M=M,
+                       HAS_BIAS=self.bias is not None, BLOCK_M={bm}, BLOCK_N={bn}, BLOCK_K={bk},
+                       num_warps={warps}, num_stages={stages})"""
+
+
+def _direct_body(dims: int, block: int, warps: int) -> str:
+    return f"""
+        positions = {" * ".join(f"outs[{i}]" for i in range(dims))}
+        akg_conv_direct[(triton.cdiv(positions, {block}), x.shape[0] * co)](x, w, bias, out, c_g, co_g, *ins, *outs,
+                        {_consts(dims)}, CO=co, HAS_BIAS=self.bias is not None, BLOCK={block}, num_warps={warps})"""
+
+
+def _variants(layer: LayerTask) -> list[dict]:
+    """Implicit GEMM tiles (fp32: 3xTF32 then exact products), and the direct kernel: the direct
+    kernel first when a group has fewer than 16 output channels (depthwise)."""
+    conv = layer.layer
+    out_per_group = conv.out_channels // conv.groups  # nn.ConvTransposeNd keeps out_channels too
+    if layer.dtype == "float32":
+        gemm = [dict(kind="gemm", tile=(128, 64, 32, 4, 3), precision="tf32x3"),
+                dict(kind="gemm", tile=(64, 64, 32, 4, 3), precision="tf32x3"),
+                dict(kind="gemm", tile=(128, 64, 32, 4, 3), precision="ieee")]
+    else:
+        gemm = [dict(kind="gemm", tile=(128, 64, 32, 4, 3), precision="ieee"),
+                dict(kind="gemm", tile=(128, 128, 32, 8, 3), precision="ieee"),
+                dict(kind="gemm", tile=(64, 64, 32, 4, 3), precision="ieee")]
+    direct = [dict(kind="direct", block=256, warps=4), dict(kind="direct", block=1024, warps=4)]
+    return [*direct, *gemm] if out_per_group < 16 else [*gemm, *direct]
+
+
+def triton_conv_candidates(task: Task, layer: LayerTask, count: int) -> list[Candidate]:
+    transposed, dims = _check(layer)
+    name = type(layer.layer).__name__
+    candidates = []
+    for index, params in enumerate(_variants(layer)[: max(count, 1)]):
+        tl_dtype = TL_DTYPE[layer.dtype]
+        if params["kind"] == "gemm":
+            kernel = conv_gemm(dims, transposed, tl_dtype, str(params["precision"]))
+            body = _gemm_body(dims, params["tile"])
+            what = f"implicit-GEMM {params['tile'][:3]} {params['precision']}"
+        else:
+            kernel = conv_direct(dims, transposed, tl_dtype)
+            body = _direct_body(dims, int(params["block"]), int(params["warps"]))
+            what = f"direct, {params['block']} positions per program"
+        code = layer_model_new(task, layer, IMPORTS, kernel + TUPLE_HELPER, _init(dims, transposed),
+                               _sizes(dims, transposed, layer.dtype) + body, f" (Triton {name})")
+        candidates.append(Candidate(id=f"builtin-triton-conv-{index}", dsl="triton_cuda", code=code, agent="builtin",
+                                    step=index, params={k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()},
+                                    note=f"Triton {name}: {what}"))
+    return candidates
