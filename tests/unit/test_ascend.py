@@ -51,6 +51,40 @@ class ModelNew(nn.Module):
         return out
 '''
 
+GPU_DISPATCH = '''import torch
+import torch.nn as nn
+import triton
+import triton.language as tl
+
+@triton.jit
+def akg_kernel(in0, out, n, BLOCK: tl.constexpr):
+    offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    tl.store(out + offs, tl.load(in0 + offs, mask=offs < n), mask=offs < n)
+
+
+@triton.jit
+def akg_part(in0, part, n, BLOCK: tl.constexpr, STAGES: tl.constexpr):
+    blk0 = tl.program_id(0).to(tl.int64)
+    acc = tl.zeros((BLOCK,), tl.float32)
+    for start in tl.range(0, n, BLOCK, num_stages=STAGES):
+        acc += tl.load(in0 + blk0 * n + start + tl.arange(0, BLOCK), mask=start + tl.arange(0, BLOCK) < n, other=0.0)
+    tl.store(part + blk0 * 2 + tl.program_id(1), tl.sum(acc, axis=0))
+
+
+class ModelNew(nn.Module):
+    def forward(self, x):
+        out = torch.empty_like(x)
+        n = x.numel()
+        rows = x.shape[0]
+        nsplit = 2
+        part = torch.empty((rows, nsplit), device=x.device)
+        if n > 4096:
+            akg_part[(triton.cdiv(rows, 1), nsplit)](x, part, n, BLOCK=1024, STAGES=3, num_warps=4, SPLITS=triton.next_power_of_2(nsplit))
+        else:
+            akg_kernel[(triton.cdiv(n, 2048),)](x, out, n, BLOCK=2048, num_warps=8)
+        return out
+'''
+
 
 def rules(code: str) -> list[str]:
     return [v.rule for v in check_source(code, PLUGIN)[1]]
@@ -95,10 +129,23 @@ def test_the_builtin_triton_kernel_is_adapted_to_the_npu() -> None:
     assert "num_warps" not in adapted and "import torch_npu" in adapted
     assert "for blk in range(tl.program_id(0), num_blocks, tl.num_programs(0)):" in adapted
     assert "def akg_kernel(in0, out, n, num_blocks, BLOCK: tl.constexpr):" in adapted
-    assert "grid = (min(num_blocks, _vector_cores(x.device.index)),)" in adapted
-    assert "akg_kernel[grid](x, out, n, num_blocks, BLOCK=2048)" in adapted
+    assert ("akg_kernel[(min(triton.cdiv(n, 2048), _vector_cores(x.device.index)),)]"
+            "(x, out, n, triton.cdiv(n, 2048), BLOCK=2048)") in adapted
     compile(adapted, "<adapted>", "exec")
-    assert adapt_source(GPU_SHAPED.replace("akg_kernel[(", "other[(")) is None  # a shape it does not know
+    assert adapt_source(GPU_SHAPED.replace("akg_kernel[(", "other[(")) is None  # a launch of an unknown kernel
+
+
+def test_several_kernels_dispatched_in_forward_are_all_adapted() -> None:
+    adapted = adapt_source(GPU_DISPATCH)
+    assert adapted is not None and rules(adapted) == []
+    assert adapted.count("for blk in range(tl.program_id(0), num_blocks, tl.num_programs(0)):") == 2
+    assert "def akg_part(in0, part, n, num_blocks, BLOCK: tl.constexpr, STAGES: tl.constexpr):" in adapted
+    assert "for start in range(0, n, BLOCK):" in adapted and "num_stages" not in adapted
+    assert ("akg_part[(min(triton.cdiv(rows, 1), _vector_cores(x.device.index)), nsplit)]"
+            "(x, part, n, triton.cdiv(rows, 1), BLOCK=1024, STAGES=3, SPLITS=triton.next_power_of_2(nsplit))") in adapted
+    compile(adapted, "<adapted>", "exec")
+    broken = GPU_DISPATCH.replace("blk0 = tl.program_id(0).to(tl.int64)", "blk0 = tl.program_id(0)")
+    assert adapt_source(broken) is None  # a kernel whose block index it cannot find is not guessed at
 
 
 def test_tiles_over_the_unified_buffer_are_left_out() -> None:

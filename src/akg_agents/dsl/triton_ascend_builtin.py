@@ -23,8 +23,11 @@ UB_BYTES = 192 * 1024  # Unified Buffer per AI core on Atlas A2/A3 (config/arch.
 MULTIBUFFER = 2  # Triton-Ascend double-buffers loads by default
 TEMPORARIES = 3  # live fp32 tiles besides the inputs: the output and two intermediates (estimate)
 BLOCK_INDEX = "tl.program_id(0).to(tl.int64)"
-LAUNCH = re.compile(r"akg_kernel\[\(triton\.cdiv\((?P<extent>[^,]+), (?P<per>\d+)\),\)\]\((?P<args>[^\n]*)\)")
-GPU_OPTION = re.compile(r", (num_warps|num_stages)=\d+")
+KERNEL_HEAD = re.compile(r"@triton\.jit\ndef (?P<name>\w+)\((?P<params>[^)]*)\):\n")
+LAUNCH = re.compile(r"(?P<name>\w+)\[\(triton\.cdiv\((?P<extent>[^,()]+), (?P<per>\w+)\),(?P<more>[^\]]*)\)\]\((?P<args>.*)\)$",
+                    re.MULTILINE)
+GPU_OPTION = re.compile(r"^(num_warps|num_stages)=")
+PIPELINED_RANGE = re.compile(r"tl\.range\(([^()]*?), num_stages=\w+\)")
 HELPER = '''
 
 @functools.lru_cache(maxsize=None)
@@ -69,43 +72,61 @@ def fits_unified_buffer(params: dict[str, Any], code: str) -> bool:
 
 
 def adapt_source(code: str) -> str | None:
-    """The GPU candidate's source rewritten for the NPU, or None when its shape is not the one
-    this adapter knows (one kernel, one block index, one `cdiv` launch)."""
-    launch = LAUNCH.search(code)
-    if code.count(BLOCK_INDEX) != 1 or launch is None or code.count("akg_kernel[") != 1:
+    """The GPU candidate's source rewritten for the NPU, or None when a kernel or a launch has a
+    shape this adapter does not know (each kernel must find its block with one
+    `tl.program_id(0).to(tl.int64)`; each launch must be `kernel[(triton.cdiv(E, B), ...)](...)`)."""
+    kernels: list[str] = []
+    for head in reversed(list(KERNEL_HEAD.finditer(code))):  # from the end: earlier offsets stay valid
+        looped = _loop_kernel(code, head)
+        if looped is None:
+            return None
+        code = looped
+        kernels.append(head["name"])
+    launched = {m["name"] for m in LAUNCH.finditer(code)}
+    if not kernels or set(kernels) != launched or sum(code.count(f"{k}[") for k in kernels) != len(LAUNCH.findall(code)):
         return None
-    looped = _loop_kernel(code)
-    if looped is None:
-        return None
-    code = looped
-    launch = LAUNCH.search(code)
-    assert launch is not None
-    args = GPU_OPTION.sub("", launch["args"])
-    parts = args.split(", ")
-    first_kw = next((i for i, p in enumerate(parts) if "=" in p), len(parts))
-    positional, constexprs = ", ".join(parts[:first_kw]), ", ".join(parts[first_kw:])
-    indent = code[code.rfind("\n", 0, launch.start()) + 1: launch.start()]
-    new_launch = (f"num_blocks = triton.cdiv({launch['extent']}, {launch['per']})\n"
-                  f"{indent}grid = (min(num_blocks, _vector_cores({parts[0]}.device.index)),)\n"
-                  f"{indent}akg_kernel[grid]({positional}, num_blocks{', ' + constexprs if constexprs else ''})")
-    code = code[: launch.start()] + new_launch + code[launch.end():]
+    code = LAUNCH.sub(_ascend_launch, code)
+    code = PIPELINED_RANGE.sub(r"range(\1)", code)  # software pipelining is the compiler's multibuffer here
     code = code.replace("import triton\n", "import functools\n\nimport torch_npu  # noqa: F401  (the \"npu\" device)\nimport triton\n", 1)
     marker = "\n@triton.jit"
     return code.replace(marker, HELPER + marker, 1)
 
 
-def _loop_kernel(code: str) -> str | None:
-    """Wrap akg_kernel's body in `for blk in range(tl.program_id(0), num_blocks, tl.num_programs(0))`."""
-    head = re.search(r"@triton\.jit\ndef akg_kernel\((?P<params>[^)]*)\):\n", code)
-    if head is None:
+def _ascend_launch(launch: re.Match[str]) -> str:
+    """`k[(cdiv(E, B), X)](a, b, K=1, num_warps=8)` -> `k[(min(cdiv(E, B), cores), X)](a, b, cdiv(E, B), K=1)`."""
+    args = [a for a in _top_level_split(launch["args"]) if not GPU_OPTION.match(a)]
+    first_kw = next((i for i, a in enumerate(args) if re.match(r"^\w+=", a)), len(args))
+    blocks = f"triton.cdiv({launch['extent']}, {launch['per']})"
+    grid = f"(min({blocks}, _vector_cores({args[0]}.device.index)),{launch['more']})"
+    return f"{launch['name']}[{grid}]({', '.join([*args[:first_kw], blocks, *args[first_kw:]])})"
+
+
+def _top_level_split(text: str) -> list[str]:
+    """Split call arguments at the commas outside brackets."""
+    parts, depth, current = [], 0, ""
+    for char in text:
+        depth += char in "([{"
+        depth -= char in ")]}"
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    return [*parts, current.strip()] if current.strip() else parts
+
+
+def _loop_kernel(code: str, head: re.Match[str]) -> str | None:
+    """Wrap one kernel's body in `for blk in range(tl.program_id(0), num_blocks, tl.num_programs(0))`."""
+    body_start = head.end()
+    next_top = re.compile(r"^\S", re.MULTILINE).search(code, body_start)  # the body ends at the next unindented line
+    body_end = next_top.start() if next_top else len(code)
+    body = code[body_start:body_end].rstrip("\n")
+    if body.count(BLOCK_INDEX) != 1 or body.count("tl.program_id(0)") != 1:
         return None
     params = head["params"].split(", ")
     first_constexpr = next((i for i, p in enumerate(params) if "tl.constexpr" in p), len(params))
     params.insert(first_constexpr, "num_blocks")
-    body_start = head.end()
-    body_end = code.find("\n\n", body_start)
-    body_end = len(code) if body_end < 0 else body_end
-    body = code[body_start:body_end].replace(BLOCK_INDEX, "blk.to(tl.int64)")
     looped = "    for blk in range(tl.program_id(0), num_blocks, tl.num_programs(0)):\n" + "\n".join(
-        "    " + line if line.strip() else line for line in body.split("\n"))
-    return code[: head.start()] + f"@triton.jit\ndef akg_kernel({', '.join(params)}):\n" + looped + code[body_end:]
+        "    " + line if line.strip() else line for line in body.replace(BLOCK_INDEX, "blk.to(tl.int64)").split("\n"))
+    return (code[: head.start()] + f"@triton.jit\ndef {head['name']}({', '.join(params)}):\n" + looped + "\n"
+            + code[body_start + len(body):])
