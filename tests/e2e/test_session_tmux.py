@@ -71,11 +71,14 @@ def test_builtin_session_words_pastes_and_resume(tmp_path: Path, cache_dir: Path
         start = screen.mark()
         screen.paste("def add(a, b):\n    c = a + b\n    return c\n")
         screen.wait_for("is not a KernelBench task", 60, after=start)
+        screen.wait_prompt(PROMPT, 60)
         start = screen.mark()
         screen.paste(RELU)
-        shown = screen.wait_for("best ", 300, after=start)
+        screen.wait_for("/export k1 writes it", 600, after=start)
         screen.wait_prompt(PROMPT, 60)
-        assert "task t1 'paste2' from paste #2" in shown and "passed" in shown
+        shown = screen.text()[start:]
+        assert "task t1 'elementwise_relu' from paste #2" in shown and "best builtin-" in shown
+        assert "agent: k1: passed" in shown
         status = ask(screen, "/status", "current task")
         assert "k1: passed" in screen.text()[-2000:], status
         ask(screen, "/runs", "k1 passed")

@@ -174,8 +174,12 @@ class Session:
         """No model: pasted task code runs the built-in generator; the rest is one line."""
         if kind == "task_code":
             self.bench.use_paste({"paste": number, "as": "task"})
+            before = len(self.store.state.kernels)
             observation = self.bench.run_workflow({})
-            return observation.splitlines()[1] if "\n" in observation else observation
+            if len(self.store.state.kernels) == before:
+                return observation.splitlines()[0]
+            kernel = self.store.state.kernels[-1]
+            return f"{kernel.line()}. /show {kernel.id} shows it, /export {kernel.id} writes it."
         if kind == "kernel_code":
             return (f"paste #{number} is a kernel; porting it needs a model. Without one, check a kernel of yours "
                     f"against it: akg_cli op --reference-kernel {self.store.state.pastes[number - 1]} --task T.py "

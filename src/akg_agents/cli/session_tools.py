@@ -98,7 +98,7 @@ class Workbench:
         if role != "task":
             raise ConfigError(f'use_paste "as" must be "task" or "reference_kernel" (got "{role}")')
         check_task_source(code, f"paste #{number}")
-        name = _name(str(args.get("name", "")) or f"paste{number}")
+        name = _name(str(args.get("name", "")) or _docstring_name(code) or f"paste{number}")
         entry = self.store.add_task(name, code, f"paste #{number}")
         self.console.print(f"[green]task {entry.id}[/] '{name}' from paste #{number}")
         return f"task {entry.id} '{name}' made from paste #{number} (it is validated when a run starts)"
@@ -279,6 +279,24 @@ def _int(args: dict[str, Any], key: str) -> int:
         return int(str(args.get(key, "")).lstrip("#"))
     except ValueError:
         raise ConfigError(f'the "{key}" argument must be a number (got {args.get(key)!r})') from None
+
+
+def _docstring_name(code: str) -> str:
+    """'Elementwise ReLU: y = max(x, 0).' on class Model -> 'elementwise_relu' (KernelBench pastes have no file name)."""
+    import ast
+
+    from akg_agents.agents.task_constructor import task_name
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return ""
+    model = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Model"), None)
+    doc = ast.get_docstring(model) if model is not None else None
+    if not doc:
+        return ""
+    name = task_name(doc.splitlines()[0].split(":")[0])
+    return "" if name == "constructed" else name
 
 
 def _name(text: str) -> str:
