@@ -33,7 +33,7 @@ BUILTIN_DSLS = ("cpp", "triton_cuda", "cuda_c", "tilelang_cuda", "triton_ascend"
 BUILTIN_BACKENDS = ("cpu", "cuda", "ascend")
 DSL_GROUP = "akg_agents.dsl"
 BACKEND_GROUP = "akg_agents.backends"
-DSL_REQUIRED = ("name", "backend", "language", "static_check", "instrument", "toolchain_problem", "export",
+DSL_REQUIRED = ("name", "backend", "device_type", "language", "static_check", "instrument", "toolchain_problem", "export",
                 "contract", "example")
 BACKEND_REQUIRED = ("name", "device_type", "archs", "default_arch", "worker_env", "runtime_problem", "device_count",
                     "synchronize", "make_timer", "device_name", "memory_capacity", "roofline_check", "arch_problem")
