@@ -64,7 +64,7 @@ def explain(kernel: str = typer.Argument(..., help="PolyBench kernel name, e.g. 
 
 @poly_app.command()
 def bench(kernels: str = typer.Option("all", help="comma list or 'all'"),
-          variants: str = typer.Option("all", help="comma list of orig,isl,polly,<presets>,override"),
+          variants: str = typer.Option("all", help="comma list of orig,isl,polly,pluto,<presets>,override"),
           size: str = typer.Option("MINI", help="MINI | SMALL | MEDIUM | LARGE | EXTRALARGE"),
           threads: str = typer.Option("1,2", help="comma list of thread counts"),
           runs: int = typer.Option(5, help="runs per measurement (middle runs averaged)"),
@@ -75,7 +75,9 @@ def bench(kernels: str = typer.Option("all", help="comma list or 'all'"),
           summary: Path | None = typer.Option(None, help="write a Markdown summary here"),
           select_on: str | None = typer.Option(None, "--select-on", help="first choose a configuration per kernel "
                                                "by measurement at this size (another one than --size), then "
-                                               "report it as the 'selected' variant")) -> None:
+                                               "report it as the 'selected' variant"),
+          pluto: Path | None = typer.Option(None, help="Pluto's polycc (or its folder) for the 'pluto' variant; "
+                                            "default: $AKG_PLUTO; without either the column is skipped")) -> None:
     """Check and time PolyBench kernels under orig / isl / Polly / presets / overrides."""
     from akg_agents.poly import kernels as kreg
     from akg_agents.poly.bench import DEFAULT_VARIANTS, BenchSpec, default_out, load, run_bench
@@ -117,8 +119,9 @@ def bench(kernels: str = typer.Option("all", help="comma list or 'all'"),
                    "only the missing ones are run (pass another --out to measure everything)")
     else:
         typer.echo(f"results: {path}")
+    polycc = _polycc(pluto, "pluto" in vs and variants != "all")
     selected = path.parent / "selected.yaml" if select_on is not None else None
-    spec = BenchSpec(names, vs, size, ths, runs, path, overrides, timeout, selected)
+    spec = BenchSpec(names, vs, size, ths, runs, path, overrides, timeout, selected, polycc)
     try:
         if selected is not None:
             from akg_agents.poly.select import select_all
@@ -135,6 +138,21 @@ def bench(kernels: str = typer.Option("all", help="comma list or 'all'"),
         summary.parent.mkdir(parents=True, exist_ok=True)
         summary.write_text(text)
     typer.echo(text)
+
+
+def _polycc(given: Path | None, required: bool) -> Path | None:
+    """polycc from --pluto or $AKG_PLUTO, checked to run; asked for by name and absent: an error."""
+    from akg_agents.poly.pluto import check_polycc, polycc_path
+
+    path = polycc_path(given)
+    if path is None:
+        if required:
+            _fail("the 'pluto' variant needs Pluto: pass --pluto PATH (polycc or its folder) or set AKG_PLUTO")
+        return None
+    problem = check_polycc(path)
+    if problem is not None:
+        _fail(problem)
+    return path
 
 
 def _check_out(path: Path) -> None:

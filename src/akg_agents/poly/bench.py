@@ -18,7 +18,7 @@ from .config import PRESETS
 from .pipeline import build
 from .runner import build_dir, compare, compile_c, polly_available, run_once, time_exe
 
-DEFAULT_VARIANTS = ["orig", "isl", "polly", *PRESETS, "override"]
+DEFAULT_VARIANTS = ["orig", "isl", "polly", "pluto", *PRESETS, "override"]
 
 
 @dataclass
@@ -66,6 +66,7 @@ class BenchSpec:
     overrides: Path | None = None
     timeout: float = 600.0
     selected: Path | None = None  # the per-kernel selection (select.py) the "selected" variant uses
+    polycc: Path | None = None  # Pluto's polycc for the "pluto" variant (pluto.py); None: no such column
 
 
 def run_bench(spec: BenchSpec, log: Callable[[str], None] = print) -> list[Record]:
@@ -76,6 +77,9 @@ def run_bench(spec: BenchSpec, log: Callable[[str], None] = print) -> list[Recor
     variants = [v for v in spec.variants if v != "polly" or polly_available()]
     if "polly" in spec.variants and "polly" not in variants:
         log("clang-14 with Polly not found: skipping the polly column")
+    if "pluto" in variants and spec.polycc is None:
+        variants.remove("pluto")
+        log("Pluto not given (--pluto PATH or AKG_PLUTO): skipping the pluto column")
     new: list[Record] = []
     for name in spec.kernels:
         kernel = kreg.get(name)
@@ -119,7 +123,7 @@ def _one(kernel, variant: str, threads: int, spec: BenchSpec, ref: Path,
         if variant == "selected":  # the configuration chosen on another size (select.py)
             b = build(kernel, "override", spec.size, overrides=spec.selected) if spec.selected else None
         else:
-            b = build(kernel, variant, spec.size, overrides=spec.overrides)
+            b = build(kernel, variant, spec.size, overrides=spec.overrides, polycc=spec.polycc)
     except Exception as exc:  # an invalid schedule is a result, not a crash
         rec.status, rec.note = "schedule_error", str(exc)[:300]
         return rec

@@ -1,7 +1,8 @@
 """End-to-end: kernel + variant -> schedule tree -> post-passes -> C source.
 
 Variants: ``orig`` (original order), ``isl`` (isl's scheduler, same post-pass and
-codegen as ours), ``polly`` (original source compiled by clang-14 with Polly), any
+codegen as ours), ``polly`` (original source compiled by clang-14 with Polly), ``pluto``
+(the original source through Pluto's polycc, then gcc; pluto.py), any
 preset name, ``override`` (the kernel-specific YAML entry) or a SchedConfig.
 """
 
@@ -17,11 +18,12 @@ from .codegen import ast_of, ast_to_c, program
 from .config import PRESETS, SchedConfig, load_overrides, preset
 from .deps import Dependences, check_schedule, compute_dependences
 from .dsl import Kernel
+from .pluto import transform as pluto_transform
 from .post import PostInfo, postpass
 from .scheduler import ScheduleResult, schedule
 from .tree import isl_schedule, to_tree
 
-BASELINES = ("orig", "isl", "polly")
+BASELINES = ("orig", "isl", "polly", "pluto")
 DEFAULT_OVERRIDES = Path(__file__).with_name("overrides.yaml")
 # isl baseline post-pass: the same tiling / OpenMP path as our presets (no simd, no reorder)
 ISL_POST = SchedConfig(name="isl-post", tile=True, parallel=True, simd=False)
@@ -62,13 +64,18 @@ def config_for(kernel: Kernel, variant: str | SchedConfig,
 
 
 def build(kernel: Kernel, variant: str | SchedConfig, size: str,
-          overrides: Path | None = None, verify: bool = True) -> Built | None:
-    """C source for one variant; None when the variant does not apply (no override)."""
+          overrides: Path | None = None, verify: bool = True, polycc: Path | None = None) -> Built | None:
+    """C source for one variant; None when the variant does not apply (no override; no polycc)."""
     name = variant.name if isinstance(variant, SchedConfig) else variant
     if variant == "orig":
         return Built("orig", program(kernel, kernel.reference_c(), size, macros=False), "gcc")
     if variant == "polly":
         return Built("polly", program(kernel, kernel.reference_c(), size, macros=False), "polly")
+    if variant == "pluto":  # Pluto's output of the original program, compiled by gcc (pluto.py)
+        if polycc is None:
+            return None
+        source, secs = pluto_transform(kernel, size, polycc)
+        return Built("pluto", source, "gcc", secs)
     deps = dependences(kernel)
     if variant == "isl":
         t0 = time.perf_counter()

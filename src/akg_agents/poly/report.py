@@ -36,7 +36,7 @@ def best_candidate(idx: dict, kernel: str, threads: int) -> tuple[str, float] | 
 
 def time_table(records: list[Record], size: str, threads: int) -> str:
     idx = index(records, size)
-    cols = ["orig", "isl", "polly", *CANDIDATES]
+    cols = ["orig", "isl", "polly", "pluto", *CANDIDATES]
     lines = ["| kernel | " + " | ".join(cols) + " | best |", "|" + "---|" * (len(cols) + 2)]
     for k in kreg.names():
         cells = []
@@ -60,9 +60,10 @@ def _cell(r: Record | None) -> str:
 
 def speedups(records: list[Record], size: str, threads: int) -> str:
     idx = index(records, size)
-    lines = ["| variant | vs orig | vs isl | vs polly | kernels (correct) |", "|---|---|---|---|---|"]
-    for v in [*CANDIDATES, "best", "isl", "polly"]:
-        ratios: dict[str, list[float]] = {"orig": [], "isl": [], "polly": []}
+    bases = ("orig", "isl", "polly", "pluto")
+    lines = ["| variant | " + " | ".join(f"vs {b}" for b in bases) + " | kernels (correct) |", "|---|---|---|---|---|---|"]
+    for v in [*CANDIDATES, "best", "isl", "polly", "pluto"]:
+        ratios: dict[str, list[float]] = {b: [] for b in bases}
         n = 0
         for k in kreg.names():
             t = _time(idx, k, v, threads)
@@ -75,7 +76,7 @@ def speedups(records: list[Record], size: str, threads: int) -> str:
                     ratios[base].append(tb / t)
         if n:
             lines.append(f"| {v} | " + " | ".join(f"{geomean(ratios[b]):.3f}x ({len(ratios[b])})"
-                                                  for b in ("orig", "isl", "polly")) + f" | {n} |")
+                                                  for b in bases) + f" | {n} |")
     return "\n".join(lines)
 
 
