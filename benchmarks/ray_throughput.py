@@ -7,7 +7,10 @@ are warmed up first (workers started, task prepared), so the figure is steady-st
 not start-up. Batches alternate local, Ray, local, Ray ... so machine load drifts hit both alike;
 the ratio reported is median(Ray candidates/s) / median(local candidates/s).
 
-    python benchmarks/ray_throughput.py --devices 1 --candidates 8 --rounds 3
+    python benchmarks/ray_throughput.py --devices 1 --candidates 8 --rounds 3 [--task examples/tasks/relu.py]
+
+The task must be a relu (the candidate is a relu kernel); its size sets how long one evaluation
+takes, hence how much Ray's fixed cost per call (a remote call and its reply) weighs.
 """
 
 from __future__ import annotations
@@ -72,9 +75,10 @@ def main() -> None:
     parser.add_argument("--devices", type=int, default=1)
     parser.add_argument("--candidates", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--task", type=Path, default=ROOT / "tests" / "fixtures" / "tasks" / "relu_small.py")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ray")
     args = parser.parse_args()
-    task = load_task(ROOT / "tests" / "fixtures" / "tasks" / "relu_small.py")
+    task = load_task(args.task)
     settings = VerifySettings(device="cpu", threads=1, run_times=10, warmup_times=2)
     cache = tempfile.mkdtemp(prefix="akg_ray_bench_")
     load_before = load()
@@ -101,12 +105,12 @@ def main() -> None:
         remote.close()
         ray.shutdown()
     ratio = statistics.median(rates["ray"]) / statistics.median(rates["local"])
-    report = {"devices": args.devices, "candidates_per_batch": args.candidates, "rounds": args.rounds,
+    report = {"task": task.name, "devices": args.devices, "candidates_per_batch": args.candidates, "rounds": args.rounds,
               "candidates_per_s": rates, "ratio_ray_over_local": round(ratio, 4), "ray_start_s": round(ray_start_s, 2),
               "loadavg_before": load_before, "loadavg_after": load(), "cpus": os.cpu_count(),
               "verify": {"threads": 1, "run_times": 10, "warmup_times": 2, "profile": True}}
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"throughput_{args.devices}dev.json"
+    path = args.out / f"throughput_{task.name}_{args.devices}dev.json"
     path.write_text(json.dumps(report, indent=2))
     print(f"Ray / local throughput: {ratio:.3f} (median of {args.rounds} interleaved batches); wrote {path}")
 
