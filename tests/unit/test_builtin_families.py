@@ -11,7 +11,10 @@ import pytest
 from builtin_check import TASK_FILES, check_candidate, module_of
 
 from akg_agents.builtin.generator import generate
+from akg_agents.builtin.triton_codegen import triton_candidates
+from akg_agents.dsl import get_plugin
 from akg_agents.tasks.loader import load_task
+from akg_agents.verify.static import check_source
 
 
 @pytest.fixture(autouse=True)
@@ -28,6 +31,16 @@ def test_cpp_candidate_matches_model_on_every_shape(path: Path) -> None:
     task = load_task(path)
     candidate = generate(task, "cpp", 1, threads=1)[0]
     check_candidate(module_of(task.source, task.name), candidate)
+
+
+@pytest.mark.parametrize("path", TASK_FILES, ids=lambda p: p.stem)
+def test_candidates_pass_the_static_checks(path: Path) -> None:
+    """What the verifier checks before running anything (no try/except, no vars(), kernels
+    launched ...), for both DSLs (generating Triton code needs no triton)."""
+    task = load_task(path)
+    for dsl, candidates in (("cpp", generate(task, "cpp", 2, threads=1)), ("triton_cuda", triton_candidates(task, 2))):
+        for candidate in candidates:
+            assert check_source(candidate.code, get_plugin(dsl))[1] == [], (dsl, candidate.id)
 
 
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])

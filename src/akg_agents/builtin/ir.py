@@ -171,7 +171,7 @@ class RowProgram:
     final: str = ""
     final_weight: Expr | None = None
     training_only: bool = False  # BatchNorm with batch statistics: the module's training mode
-    init_args: str = ""  # repr of the constructor arguments the kernel was generated for
+    constants: str = ""  # repr of the Model's plain attributes when traced (rowwrap.constants_of)
     reshaped: tuple[str, ...] = ()  # inputs aligned on other dims than torch's trailing ones
 
     @property

@@ -13,9 +13,32 @@ Each generated forward:
 
 from __future__ import annotations
 
+from typing import Any
+
 from akg_agents.builtin.ir import INDEX_REDUCTIONS, RowProgram, RowRef
 
-HELPERS = '''
+CONSTANTS_HELPER = '''
+_SIZE_ONLY = ("num_features", "num_channels")  # norm sizes: their parameters' shapes carry them
+
+
+def _constants(module):
+    """The plain (non-tensor) attributes of a Model and its submodules: the constants (eps, a
+    slope, a reduced dim ...) a generated kernel may bake in. Sizes only count where the kernel
+    depends on them: a LayerNorm's normalized_shape by its length (the dims it reduces)."""
+    found = {}
+    for prefix, sub in module.named_modules():
+        for key, value in sub.__dict__.items():
+            if key.startswith("_") or key == "training" or key in _SIZE_ONLY:
+                continue
+            if key == "normalized_shape":
+                value = len(value)
+            plain = (bool, int, float, str, type(None))
+            if isinstance(value, plain) or (isinstance(value, (tuple, list)) and all(isinstance(v, plain) for v in value)):
+                found[f"{prefix}.{key}" if prefix else key] = value
+    return found
+'''
+
+HELPERS = CONSTANTS_HELPER + '''
 _FLOATS = (torch.float32, torch.float16, torch.bfloat16)
 
 
@@ -105,14 +128,35 @@ def program_reshaped(program: RowProgram) -> set[str]:
     return set(program.reshaped)
 
 
+def constants_of(model: Any) -> str:
+    """The constants a kernel generated from `model` may bake in (the candidate's own
+    _constants), as a Python literal for the candidate's source."""
+    namespace: dict[str, Any] = {}
+    exec(CONSTANTS_HELPER, namespace)
+    found: dict[str, Any] = namespace["_constants"](model)
+    return "{" + ", ".join(f"{key!r}: {_literal(value)}" for key, value in sorted(found.items())) + "}"
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return "math.nan" if value != value else ("math.inf" if value > 0 else "-math.inf")
+    if isinstance(value, (tuple, list)):
+        inner = ", ".join(_literal(v) for v in value) + ("," if isinstance(value, tuple) and len(value) == 1 else "")
+        return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
+    return repr(value)
+
+
 def init_guard(program: RowProgram) -> str:
-    """__init__'s first lines: refuse constructor arguments other than the traced ones (the
-    kernel bakes in constants that came from them) and, for BatchNorm, eval mode at call time."""
-    if not program.init_args:
+    """__init__'s lines once the task's Model is built: refuse one whose constants differ from
+    those the kernel was generated with (it bakes them in), naming the first difference."""
+    if not program.constants:
         return ""
-    return (f"        if repr((list(args), kwargs)) != {program.init_args!r}:\n"
-            f"            raise ValueError(f\"this kernel was generated for Model arguments {{{program.init_args!r}}}"
-            f" and bakes in constants that came from them; got {{repr((list(args), kwargs))}}\")\n")
+    return (f"        _expected = {program.constants}\n"
+            "        _got = _constants(reference)\n"
+            "        if _got != _expected:\n"
+            "            _key = next(k for k in sorted(set(_expected) | set(_got)) if _expected.get(k) != _got.get(k))\n"
+            "            raise ValueError(f\"this kernel was generated for Model with {_key}={_expected.get(_key)!r}; \"\n"
+            "                             f\"got {_key}={_got.get(_key)!r}\")\n")
 
 
 def training_guard(program: RowProgram) -> list[str]:
