@@ -3,7 +3,8 @@
 It shows the LLM path of the search workflows end to end without an API key: the request carries
 the PyTorch reference, the parent kernel with the verifier's and profiler's evidence, and the
 tiered inspirations; the stand-in answers with a cpp kernel one step better than the parent it was
-shown (serial loop -> parallel vectorized loop -> parallel blocks with a vectorized inner loop).
+shown (serial loop -> parallel vectorized loop -> parallel blocks with a vectorized inner loop),
+and branch-free once the evidence says g++ kept a branch in the loop.
 It knows three elementwise ops (relu, leaky_relu, x*sigmoid(x)*y), recognized in the reference.
 
     python benchmarks/search_exchange_standin.py EXCHANGE_DIR     # answers until killed
@@ -41,8 +42,15 @@ OPS = {  # marker in the reference -> (C args, C body, ModelNew)
 }
 
 
-def kernel(op: str, level: int) -> str:
+# When the evidence says g++ kept a branch in the loop (no vectorization), the next answer writes
+# the select branch-free.
+BRANCH_FREE = {"F.leaky_relu": "float v = x[i]; y[i] = fmaxf(v, 0.0f) + (float)slope * fminf(v, 0.0f);",
+               "torch.relu": "y[i] = fmaxf(x[i], 0.0f);"}
+
+
+def kernel(op: str, level: int, branch_free: bool = False) -> str:
     args, body, model = OPS[op]
+    body = BRANCH_FREE.get(op, body) if branch_free else body
     source = (f"// standin-level {level}\n#include <cstdint>\n#include <cmath>\n"
               f'extern "C" void k({args}, int64_t n) {{\n{LOOPS[level].format(body=body)}}}\n')
     return f'```python\n{HEADER}{source}"""\n_lib = load_cpp(CPP_SOURCE)\n\n\nclass ModelNew(nn.Module):\n{model}```\n'
@@ -52,9 +60,11 @@ def answer(request: str) -> str:
     reference = request.split("## The PyTorch reference", 1)[-1].split("## Op analysis", 1)[0]
     op = next(marker for marker in OPS if marker in reference)
     previous = request.split("## Previous attempt", 1)[1] if "## Previous attempt" in request else ""
-    found = re.search(r"standin-level (\d)", previous.split("## Inspirations", 1)[0])
+    shown = previous.split("## Inspirations", 1)[0]
+    found = re.search(r"standin-level (\d)", shown)
     level = min(int(found.group(1)) + 1, 2) if found else 0
-    return kernel(op, level)
+    branchy = "NOT vectorized (control flow in loop" in shown or "fmaxf" in shown
+    return kernel(op, level, branch_free=branchy)
 
 
 def serve(folder: Path) -> None:
