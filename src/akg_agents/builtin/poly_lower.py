@@ -206,7 +206,7 @@ class PolyLowerer:
         if target in BINARY_FUNCS or (method and target in BINARY_METHODS):
             op = BINARY_FUNCS[target] if not method else BINARY_METHODS[str(target)]
             b = self._value(args[1])
-            alpha = node.kwargs.get("alpha")
+            alpha: Any = node.kwargs.get("alpha")
             if alpha is not None:
                 b = self._combine("mul", b, self._value(float(alpha)), node)
             return self._combine(op, self._value(args[0]), b, node)

@@ -123,7 +123,7 @@ def bench(kernels: str = typer.Option("all", help="comma list or 'all'"),
     selected = path.parent / "selected.yaml" if select_on is not None else None
     spec = BenchSpec(names, vs, size, ths, runs, path, overrides, timeout, selected, polycc)
     try:
-        if selected is not None:
+        if selected is not None and select_on is not None:
             from akg_agents.poly.select import select_all
 
             typer.echo(f"selecting a configuration per kernel at {select_on} ({max(ths)} threads) -> {selected}")
