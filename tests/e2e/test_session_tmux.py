@@ -140,3 +140,24 @@ def test_ctrl_c_cancels_the_step_not_the_session(tmp_path: Path, cache_dir: Path
         start = screen.mark()
         screen.keys("C-d")
         assert "[program exited with code 0]" in screen.wait_for("[program exited", 60, after=start)
+
+
+def test_ctrl_c_during_an_evaluation_then_the_next_step_runs(tmp_path: Path, cache_dir: Path) -> None:
+    env = environment(tmp_path, cache_dir)
+    with Screen("cancel-eval", akg("op", "--model", "builtin"), tmp_path, env) as screen:
+        screen.wait_prompt(PROMPT, 60)
+        start = screen.mark()
+        screen.paste(RELU)
+        screen.wait_for("built-in generator:", 300, after=start)  # candidates are being evaluated
+        screen.keys("C-c")
+        screen.wait_for("cancelled: the step was stopped (Ctrl-C); the session goes on", 60, after=start)
+        screen.wait_prompt(PROMPT, 60)
+        assert "no kernels yet" in ask(screen, "/status", "current task")
+        start = screen.mark()
+        screen.paste(RELU)
+        screen.wait_for("/export k1 writes it", 600, after=start)
+        screen.wait_prompt(PROMPT, 60)
+        text = screen.text()
+        # the cancelled step's coroutines leave no trace in the next step's output
+        assert "Traceback" not in text and "Task was destroyed" not in text and "agent: k1: passed" in text
+        leave(screen)

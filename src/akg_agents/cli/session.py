@@ -17,6 +17,8 @@ get one line saying what needs a model.
 
 from __future__ import annotations
 
+import gc
+import logging
 import signal
 import sys
 import traceback
@@ -71,6 +73,19 @@ def reopen_session(folder: Path) -> None:
     console.print(f"reopened session [bold]{store.state.id}[/] ({store.state.messages} message(s) so far)")
     session.status()
     session.run(banner=False)
+
+
+def _drop_cancelled_step() -> None:
+    """A step stopped by Ctrl-C leaves the workflow's coroutines pending on a closed event loop.
+    Collected later, in the middle of the next step, each would print 'Task was destroyed but it is
+    pending!' and a traceback; they are collected now, quietly (nothing of them is used again)."""
+    hook, logger = sys.unraisablehook, logging.getLogger("asyncio")
+    level = logger.level
+    sys.unraisablehook, logger.level = (lambda _: None), logging.CRITICAL + 1
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook, logger.level = hook, level
 
 
 def _provider(config: Any, settings: Any) -> Any:
@@ -136,9 +151,11 @@ class Session:
             return self.slash(message)
         self.store.note("user", message)
         self.store.state.messages += 1
+        cancelled = False
         try:
             reply = self._answer(message)
         except KeyboardInterrupt:
+            cancelled = True
             reply = "cancelled: the step was stopped (Ctrl-C); the session goes on"
             if self.store.state.history and self.agent is not None:
                 self.store.state.history.append(["user", "[the user cancelled that step with Ctrl-C]"])
@@ -158,6 +175,8 @@ class Session:
             console.print(f"[bold magenta]agent:[/] {reply}", highlight=False)
         self.store.note("akg_agents", reply)
         self.store.save()
+        if cancelled:
+            _drop_cancelled_step()
         return True
 
     def _answer(self, message: str) -> str:
