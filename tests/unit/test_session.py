@@ -154,3 +154,21 @@ def test_show_diff_export_and_set_target_act_on_the_session(tmp_path: Path, caps
         bench.set_target({"backend": "cuda", "arch": "a100"})
     assert bench.config.precision == "bf16" and bench.config.backend == "cpu"  # a bad change changes nothing
     assert store.state.target["precision"] == "bf16"
+
+
+def test_a_pasted_kernel_becomes_the_reference_of_the_session(tmp_path: Path) -> None:
+    chat = session(tmp_path, None)
+    bench, store = chat.bench, chat.store
+    kernel_paste = store.add_paste(KERNEL)
+    with pytest.raises(Exception, match="there is no task yet"):  # no inputs known: the kernel has no get_inputs
+        bench.use_paste({"paste": kernel_paste, "as": "reference_kernel"})
+    bench.use_paste({"paste": store.add_paste(RELU), "as": "task"})
+    said = bench.use_paste({"paste": f"#{kernel_paste}", "as": "reference_kernel"})
+    assert "the kernel of paste #1 is its reference Model" in said
+    ported = store.task()
+    assert ported.id == "t2" and ported.origin == "ported from paste #1"
+    assert is_reference_task(Task(ported.name, Path(ported.path).read_text()))
+    with pytest.raises(Exception, match='"as" must be "task" or "reference_kernel"'):
+        bench.use_paste({"paste": 1, "as": "kernel"})
+    with pytest.raises(Exception, match="must be a number"):
+        bench.use_paste({"paste": "first"})

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from akg_agents.agents.kernel_agent import KernelAgent, ToolCall, classify_message, pasted_code
+from akg_agents.agents.kernel_agent_tools import agent_level
 from akg_agents.cli.app import console, writable_folder
 from akg_agents.cli.session_store import SessionStore
 from akg_agents.cli.session_tools import SessionTarget, Workbench, describe, tools_for
@@ -103,7 +104,7 @@ class Session:
         self.agent: KernelAgent | None = None
         if bench.llm is not None:
             self.agent = KernelAgent(bench.llm, dict(tools_for(bench)), self.context, self.store,
-                                     level=bench.config.agent_models.get("kernel_agent", "standard"))
+                                     level=agent_level(bench.config, "kernel_agent", "standard"))
             self.agent.calls = len(list((self.store.root / "prompts").glob("*_kernel_agent.prompt.md")))
 
     # -- the loop ----------------------------------------------------------------------------------
