@@ -66,3 +66,15 @@ def test_original_tool_names_are_accepted(cli, tmp_path: Path) -> None:  # type:
     proc = cli("op", "--model", "builtin")
     assert proc.returncode == 2 and "give exactly one of --task FILE or --request TEXT" in proc.stderr
     assert "in a terminal to open an interactive session" in proc.stderr
+
+
+def test_resume_tells_a_session_from_a_run(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from akg_agents.cli.session_store import SessionStore
+
+    store = SessionStore.create(str(tmp_path / "akg_runs"), {"dsl": "cpp", "backend": "cpu"}, "builtin")
+    proc = cli("resume", store.state.id)  # found by id under ./akg_runs/sessions; no terminal here
+    assert proc.returncode == 2 and "is a session: reopening it needs a terminal" in proc.stderr, proc.stderr
+    proc = cli("resume", str(tmp_path / "nothing"))
+    assert proc.returncode == 2 and "is neither a run directory nor a session" in proc.stderr, proc.stderr
+    proc = cli("sessions")
+    assert store.state.id in proc.stdout and "akg_cli resume SESSION" in proc.stdout, proc.stdout + proc.stderr

@@ -65,6 +65,9 @@ def start_session(target: SessionTarget) -> None:
 
 
 def reopen_session(folder: Path) -> None:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise ConfigError(f"{folder} is a session: reopening it needs a terminal",
+                          hint="run `akg_cli resume SESSION` in a terminal; `akg_cli resume RUN_DIR` continues a run")
     store = SessionStore.open(folder)
     target = SessionTarget.from_dict(store.state.target)
     settings = target.settings()
@@ -129,7 +132,19 @@ class Session:
         finally:
             signal.signal(signal.SIGINT, previous)
             self.store.save()
-        console.print(f"session {self.store.state.id} saved; reopen it with `akg_cli resume {self.store.state.id}`")
+        console.print(f"session {self.store.state.id} saved; reopen it with `akg_cli resume {self.resume_name()}`")
+
+    def resume_name(self) -> str:
+        """The session's id when `akg_cli resume ID` finds it (the default log_dir), else its folder."""
+        from akg_agents.cli.session_store import find_session
+        from akg_agents.config.settings import load_settings
+
+        try:
+            found = find_session(self.store.state.id, load_settings().log_dir)
+        except AkgError:
+            found = None
+        same = found is not None and found.resolve() == self.store.root.resolve()
+        return self.store.state.id if same else str(self.store.root)
 
     def banner(self) -> None:
         state = self.store.state
@@ -250,7 +265,7 @@ class Session:
             elif command == "/save":
                 self.store.save()
                 console.print(f"saved session {self.store.state.id} in {self.store.root}; reopen it with "
-                              f"`akg_cli resume {self.store.state.id}`")
+                              f"`akg_cli resume {self.resume_name()}`")
             elif command == "/show":
                 self.bench.show({"kernel": args[0] if args else ""})
             elif command == "/export":
