@@ -267,6 +267,10 @@ def op(
     if task_file is None and request is None and reference_kernel is None:
         from akg_agents.cli.session import SessionTarget, start_session
 
+        if kernel is not None or scale_budget_ms is not None:
+            raise ConfigError(f"{'--kernel' if kernel is not None else '--scale-budget-ms'} needs --task FILE "
+                              "(a session takes its tasks from the conversation)")
+
         start_session(SessionTarget(framework, backend, arch, dsl, workflow, model, devices, output,
                                     max_candidates, baseline, threads, precision, allow_tf32))
         return
