@@ -167,7 +167,9 @@ def parse_tool_call(text: str, tools: set[str]) -> ToolCall:
     name = str(call.get("tool") or call.get("name") or "").strip()
     if name not in tools:
         raise ParseError(f"unknown tool '{name}'; the tools are: {', '.join(sorted(tools))}")
-    args = call.get("args", call.get("arguments", {}))
+    # {"tool": "reply", "text": "..."}: arguments written beside the tool name count as its arguments
+    flat = {k: v for k, v in call.items() if k not in ("tool", "name", "kind", "say")}
+    args = call.get("args", call.get("arguments", flat))
     if isinstance(args, str):
         args = _load_object(args) or {"text": args}
     if not isinstance(args, dict):
