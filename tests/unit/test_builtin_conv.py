@@ -1,0 +1,101 @@
+"""Built-in Triton convolutions under Triton's CPU interpreter, against the task's Model:
+KernelBench level-1 convolutions (standard, transposed, grouped, strided, dilated, depthwise,
+pointwise; 1-D, 2-D, 3-D) at small odd sizes, fp16, other constructor arguments and input
+sizes than the traced ones, and the declines. (The direct kernel is slow in the interpreter:
+most cases use 16 output channels per group, where the implicit-GEMM kernel comes first.)"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from builtin_interp import in_dtype, interpreter, kernelbench, load, run_against_model
+
+from akg_agents.builtin.generator import generate
+from akg_agents.builtin.lower import NotCovered
+from akg_agents.records import Task
+
+interpreter()
+
+GEMM = {  # problem -> sizes (16 output channels per group: the implicit-GEMM kernel first)
+    "54": {"batch_size": 1, "out_channels": 16, "depth": 5, "width": 6, "height": 7},
+    "56": {"batch_size": 2, "in_channels": 3, "out_channels": 16, "height": 9, "width": 11},
+    "64": {"batch_size": 2, "in_channels": 5, "out_channels": 16, "length": 13},
+    "67": {"batch_size": 2, "in_channels": 5, "out_channels": 16, "length": 17},
+    "72": {"batch_size": 1, "in_channels": 8, "out_channels": 64, "depth": 3, "height": 4, "width": 5},
+    "74": {"batch_size": 2, "in_channels": 4, "out_channels": 16, "length": 13},
+    "75": {"batch_size": 1, "in_channels": 8, "out_channels": 64, "height": 5, "width": 7},
+    "76": {"batch_size": 2, "in_channels": 4, "out_channels": 16, "length": 33},
+    "79": {"batch_size": 2, "in_channels": 4, "out_channels": 16, "length": 13},
+    "80": {"batch_size": 1, "in_channels": 3, "out_channels": 16, "height": 9, "width": 29},
+    "81": {"batch_size": 1, "in_channels": 4, "out_channels": 16, "height_in": 5, "width_in": 7},
+    "87": {"batch_size": 2, "in_channels": 5, "out_channels": 16, "height": 9, "width": 11},
+}
+DEPTHWISE = {
+    "82": {"batch_size": 2, "in_channels": 3, "height": 9, "width": 11},
+    "84": {"batch_size": 1, "in_channels": 3, "out_channels": 3, "height_in": 9, "width_in": 11},
+}
+
+
+@pytest.mark.parametrize("problem", sorted(GEMM))
+def test_implicit_gemm_convolutions(problem: str) -> None:
+    task = kernelbench(problem, GEMM[problem])
+    candidates = generate(task, "triton_cuda", 3)
+    assert [c.params["kind"] for c in candidates] == ["gemm"] * 3
+    for candidate in candidates:
+        run_against_model(task, candidate.code)
+
+
+@pytest.mark.parametrize("problem", sorted(DEPTHWISE))
+def test_depthwise_gets_the_direct_kernel(problem: str) -> None:
+    task = kernelbench(problem, DEPTHWISE[problem])
+    candidate = generate(task, "triton_cuda", 1)[0]
+    assert candidate.params["kind"] == "direct" and "def akg_conv_direct" in candidate.code
+    run_against_model(task, candidate.code)
+
+
+def test_direct_kernel_on_a_transposed_grouped_convolution() -> None:
+    task = kernelbench("72", {"batch_size": 1, "in_channels": 8, "out_channels": 8, "depth": 2, "height": 3, "width": 4})
+    candidate = generate(task, "triton_cuda", 1)[0]
+    assert candidate.params["kind"] == "direct"
+    run_against_model(task, candidate.code)
+
+
+def test_alexnet_first_layer_at_another_input_size() -> None:
+    task = kernelbench("50", {"batch_size": 1})
+    code = generate(task, "triton_cuda", 1)[0].code
+    run_against_model(task, code, inputs=[torch.rand(2, 3, 27, 31)])
+
+
+def test_fp16() -> None:
+    for problem in ("56", "79"):
+        task = in_dtype(kernelbench(problem, GEMM[problem]), torch.float16)
+        run_against_model(task, generate(task, "triton_cuda", 1)[0].code, dtype=torch.float16, tol=1e-2)
+
+
+def test_other_constructor_arguments() -> None:
+    task = kernelbench("76", GEMM["76"])
+    code = generate(task, "triton_cuda", 1)[0].code
+    ref, new = load(task.source, "ref"), load(code, "cand")
+    x = torch.rand(2, 4, 29)
+    for args in ((4, 16, 5, 2, 1), (4, 32, 3, 1, 2), (4, 16, 2, 3, 1)):  # in, out, kernel, stride, dilation
+        torch.manual_seed(0)
+        model = ref.Model(*args)
+        torch.manual_seed(0)
+        candidate = new.ModelNew(*args)
+        with torch.no_grad():
+            assert torch.allclose(model(x), candidate(x), atol=1e-4, rtol=1e-4)
+
+
+def test_guard_and_declines() -> None:
+    task = kernelbench("67", GEMM["67"])
+    model = load(generate(task, "triton_cuda", 1)[0].code, "cand").ModelNew(*load(task.source, "ref").get_init_inputs())
+    with pytest.raises(ValueError, match="generated for 1-D convolution"):
+        model(torch.rand(2, 5, 4, 4))
+    same = Task("same", task.source.replace("padding=padding", "padding='same'"))
+    with pytest.raises(NotCovered, match="padding='same'"):
+        generate(same, "triton_cuda", 1)
+    reflect = Task("reflect", task.source.replace("bias=bias", "bias=bias, padding_mode='reflect'"))
+    with pytest.raises(NotCovered, match="padding_mode='reflect'"):
+        generate(reflect, "triton_cuda", 1)
+    with pytest.raises(NotCovered, match="Conv2d"):  # two convolutions: not one layer
+        generate(kernelbench("86", {"batch_size": 1, "height": 8, "width": 8}), "triton_cuda", 1)
