@@ -12,6 +12,7 @@ tests/e2e/test_session_tmux.py and scripts/session_exchange_demo.py.
 
 from __future__ import annotations
 
+import builtins
 import shlex
 import shutil
 import subprocess
@@ -103,5 +104,5 @@ class Screen:
     def __enter__(self) -> Screen:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(self, kind: builtins.type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
