@@ -148,9 +148,15 @@ class Model(nn.Module):
 
 
 @pytest.mark.parametrize("preset", PARAM_SPACE["preset"])
-@pytest.mark.parametrize(("tile", "fusion"), [(0, "max"), (16, "no"), (16, "smart")])
-def test_every_preset_and_tiling_is_correct(preset: str, tile: int, fusion: str) -> None:
-    _check(_task("mlp", MLP, "[torch.randn(16, 32)]"), PolyParams(preset, tile, True, 2, fusion))
+@pytest.mark.parametrize(("tile", "fusion", "relax"), [(0, "max", True), (16, "no", False), (16, "smart", True)])
+def test_every_preset_and_tiling_is_correct(preset: str, tile: int, fusion: str, relax: bool) -> None:
+    _check(_task("mlp", MLP, "[torch.randn(16, 32)]"), PolyParams(preset, tile, True, 2, fusion, relax))
+
+
+@pytest.mark.parametrize("relax", [True, False])
+def test_conv_with_relaxed_reductions(relax: bool) -> None:
+    model = CONV.replace("STRIDE", "1").replace("PAD", "1").replace("DIL", "1").replace("GROUPS", "1")
+    _check(_task("conv", model, "[torch.randn(2, 4, 11, 10)]"), PolyParams(threads=2, relax=relax, tile=4))
 
 
 def test_candidates_carry_their_parameters() -> None:
@@ -159,7 +165,7 @@ def test_candidates_carry_their_parameters() -> None:
     assert [c.params["generator"] for c in candidates] == ["poly"] * 3
     assert len({c.digest for c in candidates}) == 3
     assert candidates[0].params == {"generator": "poly", "preset": "cpu_vectorize", "tile": 32,
-                                    "simd_reduction": True, "threads": 2, "fusion": "no", "pack": True}
+                                    "simd_reduction": True, "threads": 2, "fusion": "no", "relax": True, "pack": True}
     assert "num_threads(2)" in candidates[0].code
     assert poly_variants(0)[0] == PolyParams()
 

@@ -9,7 +9,7 @@ Tunable parameters (`PolyParams`, exposed as each candidate's `params`, the same
 generator exposes CppParams): `preset` (a PolyTOPS preset: the objective order and fusion),
 `tile` (tile size of every tiled band member; 0 = no tiling), `simd_reduction` (innermost
 reductions as `omp simd reduction`, reassociating sums), `fusion` (no | smart | max: how the
-scheduler fuses statements), `threads` (OpenMP threads; 0 = default), `pack` (lowering: a transposed copy of linear
+scheduler fuses statements), `relax` (reduction loops in any order: poly/relax.py), `threads` (OpenMP threads; 0 = default), `pack` (lowering: a transposed copy of linear
 weights, zero-padded copies of convolution inputs).
 `poly_candidate_code(task, params)` turns any point of that space into a candidate's code.
 """
@@ -27,6 +27,7 @@ from akg_agents.poly.codegen import ast_of, ast_to_c, statement_macros
 from akg_agents.poly.config import PRESETS, ConfigError, SchedConfig, preset
 from akg_agents.poly.deps import check_schedule, compute_dependences
 from akg_agents.poly.post import postpass
+from akg_agents.poly.relax import relax_reductions
 from akg_agents.poly.scheduler import schedule
 from akg_agents.poly.tree import to_tree
 from akg_agents.records import Candidate, Task
@@ -41,6 +42,7 @@ class PolyParams:
     simd_reduction: bool = True
     threads: int = 0
     fusion: str = "no"  # the scheduler's fusion: no | smart | max
+    relax: bool = True  # reduction loops in any order (poly/relax.py): no skewed chains
     pack: bool = True  # lowering: W^T for linear layers, zero-padded copies of convolution inputs
 
 
@@ -51,6 +53,7 @@ PARAM_SPACE: dict[str, list[Any]] = {
     "simd_reduction": [True, False],
     "pack": [True, False],
     "fusion": ["no", "smart", "max"],
+    "relax": [True, False],
 }
 
 
@@ -58,14 +61,15 @@ def poly_variants(threads: int) -> list[PolyParams]:
     """The default first, then single changes from it, then the rest of the grid."""
     default = PolyParams(threads=threads)
     singles = [PolyParams(threads=threads, **{key: value}) for key, values in PARAM_SPACE.items() for value in values]
-    grid = [PolyParams(p, t, r, threads, f, k) for p in PARAM_SPACE["preset"] for t in PARAM_SPACE["tile"]
-            for r in PARAM_SPACE["simd_reduction"] for f in PARAM_SPACE["fusion"] for k in PARAM_SPACE["pack"]]
+    grid = [PolyParams(p, t, r, threads, f, x, k) for p in PARAM_SPACE["preset"] for t in PARAM_SPACE["tile"]
+            for r in PARAM_SPACE["simd_reduction"] for f in PARAM_SPACE["fusion"] for x in PARAM_SPACE["relax"]
+            for k in PARAM_SPACE["pack"]]
     return list(dict.fromkeys([default, *singles, *grid]))
 
 
 def params_from_dict(data: dict[str, Any]) -> PolyParams:
     """A PolyParams from a candidate's `params` (what a search proposes); ConfigError when invalid."""
-    unknown = set(data) - {"preset", "tile", "simd_reduction", "threads", "fusion", "pack", "generator"}
+    unknown = set(data) - {"preset", "tile", "simd_reduction", "threads", "fusion", "relax", "pack", "generator"}
     if unknown:
         raise ConfigError(f"unknown loop-nest parameters: {', '.join(sorted(unknown))}")
     params = PolyParams(**{k: v for k, v in data.items() if k != "generator"})
@@ -83,6 +87,7 @@ def sched_config(params: PolyParams) -> SchedConfig:
         cfg.tile_sizes = [params.tile]
     cfg.simd_reduction = params.simd_reduction
     cfg.fusion = params.fusion
+    cfg.relax_reductions = params.relax
     return cfg.validate()
 
 
@@ -99,6 +104,8 @@ def scheduled_loops(program: PolyProgram, params: PolyParams) -> str:
     kernel = program.kernel
     cfg = sched_config(params)
     deps = compute_dependences(kernel)
+    if cfg.relax_reductions:
+        deps = relax_reductions(kernel, deps)
     tree = to_tree(schedule(kernel, deps, cfg))
     final, _info = postpass(tree, kernel, cfg, {})
     bad = check_schedule(final.get_map(), deps.all)

@@ -43,6 +43,9 @@ class SchedConfig:
     shift_bound: int = 8  # constant shifts in [0, shift_bound]
     solver: str = "isl"
     rar: bool = False  # add read-after-read reuse to proximity (costly Farkas systems; Pluto --rar)
+    # reduction chains (W op= e over loops hinted `reduce`) may run their reduction loops in any
+    # order: their internal dependences are dropped (relax.py); sums are reassociated
+    relax_reductions: bool = False
     tile: bool = True
     tile_sizes: list[int] = field(default_factory=lambda: [32])  # last value repeats
     # tile sizes from the cache sizes and each band's footprint (tilemodel.py) instead of tile_sizes

@@ -20,6 +20,7 @@ from .deps import Dependences, check_schedule, compute_dependences
 from .dsl import Kernel
 from .pluto import transform as pluto_transform
 from .post import PostInfo, postpass
+from .relax import relax_reductions
 from .scheduler import ScheduleResult, schedule
 from .tree import isl_schedule, to_tree
 
@@ -86,15 +87,18 @@ def build(kernel: Kernel, variant: str | SchedConfig, size: str,
     if cfg is None:
         return None
     t0 = time.perf_counter()
+    if cfg.relax_reductions:
+        deps = relax_reductions(kernel, deps)
     res = schedule(kernel, deps, cfg)
     tree = to_tree(res)
     secs = time.perf_counter() - t0
-    return _finish(kernel, name, tree, cfg, size, secs, res, verify)
+    return _finish(kernel, name, tree, cfg, size, secs, res, verify, deps)
 
 
 def _finish(kernel: Kernel, name: str, tree: isl.Schedule, cfg: SchedConfig, size: str,
-            secs: float, res: ScheduleResult | None, verify: bool) -> Built:
-    deps = dependences(kernel)
+            secs: float, res: ScheduleResult | None, verify: bool,
+            deps: Dependences | None = None) -> Built:
+    deps = deps or dependences(kernel)
     notes: list[str] = []
     if verify:
         bad = check_schedule(tree.get_map(), deps.all)

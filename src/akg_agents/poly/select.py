@@ -55,6 +55,9 @@ SEARCH_SPACE: dict[str, dict[str, Any]] = {
     "tilemodel_quarter": {"base": "cpu_tilemodel", "tile_share": 0.25},
     "tilemodel_red": {"base": "cpu_tilemodel", "simd_reduction": True},
     "tilemodel_nofuse": {"base": "cpu_tilemodel", "fusion": "no"},
+    # reduction loops in any order (relax.py)
+    "vec_relax": {"base": "cpu_vectorize", "relax_reductions": True},
+    "tilemodel_relax": {"base": "cpu_tilemodel", "relax_reductions": True},
 }
 
 
