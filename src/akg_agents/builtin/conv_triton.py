@@ -10,6 +10,8 @@ other than zeros (reflect / replicate / circular are not gathered).
 
 from __future__ import annotations
 
+from typing import Any
+
 from akg_agents.builtin.conv_kernels import conv_direct, conv_gemm
 from akg_agents.builtin.layer_task import CONVS, TUPLE_HELPER, LayerTask, layer_model_new
 from akg_agents.builtin.lower import NotCovered
@@ -90,8 +92,8 @@ def _direct_body(dims: int, block: int, warps: int) -> str:
 def _variants(layer: LayerTask) -> list[dict]:
     """Implicit GEMM tiles (fp32: 3xTF32 then exact products), and the direct kernel: the direct
     kernel first when a group has fewer than 16 output channels (depthwise)."""
-    conv = layer.layer
-    out_per_group = conv.out_channels // conv.groups  # nn.ConvTransposeNd keeps out_channels too
+    conv: Any = layer.layer
+    out_per_group = int(conv.out_channels) // int(conv.groups)  # nn.ConvTransposeNd keeps out_channels too
     if layer.dtype == "float32":
         gemm = [dict(kind="gemm", tile=(128, 64, 32, 4, 3), precision="tf32x3"),
                 dict(kind="gemm", tile=(64, 64, 32, 4, 3), precision="tf32x3"),

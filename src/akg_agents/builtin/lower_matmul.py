@@ -77,7 +77,8 @@ def einsum_form(equation: str, a_rank: int, b_rank: int) -> tuple[bool, bool]:
     sa, sb = parts
     if len(sb) == 2 and len(sa) >= 2:
         k = sa[-1]
-        for b_t, (bk, bn) in ((False, sb), (True, sb[::-1])):
+        for b_t, order in ((False, sb), (True, sb[::-1])):
+            bk, bn = order[0], order[1]
             if bk == k and bn not in sa and out == sa[:-1] + bn:
                 return b_t, False
     if len(sa) == len(sb) == 3 and sa[0] == sb[0] and sa[2] == sb[1] and out == sa[:2] + sb[2] and len(set(sa + sb)) == 4:
