@@ -20,7 +20,8 @@ SUITE = Path(__file__).parents[1] / "fixtures" / "kernelbench_style"
 FILES = sorted(SUITE.glob("*.py"))
 # What the built-in cpp generator covers today; the others must be declined plainly (if one
 # becomes covered, test_builtin_cpp_candidates still checks its candidate against Model).
-COVERED = {"01_relu", "02_softmax", "06_sum_reduction_over_a_dimension", "10_layer_norm"}
+COVERED = {"01_relu", "02_softmax", "04_batch_norm_2d", "05_rms_norm", "06_sum_reduction_over_a_dimension",
+           "07_mse_loss", "10_layer_norm"}
 
 
 @pytest.fixture(autouse=True)
