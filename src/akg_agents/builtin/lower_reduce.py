@@ -8,7 +8,6 @@ nested reductions (a mean over rows of per-row values) are in lower_loss.py.
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +31,7 @@ from akg_agents.builtin.ir import (
     Unary,
 )
 from akg_agents.builtin.lower_loss import LossRules
+from akg_agents.builtin.lower_util import arg_of, attr_of, dims_of, key_of, op_name, shape_of
 
 Value = tuple[Expr, str]  # (expression, kind)
 Handler = Callable[[torch.fx.Node], Value]
@@ -47,49 +47,6 @@ SOFTMAX_OPS: dict[Any, bool] = {torch.softmax: False, F.softmax: False, torch.lo
                                 "softmax": False, "log_softmax": True}
 SCAN_OPS: dict[Any, str] = {torch.cumsum: "sum", torch.cumprod: "prod", "cumsum": "sum", "cumprod": "prod"}
 SCAN_MARK = RowRef(-1)  # the value of a scan: only the program's output (or a flip of it) may use it
-
-
-def op_name(node: torch.fx.Node) -> str:
-    """The node's operation in words (`sum`, `softmax`), never an object repr."""
-    target = node.target
-    if isinstance(target, str):
-        return target
-    name = getattr(target, "__name__", None)
-    return str(name) if name else type(target).__name__
-
-
-def arg_of(node: torch.fx.Node, index: int, key: str, default: Any = None) -> Any:
-    """An fx argument by position or keyword (fx types them as a wide union; we check values)."""
-    args: Any = node.args
-    return args[index] if len(args) > index else node.kwargs.get(key, default)
-
-
-def attr_of(module: nn.Module, target: str) -> torch.Tensor:
-    value: Any = module
-    for part in target.split("."):
-        value = getattr(value, part)
-    if not isinstance(value, torch.Tensor):
-        raise NotCovered(f"attribute {target} is not a tensor")
-    return value
-
-
-def _key(node: torch.fx.Node) -> Any:
-    return node.target if node.op in ("call_function", "call_method") else None
-
-
-def _shape(arg: Any) -> tuple[int, ...]:
-    meta = arg.meta.get("tensor_meta") if isinstance(arg, torch.fx.Node) else None
-    return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else ()
-
-
-def _dims(dim: Any, rank: int, what: str) -> set[int]:
-    """Normalized reduced dims (None: all of them)."""
-    if dim is None:
-        return set(range(rank))
-    dims = [dim] if isinstance(dim, int) else list(dim) if isinstance(dim, (list, tuple)) else None
-    if dims is None or not all(isinstance(d, int) for d in dims):
-        raise NotCovered(f"{what} over dims that are not constants")
-    return {d % rank for d in dims} if rank else set()
 
 
 class ReduceRules(LossRules):
@@ -114,25 +71,25 @@ class ReduceRules(LossRules):
         """The full-tensor dims `node` reduces (None: it reduces nothing, or a per-row value)."""
         if node.op == "call_module":
             return self.module_dims(self.module.get_submodule(str(node.target)), node)
-        key, rank = _key(node), len(self.full_shape)
-        source = _shape(node.args[0]) if node.args else ()
+        key, rank = key_of(node), len(self.full_shape)
+        source = shape_of(node.args[0]) if node.args else ()
         if key is None or len(source) != rank or source != self.full_shape:
             return self.loss_dims(node) if key is not None else None
         if key in REDUCE_OPS and not (key in (torch.max, torch.min, "max", "min") and isinstance(arg_of(node, 1, "other"), torch.fx.Node)):
             where = 2 if REDUCE_OPS[key] == "norm" and key is not torch.linalg.vector_norm else 1
-            return _dims(arg_of(node, where, "dim"), rank, op_name(node))
+            return dims_of(arg_of(node, where, "dim"), rank, op_name(node))
         if key in SOFTMAX_OPS or key in SCAN_OPS:
-            return _dims(arg_of(node, 1, "dim"), rank, op_name(node))
+            return dims_of(arg_of(node, 1, "dim"), rank, op_name(node))
         if key is F.layer_norm:
             return set(range(rank - len(tuple(arg_of(node, 1, "normalized_shape"))), rank))
         if key is F.normalize:
-            return _dims(arg_of(node, 2, "dim", 1), rank, "normalize")
+            return dims_of(arg_of(node, 2, "dim", 1), rank, "normalize")
         return self.loss_dims(node)
 
     def module_dims(self, sub: nn.Module, node: torch.fx.Node) -> set[int] | None:
         rank = len(self.full_shape)
         if isinstance(sub, (nn.Softmax, nn.LogSoftmax)):
-            return _dims(sub.dim, rank, type(sub).__name__)
+            return dims_of(sub.dim, rank, type(sub).__name__)
         if isinstance(sub, (nn.LayerNorm, nn.RMSNorm)):
             return set(range(rank - len(tuple(sub.normalized_shape)), rank))
         if isinstance(sub, nn.modules.batchnorm._BatchNorm):
@@ -159,13 +116,13 @@ class ReduceRules(LossRules):
     # -- handlers ------------------------------------------------------------------------------
 
     def reduce_handler(self, node: torch.fx.Node) -> Handler | None:
-        key = _key(node)
+        key = key_of(node)
         if key in (torch.max, torch.min, "max", "min") and isinstance(arg_of(node, 1, "other"), torch.fx.Node):
             return lambda n: self.binary_values("max" if op_name(n) == "max" else "min", n.args[0], n.args[1])
         if key in REDUCE_OPS:
             return self._reduce_node
         if key in SOFTMAX_OPS:
-            return lambda n: self.softmax(self.row_input(n, op_name(n)), SOFTMAX_OPS[_key(n)])
+            return lambda n: self.softmax(self.row_input(n, op_name(n)), SOFTMAX_OPS[key_of(n)])
         if key in SCAN_OPS:
             return self._scan_node
         if key in ("flip",) or key is torch.flip:
@@ -199,7 +156,7 @@ class ReduceRules(LossRules):
         return x
 
     def _reduce_node(self, node: torch.fx.Node) -> Value:
-        op = REDUCE_OPS[_key(node)]
+        op = REDUCE_OPS[key_of(node)]
         x = self.value_of(node.args[0])
         if x[1] == "row" and self._reduces_all(node):
             return self.final_reduce(op, x, node)
@@ -219,9 +176,9 @@ class ReduceRules(LossRules):
         return self.reduce(op, body), "row"
 
     def _reduces_all(self, node: torch.fx.Node) -> bool:
-        rank = len(_shape(node.args[0]))
-        where = 2 if REDUCE_OPS[_key(node)] == "norm" else 1
-        return _dims(arg_of(node, where, "dim"), rank, op_name(node)) == set(range(rank))
+        rank = len(shape_of(node.args[0]))
+        where = 2 if REDUCE_OPS[key_of(node)] == "norm" else 1
+        return dims_of(arg_of(node, where, "dim"), rank, op_name(node)) == set(range(rank))
 
     def getitem(self, node: torch.fx.Node) -> Value:
         source, index = node.args[0], node.args[1]
@@ -231,7 +188,7 @@ class ReduceRules(LossRules):
         return self.reduce(op if index == 0 else f"arg{op}", body), "row"
 
     def _norm(self, node: torch.fx.Node, body: Expr) -> Value:
-        p = arg_of(node, 1, "ord" if _key(node) in (torch.linalg.norm, torch.linalg.vector_norm) else "p", None)
+        p = arg_of(node, 1, "ord" if key_of(node) in (torch.linalg.norm, torch.linalg.vector_norm) else "p", None)
         if p in (None, "fro", 2, 2.0):
             return Unary("sqrt", self.reduce("sum", Binary("mul", body, body))), "row"
         if p in (1, 1.0):
@@ -304,13 +261,13 @@ class ReduceRules(LossRules):
             raise NotCovered(f"{op_name(node)} of a {x[1]} value")
         if node.kwargs.get("dtype") is not None:
             raise NotCovered(f"{op_name(node)} with a dtype argument")
-        self.scan = Scan(SCAN_OPS[_key(node)], x[0], reverse=x[1] == "flipped")
+        self.scan = Scan(SCAN_OPS[key_of(node)], x[0], reverse=x[1] == "flipped")
         return SCAN_MARK, "scan-flipped" if x[1] == "flipped" else "scan"
 
     def _flip(self, node: torch.fx.Node) -> Value:
         """flip(cumsum(flip(x, d), d), d): a reverse scan; no other flip is covered."""
         x = self.raw_value(node.args[0])
-        dims = _dims(arg_of(node, 1, "dims"), len(self.full_shape), "flip")
+        dims = dims_of(arg_of(node, 1, "dims"), len(self.full_shape), "flip")
         if dims != self.reduced:
             raise NotCovered("flip over other dims than the scan's")
         if x[1] == "full" and all(self._users_scan(u) for u in node.users):
@@ -320,7 +277,7 @@ class ReduceRules(LossRules):
         raise NotCovered("flip other than around a cumulative op (reverse cumsum)")
 
     def _users_scan(self, user: torch.fx.Node) -> bool:
-        return _key(user) in SCAN_OPS
+        return key_of(user) in SCAN_OPS
 
     def check_row_broadcast(self, args: Any) -> None:
         """A per-row value meets a value varying along the columns: it must broadcast along the
@@ -334,7 +291,7 @@ class ReduceRules(LossRules):
     def _check_row_arg(self, arg: Any) -> None:
         if not isinstance(arg, torch.fx.Node) or self.values.get(arg.name, (None, ""))[1] != "row" or not self.reduced:
             return
-        shape, rank = _shape(arg), len(self.full_shape)
+        shape, rank = shape_of(arg), len(self.full_shape)
         expected = tuple(1 if d in self.reduced else self.full_shape[d] for d in range(rank))
         padded = (1,) * (rank - len(shape)) + shape
         if padded != expected and math.prod(shape) > 1:
@@ -406,4 +363,4 @@ class ReduceRules(LossRules):
         raise NotImplementedError
 
 
-__all__ = ["REDUCE_OPS", "ReduceRules", "arg_of", "attr_of", "op_name", "operator"]
+__all__ = ["ReduceRules", "arg_of", "attr_of", "op_name"]

@@ -260,6 +260,11 @@ def triton_variants(program: RowProgram) -> list[TritonParams]:
     default = TritonParams()
     if program.flat:
         grid = [TritonParams(block, 1, warps) for block, warps in itertools.product((2048, 4096, 1024, 8192), (8, 4, 16))]
+    elif program.layout is not None and program.layout.order[-1] == 1:
+        # consecutive rows are adjacent in memory (a reduction over a middle dim): a tile of many
+        # rows and few columns makes each load of the tile one coalesced run along the rows
+        default = TritonParams(block=32, rows=64, num_warps=4)
+        grid = [TritonParams(b, r, w) for b, r, w in itertools.product((32, 16, 64), (64, 128, 32), (4, 8))]
     else:
         whole = _pow2(program.cols)
         blocks = [0, *(b for b in (4096, 2048, 1024) if b < whole)]
