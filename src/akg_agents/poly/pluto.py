@@ -32,7 +32,7 @@ def polycc_path(given: str | Path | None = None) -> Path | None:
     raw = given if given is not None else os.environ.get(ENV)
     if not raw:
         return None
-    path = Path(raw).expanduser()
+    path = Path(raw).expanduser().absolute()  # polycc runs in a temporary folder: no relative path
     return path / "polycc" if path.is_dir() else path
 
 

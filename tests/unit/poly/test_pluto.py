@@ -28,6 +28,8 @@ def test_polycc_comes_from_the_option_or_the_variable(tmp_path: Path, monkeypatc
     monkeypatch.setenv(ENV, str(tmp_path / "bin" / "polycc"))
     assert polycc_path(None) == tmp_path / "bin" / "polycc"
     assert polycc_path(tmp_path / "x") == tmp_path / "x"  # the option wins
+    monkeypatch.chdir(tmp_path)
+    assert polycc_path("bin") == tmp_path / "bin"  # made absolute: polycc runs in another folder
 
 
 def test_a_missing_polycc_is_named(tmp_path: Path) -> None:
