@@ -76,42 +76,49 @@ def akg_pool(x, out, total, {sizes}, {consts}, DIVISOR: tl.constexpr, INCLUDE_PA
 
 
 def pool_cpp(dims: int, is_max: bool, threads: int) -> str:
+    """Taps outside, outputs inside: each output row accumulates in place, tap by tap, over the
+    range of outputs whose input for that tap is in bounds, so the inner loop has no branch and
+    g++ vectorizes it (a gather when the stride is not 1)."""
     axes = AXES[:dims]
-    last = axes[-1]
+    outer, last = axes[:-1], axes[-1]
     params = ", ".join(
         ["const float* x", "float* out", "int64_t NC"]
         + [f"int64_t {n}_{a}" for n in ("I", "O", "K", "S", "P", "D") for a in axes]
         + ["int64_t DIVISOR", "int64_t INCLUDE_PAD"]
     )
-    rows = " * ".join(["NC", *(f"O_{a}" for a in axes[:-1])])
-    decode = []
-    for a in reversed(axes[:-1]):
-        decode += [f"        const int64_t o_{a} = t % O_{a};", f"        t /= O_{a};"]
+    rows = " * ".join(["NC", *(f"O_{a}" for a in outer)])
+    lines = []
+    for a in reversed(outer):
+        lines += [f"        const int64_t o_{a} = t % O_{a};", f"        t /= O_{a};"]
     in_size = " * ".join(f"I_{a}" for a in axes)
-    loops, indent, offset = [], "            ", ""
-    for a in axes:
-        loops.append(f"{indent}for (int64_t k_{a} = 0; k_{a} < K_{a}; ++k_{a}) {{")
+    taps, indent, offset = [], "        ", ""
+    for a in outer:
+        taps.append(f"{indent}for (int64_t k_{a} = 0; k_{a} < K_{a}; ++k_{a}) {{")
         indent += "    "
-        loops.append(f"{indent}const int64_t i_{a} = o_{a} * S_{a} - P_{a} + k_{a} * D_{a};")
-        loops.append(f"{indent}if (i_{a} < 0 || i_{a} >= I_{a}) continue;")
+        taps.append(f"{indent}const int64_t i_{a} = o_{a} * S_{a} - P_{a} + k_{a} * D_{a};")
+        taps.append(f"{indent}if (i_{a} < 0 || i_{a} >= I_{a}) continue;")
         offset = f"i_{a}" if not offset else f"({offset}) * I_{a} + i_{a}"
-    combine = "if (v > acc || std::isnan(v)) acc = v;" if is_max else "acc += v;"
-    loops.append(f"{indent}const float v = base[{offset}];")
-    loops.append(f"{indent}{combine}")
-    for _ in axes:
+    line = f"base + ({offset}) * I_{last}" if offset else "base"
+    combine = "orow[o] = (v > orow[o] || v != v) ? v : orow[o];" if is_max else "orow[o] += v;"
+    taps += [
+        f"{indent}const float* line = {line};",
+        f"{indent}for (int64_t k_{last} = 0; k_{last} < K_{last}; ++k_{last}) {{",
+        f"{indent}    const int64_t shift = k_{last} * D_{last} - P_{last};  // input = o * S + shift",
+        f"{indent}    const int64_t lo = shift >= 0 ? 0 : (-shift + S_{last} - 1) / S_{last};",
+        f"{indent}    const int64_t hi = std::min(O_{last}, I_{last} - 1 - shift >= 0 ? (I_{last} - 1 - shift) / S_{last} + 1 : (int64_t)0);",
+        f"{indent}    #pragma omp simd",
+        f"{indent}    for (int64_t o = lo; o < hi; ++o) {{",
+        f"{indent}        const float v = line[o * S_{last} + shift];",
+        f"{indent}        {combine}",
+        f"{indent}    }}",
+        f"{indent}}}",
+    ]
+    for _ in outer:
         indent = indent[:-4]
-        loops.append(f"{indent}}}")
+        taps.append(f"{indent}}}")
     divisor = ""
     if not is_max:
-        parts = []
-        for a in axes:
-            parts.append(f"            const int64_t s_{a} = o_{a} * S_{a} - P_{a};"
-                         f" const int64_t e_{a} = std::min(s_{a} + K_{a}, I_{a} + P_{a});")
-        pad = " * ".join(f"(e_{a} - s_{a})" for a in axes)
-        inside = " * ".join(f"(std::min(e_{a}, I_{a}) - std::max(s_{a}, (int64_t)0))" for a in axes)
-        divisor = "\n".join(parts) + (f"\n            const double div = DIVISOR > 0 ? (double)DIVISOR : "
-                                      f"(INCLUDE_PAD ? (double)({pad}) : (double)({inside}));\n"
-                                      "            acc = (float)(acc / div);")
+        divisor = _divisor_cpp(outer, last)
     omp = f"#pragma omp parallel for schedule(static){f' num_threads({threads})' if threads > 0 else ''}"
     init = "-INFINITY" if is_max else "0.0f"
     return f"""#include <cmath>
@@ -123,16 +130,31 @@ extern "C" void akg_pool({params}) {{
     {omp}
     for (int64_t r = 0; r < rows; ++r) {{
         int64_t t = r;
-{chr(10).join(decode)}
+{chr(10).join(lines)}
         const int64_t nc = t;
         const float* base = x + nc * ({in_size});
         float* orow = out + r * O_{last};
-        for (int64_t o_{last} = 0; o_{last} < O_{last}; ++o_{last}) {{
-            float acc = {init};
-{chr(10).join(loops)}
+        for (int64_t o = 0; o < O_{last}; ++o) orow[o] = {init};
+{chr(10).join(taps)}
 {divisor}
-            orow[o_{last}] = acc;
-        }}
     }}
 }}
 """
+
+
+def _divisor_cpp(outer: str, last: str) -> str:
+    """Average pooling's divisor: divisor_override, else the window clipped to the padded input
+    (count_include_pad) or to the input; the outer dims' factors once per row."""
+    lines = ["        double pad_rest = 1.0, in_rest = 1.0;"]
+    for a in outer:
+        lines.append(f"        {{ const int64_t s = o_{a} * S_{a} - P_{a}; const int64_t e = std::min(s + K_{a}, I_{a} + P_{a});"
+                     f" pad_rest *= (double)(e - s); in_rest *= (double)(std::min(e, I_{a}) - std::max(s, (int64_t)0)); }}")
+    lines += [
+        f"        for (int64_t o = 0; o < O_{last}; ++o) {{",
+        f"            const int64_t s = o * S_{last} - P_{last}; const int64_t e = std::min(s + K_{last}, I_{last} + P_{last});",
+        "            const double div = DIVISOR > 0 ? (double)DIVISOR : (INCLUDE_PAD ? pad_rest * (double)(e - s)"
+        f" : in_rest * (double)(std::min(e, I_{last}) - std::max(s, (int64_t)0)));",
+        "            orow[o] = (float)(orow[o] / div);",
+        "        }",
+    ]
+    return "\n".join(lines)
