@@ -165,6 +165,11 @@ def test_parking_writes_every_concurrent_evaluation_and_scaling_is_refused(tmp_p
     with pytest.raises(RunParked) as parked:
         asyncio.run(all_three())
     assert len(parked.value.waiting) == 3 and len(BundleBox(tmp_path).bundle_dirs()) == 3
+    resumed = DeferredEvaluator(str(tmp_path), "cpp", VerifySettings(), width=2)  # resumed before evaluating
+    with pytest.raises(RunParked) as again:
+        asyncio.run(resumed.evaluate(TASK, candidates[0]))
+    assert again.value.written == [] and "still waiting" in again.value.message()
+    assert len(BundleBox(tmp_path).bundle_dirs()) == 3  # nothing written twice
     with pytest.raises(ConfigError, match="needs the device"):
         evaluator.quick_eager_ms(TASK)
     assert to_dict(evaluator.settings)["device"] == "cpu"

@@ -181,6 +181,7 @@ class DeferredEvaluator(Evaluator):
         self.box = BundleBox(Path(defer_dir))
         self.dsl, self.settings, self._width = dsl, settings, max(width, 1)
         self.waiting: list[str] = []  # bundles this run waits for (shared with the RunParked raised)
+        self.written: list[str] = []  # of those, the ones written by this session (not there before)
 
     @property
     def width(self) -> int:
@@ -190,10 +191,11 @@ class DeferredEvaluator(Evaluator):
         return Job(kind, task, self.dsl, self.settings, candidates, profile)
 
     def _parked(self, job: Job) -> RunParked:
-        self.box.write(job)
+        if self.box.write(job):
+            self.written.append(job.bundle_id)
         if job.bundle_id not in self.waiting:
             self.waiting.append(job.bundle_id)
-        return RunParked(self.box.root, self.waiting)
+        return RunParked(self.box.root, self.waiting, self.written)
 
     async def evaluate(self, task: Task, candidate: Candidate, profile: bool = True) -> EvalResult:
         job = self._job("candidate", task, (candidate,), profile)
