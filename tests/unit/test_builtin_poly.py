@@ -110,6 +110,17 @@ def test_matmul_with_broadcast_batch_dims(shapes: str) -> None:
     _check(_task("mm", MATMUL, shapes))
 
 
+def test_other_shapes_are_refused_not_read_out_of_bounds() -> None:
+    task = _task("bmm", BMM, "[torch.randn(4, 10, 12), torch.randn(4, 12, 9)]")
+    candidate = types.ModuleType("candidate")
+    exec(compile(poly_candidate_code(task, PolyParams()), "<candidate>", "exec"), candidate.__dict__)
+    model = candidate.ModelNew()
+    with pytest.raises(ValueError, match="generated for float32 tensors of shapes"):
+        model(torch.randn(4, 10, 13), torch.randn(4, 13, 9))
+    with pytest.raises(ValueError, match="generated for"):
+        model(torch.randn(4, 10, 12, dtype=torch.float64), torch.randn(4, 12, 9, dtype=torch.float64))
+
+
 def test_bmm() -> None:
     _check(_task("bmm", BMM, "[torch.randn(4, 10, 12), torch.randn(4, 12, 9)]"))
 

@@ -151,7 +151,8 @@ def poly_model_new(task: Task, program: PolyProgram, params: PolyParams) -> str:
     if first is None:
         raise NotCovered("forward takes no tensor input")
     device = f"{first}.device"
-    lines = [f"        out = torch.empty({program.output_shape}, dtype=torch.float32, device={device})"]
+    lines = _shape_guard(program)
+    lines.append(f"        out = torch.empty({program.output_shape}, dtype=torch.float32, device={device})")
     lines += [f"        _s{j} = torch.empty({shape}, dtype=torch.float32, device={device})"
               for j, (_, shape) in enumerate(program.scratch)]
     args = [*launch_args(program), *(f"_s{j}" for j in range(len(program.scratch)))]
@@ -159,6 +160,19 @@ def poly_model_new(task: Task, program: PolyProgram, params: PolyParams) -> str:
     label = f" (PolyTOPS {params.preset}, tile {params.tile or 'off'})"
     return model_new_source(task, program, "from akg_agents.dsl.cpp_loader import load_cpp", kernel,
                             "\n".join(lines), label)
+
+
+def _shape_guard(program: PolyProgram) -> list[str]:
+    """forward's first lines: the kernel's sizes are compile-time constants, so a tensor of another
+    shape or dtype (inputs, or parameters of a Model built with other arguments) is refused
+    instead of being read out of bounds."""
+    tensors = [a for a in launch_args(program) if a != "out"]
+    expected = tuple(tuple(spec.shape) for spec in program.inputs)
+    got = f"tuple(tuple(t.shape) for t in ({', '.join(tensors)},))"
+    dtypes = f"any(t.dtype != torch.float32 for t in ({', '.join(tensors)},))"
+    return [f"        if {got} != {expected!r} or {dtypes}:",
+            f"            raise ValueError(f'this kernel was generated for float32 tensors of shapes {expected!r}, "
+            f"got {{{got}}}')"]
 
 
 def trace_poly_program(task: Task, pack: bool = True) -> PolyProgram:
