@@ -80,7 +80,7 @@ def conv_gemm(dims: int, transposed: bool, out_dtype: str, precision: str) -> st
     return f"""@triton.jit
 def akg_conv({_signature(dims)}, M, HAS_BIAS: tl.constexpr, BLOCK_M: tl.constexpr,
              BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
-    KVOL: tl.constexpr = {kvol}
+    KVOL = {kvol}  # a product of constexprs: itself a compile-time constant
     pid_m = tl.program_id(0)
     pid_n = tl.program_id(1)
     g = tl.program_id(2).to(tl.int64)
@@ -133,7 +133,7 @@ def conv_direct(dims: int, transposed: bool, out_dtype: str) -> str:
     )
     return f"""@triton.jit
 def akg_conv_direct({_signature(dims)}, CO, HAS_BIAS: tl.constexpr, BLOCK: tl.constexpr):
-    KVOL: tl.constexpr = {kvol}
+    KVOL = {kvol}  # a product of constexprs: itself a compile-time constant
     p = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     nco = tl.program_id(1).to(tl.int64)
     n_img = nco // CO
