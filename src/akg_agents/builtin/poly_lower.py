@@ -27,6 +27,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from akg_agents.builtin.ir import InputSpec
 from akg_agents.builtin.lower import NotCovered
+from akg_agents.builtin.poly_conv import lower_conv
 from akg_agents.builtin.poly_pointwise import (
     BINARY_FUNCS,
     BINARY_METHODS,
@@ -342,58 +343,7 @@ class PolyLowerer:
 
     def _conv(self, node: torch.fx.Node, x_arg: Any, weight: Value | None, bias: Value | None,
               stride: Any, padding: Any, dilation: Any, groups: int) -> Value:
-        x, x_shape = self._operand(x_arg)
-        if weight is None or weight.array is None:
-            raise NotCovered("a convolution whose weight is computed in the model")
-        spatial = len(weight.shape) - 2
-        out_shape = tuple(node.meta["tensor_meta"].shape)
-        if len(x_shape) != spatial + 2 or len(out_shape) != spatial + 2:
-            raise NotCovered(f"a convolution of an unbatched input {x_shape}")
-        stride, dilation = _ntuple(stride, spatial), _ntuple(dilation, spatial)
-        kernel_size = weight.shape[2:]
-        pads = _padding(padding, spatial, kernel_size, dilation, stride)
-        c_out, c_in_g = weight.shape[0], weight.shape[1]
-        co_g = c_out // groups
-        # with groups, out channel = g*co_g + oc and in channel = g*c_in_g + r0: both affine
-        chan = [("o1", c_out)] if groups == 1 else [("g", groups), ("oc", co_g)]
-        co = "o1" if groups == 1 else f"{co_g}*g + oc"
-        ci = "r0" if groups == 1 else f"{c_in_g}*g + r0"
-        sp = [f"o{d + 2}" for d in range(spatial)]
-        if self.pack and any(pads):
-            x, x_shape, pads = self._padded(x, x_shape, pads), _padded_shape(x_shape, pads), (0,) * spatial
-        subs, conds = [], []
-        for d in range(spatial):
-            expr = f"{stride[d]}*{sp[d]} + {dilation[d]}*r{d + 1} - {pads[d]}"
-            subs.append(expr)
-            if pads[d] or (out_shape[d + 2] - 1) * stride[d] + (kernel_size[d] - 1) * dilation[d] - pads[d] >= x_shape[d + 2]:
-                conds.append(f"0 <= {expr} < {x_shape[d + 2]}")
-        increment = (f"{x}[o0][{ci}]{''.join(f'[{s}]' for s in subs)} * "
-                     f"{weight.array}[{co}][r0]{''.join(f'[r{d + 1}]' for d in range(spatial))}")
-        if bias is not None and (bias.array is None or bias.shape != (c_out,)):
-            raise NotCovered("a convolution bias that is not a (C_out,) tensor")
-        # n, co, output rows..., ci, taps, output columns: the innermost loop walks the output
-        # and the input rows with the convolution's stride, the weight tap is loop-invariant
-        loops = [("o0", out_shape[0]), *chan, *[(sp[d], out_shape[d + 2]) for d in range(spatial - 1)],
-                 ("r0", c_in_g), *[(f"r{d + 1}", kernel_size[d]) for d in range(spatial)],
-                 (sp[-1], out_shape[-1])]
-        init = (lambda idx: f"{bias.array}[{idx[1]}]") if bias is not None else (lambda idx: "0.0f")
-        write = f"[o0][{co}]{''.join(f'[{s}]' for s in sp)}"
-        return self._product(node, init, loops, write, increment, " and ".join(conds) or None)
-
-
-    def _padded(self, x: str, x_shape: tuple[int, ...], pads: tuple[int, ...]) -> str:
-        """A zero-padded copy of the input: the convolution's domain is then a box (no guards)."""
-        shape = _padded_shape(x_shape, pads)
-        padded = self._new_array(shape)
-        idx = [f"o{d}" for d in range(len(shape))]
-        self._stmt_over(shape, f"{access(padded, shape, idx)} = 0.0f")
-        inner = [*idx[:2], *(f"{i} + {p}" for i, p in zip(idx[2:], pads, strict=True))]
-        self._stmt_over(x_shape, f"{padded}{''.join(f'[{i}]' for i in inner)} = {access(x, x_shape, idx)}")
-        return padded
-
-
-def _padded_shape(shape: tuple[int, ...], pads: tuple[int, ...]) -> tuple[int, ...]:
-    return (*shape[:2], *(n + 2 * p for n, p in zip(shape[2:], pads, strict=True)))
+        return lower_conv(self, node, x_arg, weight, bias, stride, padding, dilation, groups)
 
 
 def _arg(node: torch.fx.Node, index: int, key: str, default: Any = None) -> Any:
@@ -408,23 +358,6 @@ def _attr(module: nn.Module, target: str) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         raise NotCovered(f"attribute {target} is not a tensor")
     return value
-
-
-def _ntuple(value: Any, n: int) -> tuple[int, ...]:
-    if isinstance(value, int):
-        return (value,) * n
-    values = tuple(int(v) for v in value)
-    return values * n if len(values) == 1 else values
-
-
-def _padding(padding: Any, n: int, kernel: tuple[int, ...], dilation: tuple[int, ...], stride: tuple[int, ...]) -> tuple[int, ...]:
-    if padding == "valid":
-        return (0,) * n
-    if padding == "same":
-        if any(s != 1 for s in stride):
-            raise NotCovered("padding='same' with a stride")
-        return tuple(dilation[d] * (kernel[d] - 1) // 2 for d in range(n))
-    return _ntuple(padding, n)
 
 
 def lower_poly_model(model: nn.Module, inputs: list[Any], pack: bool = True) -> PolyProgram:
