@@ -29,7 +29,7 @@ from akg_agents.builtin.ir import (
     Unary,
     Where,
 )
-from akg_agents.builtin.rowwrap import forward_prelude, index_output, training_guard
+from akg_agents.builtin.rowwrap import forward_epilogue, forward_prelude, index_output, training_guard
 from akg_agents.builtin.triton_rows import INDEX_NAMES, expr_nodes
 
 UNARY_C = {
@@ -382,4 +382,4 @@ def cpp_forward(program: RowProgram) -> str:
         lines.append(f"        _lib.akg_kernel({', '.join([*ins, *targets, 'rows', 'cols', 'g0', 'g1', 'g2', 'g3', *sizes])})")
     if not index_output(program):
         lines.append("        out = out.to(dtype)")
-    return "\n".join(lines)
+    return "\n".join([*lines, *forward_epilogue(program)])

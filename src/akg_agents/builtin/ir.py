@@ -173,6 +173,11 @@ class RowProgram:
     training_only: bool = False  # BatchNorm with batch statistics: the module's training mode
     constants: str = ""  # repr of the Model's plain attributes when traced (rowwrap.constants_of)
     reshaped: tuple[str, ...] = ()  # inputs aligned on other dims than torch's trailing ones
+    # GroupNorm: the full tensor (N, C, *rest) is viewed as (N, groups, C / groups, prod(rest));
+    # `viewed` names the inputs of the original full shape, `source_rank` its rank
+    view_groups: int = 0
+    viewed: tuple[str, ...] = ()
+    source_rank: int = 0
 
     @property
     def is_pointwise(self) -> bool:

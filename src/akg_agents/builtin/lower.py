@@ -97,6 +97,19 @@ class Lowerer(ReduceRules):
         self.aligned: dict[str, tuple[int, ...]] = {}  # input name -> shape as it broadcasts
         self.pairs: dict[str, tuple[str, Expr]] = {}  # max/min(dim) nodes -> (op, body)
         self.flips: set[str] = set()
+        self.view_groups = 0
+        self.source_shape: tuple[int, ...] = ()
+        self.viewed: list[str] = []
+
+    def view_as_groups(self, groups: set[int]) -> None:
+        """GroupNorm normalizes (N, C, *rest) per (sample, group of channels): viewed as
+        (N, groups, C / groups, prod(rest)) it is a reduction over the two trailing dims."""
+        if len(groups) > 1 or len(self.full_shape) < 2:
+            raise NotCovered("GroupNorm layers with different group counts, or on a rank-1 tensor")
+        count = groups.pop()
+        n, c, *rest = self.full_shape
+        self.view_groups, self.source_shape = count, self.full_shape
+        self.full_shape = (n, count, c // count, math.prod(rest))
 
     # -- classification ------------------------------------------------------------------------
 
@@ -162,11 +175,19 @@ class Lowerer(ReduceRules):
         shapes = []
         for node in self.graph.nodes:
             if node.op == "placeholder" and node.meta.get("tensor_meta") is not None:
-                shapes.append((node.name, tuple(node.meta["tensor_meta"].shape)))
+                shapes.append((node.name, self.viewed_shape(node.name, tuple(node.meta["tensor_meta"].shape))))
             elif node.op == "get_attr":
                 shapes.append((f"param:{node.target}", tuple(_attr(self.module, str(node.target)).shape)))
         shapes += self.module_tensor_shapes()
         return shapes
+
+    def viewed_shape(self, name: str, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """An input of the original full shape takes the GroupNorm view (the launcher reshapes it)."""
+        if not self.view_groups or shape != self.source_shape:
+            return shape
+        if name not in self.viewed:
+            self.viewed.append(name)
+        return self.full_shape
 
     # -- node handling -------------------------------------------------------------------------
 
@@ -251,7 +272,7 @@ class Lowerer(ReduceRules):
         if node.op == "placeholder":
             if meta is None or not hasattr(meta, "shape"):
                 raise NotCovered(f"input {node.name} is not a tensor")
-            return self._add_input(node.name, tuple(meta.shape), meta.dtype)
+            return self._add_input(node.name, self.viewed_shape(node.name, tuple(meta.shape)), meta.dtype)
         if node.op == "get_attr":
             tensor = _attr(self.module, str(node.target))
             return self._add_input(f"param:{node.target}", tuple(tensor.shape), tensor.dtype)
@@ -351,4 +372,8 @@ def lower_model(model: nn.Module, inputs: list[Any]) -> RowProgram:
         ShapeProp(traced).propagate(*inputs)
     shapes = [tuple(t.shape) for t in tensors] + [tuple(p.shape) for p in model.parameters()]
     full_shape = max(shapes, key=lambda s: (math.prod(s), len(s)))
-    return Lowerer(traced, traced.graph, full_shape).lower()
+    lowerer = Lowerer(traced, traced.graph, full_shape)
+    groups = {m.num_groups for m in traced.modules() if isinstance(m, nn.GroupNorm)}
+    if groups:
+        lowerer.view_as_groups(groups)
+    return lowerer.lower()

@@ -64,6 +64,9 @@ class ReduceRules(LossRules):
     values: dict[str, Value]
     pairs: dict[str, tuple[str, Expr]]
     flips: set[str]
+    view_groups: int
+    source_shape: tuple[int, ...]
+    viewed: list[str]
 
     # -- the first pass ------------------------------------------------------------------------
 
@@ -96,6 +99,8 @@ class ReduceRules(LossRules):
             return {d for d in range(rank) if d != 1}
         if isinstance(sub, nn.modules.instancenorm._InstanceNorm):
             return set(range(2, rank))
+        if isinstance(sub, nn.GroupNorm):
+            return {2, 3}  # of the (N, groups, C / groups, rest) view
         return self.module_loss_dims(sub, node)
 
     def module_tensor_shapes(self) -> list[tuple[str, tuple[int, ...]]]:
@@ -111,6 +116,12 @@ class ReduceRules(LossRules):
                     name = f"param:{node.target}.{leaf}"
                     self.aligned[name] = channel
                     shapes.append((name, channel))
+            if isinstance(sub, nn.GroupNorm) and sub.affine:
+                _, groups, per_group, _ = self.full_shape
+                for leaf in ("weight", "bias"):
+                    name = f"param:{node.target}.{leaf}"
+                    self.aligned[name] = (1, groups, per_group, 1)
+                    shapes.append((name, (1, groups, per_group, 1)))
         return shapes
 
     # -- handlers ------------------------------------------------------------------------------
@@ -146,6 +157,8 @@ class ReduceRules(LossRules):
         if isinstance(sub, nn.modules.instancenorm._InstanceNorm):
             if sub.track_running_stats:
                 return None
+            return lambda n: self.normalize_rows(n, sub.eps, rms=False)
+        if isinstance(sub, nn.GroupNorm):
             return lambda n: self.normalize_rows(n, sub.eps, rms=False)
         return self.module_loss_handler(sub)
 
@@ -308,6 +321,10 @@ class ReduceRules(LossRules):
         assert self.layout is not None
         expr, kind = output
         rank = len(self.full_shape)
+        if self.view_groups:
+            if output_shape != self.source_shape or kind not in ("full",):
+                raise NotCovered("a GroupNorm model whose output is not the normalized tensor's shape")
+            output_shape = self.full_shape
         if (kind == "final") != bool(self.final):
             raise NotCovered("a mean over per-row values that is not the output")
         kind = "row" if kind == "final" else kind
@@ -336,6 +353,7 @@ class ReduceRules(LossRules):
             self.inputs, self.reductions, expr, kind, output_shape, rows, cols, self.ops_list(), layout=self.layout,
             out_dims=out_dims, scan=self.scan, final=self.final, final_weight=self.final_weight,
             training_only=self.training_only, reshaped=tuple(s.name for s in self.inputs if s.name in self.aligned),
+            view_groups=self.view_groups, viewed=tuple(self.viewed), source_rank=len(self.source_shape),
         )
 
     def raw_value(self, arg: Any) -> Value:

@@ -109,6 +109,13 @@ def forward_prelude(program: RowProgram, compute_dtype: str = "") -> list[str]:
         f"        shape = _full_shape([{', '.join(trailing)}], {layout.rank})",
         f"        dtype = _float_dtype([{', '.join(sources)}], [{', '.join(floats)}])",
     ]
+    if program.view_groups:  # GroupNorm: (N, C, *rest) viewed as (N, groups, C / groups, prod(rest))
+        groups = program.view_groups
+        lines[0] = f"        source_shape = _full_shape([{', '.join(trailing)}], {program.source_rank})"
+        lines += [f"        if source_shape[1] % {groups}:",
+                  f"            raise ValueError(f\"this kernel was generated for {groups} groups of channels; got {{source_shape[1]}} channels\")",
+                  f"        shape = (source_shape[0], {groups}, source_shape[1] // {groups}, math.prod(source_shape[2:]))"]
+        sources = [f"{src}.reshape(shape)" if spec.name in program.viewed else src for src, spec in zip(sources, program.inputs, strict=True)]
     for group, dims in enumerate(layout.groups):
         lines.append(f"        g{group} = {' * '.join(f'shape[{d}]' for d in dims) or '1'}")
     lines.append("        rows, cols = g0 * g1, g2 * g3")
@@ -121,6 +128,11 @@ def forward_prelude(program: RowProgram, compute_dtype: str = "") -> list[str]:
     device = "t0.device" if program.inputs else "'cpu'"
     lines.append(f"        out = torch.empty(({out_shape}{',' if len(program.out_dims) == 1 else ''}), dtype={out_dtype}, device={device})")
     return lines
+
+
+def forward_epilogue(program: RowProgram) -> list[str]:
+    """forward's last lines: the GroupNorm view's output back to the input's shape."""
+    return ["        out = out.reshape(source_shape)"] if program.view_groups else []
 
 
 def program_reshaped(program: RowProgram) -> set[str]:

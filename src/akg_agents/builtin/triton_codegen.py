@@ -39,7 +39,7 @@ from akg_agents.builtin.ir import (
     Unary,
     Where,
 )
-from akg_agents.builtin.rowwrap import HELPERS, forward_prelude, init_guard, training_guard
+from akg_agents.builtin.rowwrap import HELPERS, forward_epilogue, forward_prelude, init_guard, training_guard
 from akg_agents.builtin.triton_rows import FINAL_KERNEL, MUL_HELPER, TritonRows, uses_product
 from akg_agents.records import Candidate, Task
 
@@ -250,7 +250,7 @@ def _launch_lines(program: RowProgram, p: TritonParams, rows_gen: TritonRows) ->
 def model_new_source(task: Task, program: RowProgram, params: TritonParams) -> str:
     p = resolve(program, params)
     rows_gen = TritonRows(program, expr_tl)
-    body = [*training_guard(program), *forward_prelude(program), *_launch_lines(program, p, rows_gen)]
+    body = [*training_guard(program), *forward_prelude(program), *_launch_lines(program, p, rows_gen), *forward_epilogue(program)]
     kernels = HELPERS + SPLIT_RULE + "\n\n" + generate_triton(program, params)
     return shared_model_new(task, program, TRITON_IMPORTS, kernels, "\n".join(body), " (Triton)", init_guard=init_guard(program))
 
