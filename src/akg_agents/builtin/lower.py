@@ -261,7 +261,7 @@ class Lowerer(ReduceRules):
         if isinstance(arg, torch.fx.Node):
             value = self.values[arg.name]
             if value[1] not in ("full", "row", "col", "scalar", "operand"):
-                raise NotCovered(f"an operation on the result of {arg.name} ({_SPECIAL[value[1]]})")
+                raise NotCovered(f"an operation on the result of {arg.name} ({_SPECIAL.get(value[1], 'a part of an exclusive cumsum')})")
             return value
         if isinstance(arg, (int, float)) and not isinstance(arg, bool):
             return Const(float(arg)), "scalar"
@@ -286,6 +286,8 @@ class Lowerer(ReduceRules):
 
     def _binary_node(self, node: torch.fx.Node) -> Value:
         op = BINARY_FUNCS[node.target] if node.op == "call_function" else BINARY_METHODS[str(node.target)]
+        if any(isinstance(a, torch.fx.Node) and self.values[a.name][1] == "size" for a in node.args[:2]):
+            return Const(0.0), "length"  # x.size(d) - 1: a narrow's length (lower_scan.py checks it)
         self.check_row_broadcast(node.args[:2])
         return self._binary(op, self._value(node.args[0]), self._value(node.args[1]), node.kwargs.get("alpha"))
 
@@ -321,6 +323,8 @@ class Lowerer(ReduceRules):
 
     def _reshape(self, node: torch.fx.Node) -> Value:
         """Only reshapes that keep the value's layout: adding or removing size-1 dims."""
+        if isinstance(node.args[0], torch.fx.Node) and self.values[node.args[0].name][1] == "slice":
+            return self.values[node.args[0].name]  # x.select(d, 0).unsqueeze(d) of an exclusive cumsum
         x = self._value(node.args[0])
         source = [d for d in _arg(node, 0, "input").meta["tensor_meta"].shape if d != 1]
         target = [d for d in node.meta["tensor_meta"].shape if d != 1]

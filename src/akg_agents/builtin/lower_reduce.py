@@ -31,6 +31,7 @@ from akg_agents.builtin.ir import (
     Unary,
 )
 from akg_agents.builtin.lower_loss import LossRules
+from akg_agents.builtin.lower_scan import SCAN_MARK, SCAN_OPS, ScanRules
 from akg_agents.builtin.lower_util import arg_of, attr_of, dims_of, key_of, op_name, shape_of
 
 Value = tuple[Expr, str]  # (expression, kind)
@@ -45,11 +46,9 @@ REDUCE_OPS: dict[Any, str] = {
 }
 SOFTMAX_OPS: dict[Any, bool] = {torch.softmax: False, F.softmax: False, torch.log_softmax: True, F.log_softmax: True,
                                 "softmax": False, "log_softmax": True}
-SCAN_OPS: dict[Any, str] = {torch.cumsum: "sum", torch.cumprod: "prod", "cumsum": "sum", "cumprod": "prod"}
-SCAN_MARK = RowRef(-1)  # the value of a scan: only the program's output (or a flip of it) may use it
 
 
-class ReduceRules(LossRules):
+class ReduceRules(LossRules, ScanRules):
     module: nn.Module
     full_shape: tuple[int, ...]
     reduced: set[int]
@@ -76,6 +75,8 @@ class ReduceRules(LossRules):
             return self.module_dims(self.module.get_submodule(str(node.target)), node)
         key, rank = key_of(node), len(self.full_shape)
         source = shape_of(node.args[0]) if node.args else ()
+        if key in SCAN_OPS and len(source) == rank:  # the exclusive form scans a narrowed tensor
+            return dims_of(arg_of(node, 1, "dim"), rank, op_name(node))
         if key is None or len(source) != rank or source != self.full_shape:
             return self.loss_dims(node) if key is not None else None
         if key in REDUCE_OPS and not (key in (torch.max, torch.min, "max", "min") and isinstance(arg_of(node, 1, "other"), torch.fx.Node)):
@@ -134,10 +135,9 @@ class ReduceRules(LossRules):
             return self._reduce_node
         if key in SOFTMAX_OPS:
             return lambda n: self.softmax(self.row_input(n, op_name(n)), SOFTMAX_OPS[key_of(n)])
-        if key in SCAN_OPS:
-            return self._scan_node
-        if key in ("flip",) or key is torch.flip:
-            return self._flip
+        scan = self.scan_handler(node)
+        if scan is not None:
+            return scan
         if key is F.layer_norm:
             return self._layer_norm_node
         if key is F.normalize:
@@ -268,30 +268,6 @@ class ReduceRules(LossRules):
             raise NotCovered(f"normalize with p={p!r} (1 and 2 are covered)")
         return Binary("div", x[0], Binary("max", norm, Const(eps))), "full"
 
-    def _scan_node(self, node: torch.fx.Node) -> Value:
-        x = self.raw_value(node.args[0])
-        if x[1] not in ("full", "flipped"):
-            raise NotCovered(f"{op_name(node)} of a {x[1]} value")
-        if node.kwargs.get("dtype") is not None:
-            raise NotCovered(f"{op_name(node)} with a dtype argument")
-        self.scan = Scan(SCAN_OPS[key_of(node)], x[0], reverse=x[1] == "flipped")
-        return SCAN_MARK, "scan-flipped" if x[1] == "flipped" else "scan"
-
-    def _flip(self, node: torch.fx.Node) -> Value:
-        """flip(cumsum(flip(x, d), d), d): a reverse scan; no other flip is covered."""
-        x = self.raw_value(node.args[0])
-        dims = dims_of(arg_of(node, 1, "dims"), len(self.full_shape), "flip")
-        if dims != self.reduced:
-            raise NotCovered("flip over other dims than the scan's")
-        if x[1] == "full" and all(self._users_scan(u) for u in node.users):
-            return x[0], "flipped"
-        if x[1] == "scan-flipped":
-            return x[0], "scan"
-        raise NotCovered("flip other than around a cumulative op (reverse cumsum)")
-
-    def _users_scan(self, user: torch.fx.Node) -> bool:
-        return key_of(user) in SCAN_OPS
-
     def check_row_broadcast(self, args: Any) -> None:
         """A per-row value meets a value varying along the columns: it must broadcast along the
         reduced dims (reduced with keepdim=True, or re-shaped so), not by torch's trailing rule."""
@@ -355,11 +331,6 @@ class ReduceRules(LossRules):
             training_only=self.training_only, reshaped=tuple(s.name for s in self.inputs if s.name in self.aligned),
             view_groups=self.view_groups, viewed=tuple(self.viewed), source_rank=len(self.source_shape),
         )
-
-    def raw_value(self, arg: Any) -> Value:
-        if not isinstance(arg, torch.fx.Node):
-            raise NotCovered(f"argument {arg!r} is not a tensor")
-        return self.values[arg.name]
 
     # provided by Lowerer
     def value_of(self, arg: Any) -> Value:
