@@ -46,21 +46,25 @@ class PolyParams:
     pack: bool = True  # lowering: W^T for linear layers, zero-padded copies of convolution inputs
 
 
-# The space the search explores: every key of PolyParams except threads, with its values.
+# The space the search explores: every key of PolyParams except threads, with its values (the
+# default first). Keys in the order their single changes are tried.
 PARAM_SPACE: dict[str, list[Any]] = {
-    "preset": ["cpu_vectorize", "pluto_like", "isl_like", "feautrier_like"],
     "tile": [32, 64, 16, 128, 0],
     "simd_reduction": [True, False],
-    "pack": [True, False],
     "fusion": ["no", "smart", "max"],
+    "preset": ["cpu_vectorize", "pluto_like", "isl_like", "feautrier_like"],
     "relax": [True, False],
+    "pack": [True, False],
 }
 
 
 def poly_variants(threads: int) -> list[PolyParams]:
-    """The default first, then single changes from it, then the rest of the grid."""
+    """The default first, then single changes from it round-robin over the keys (a short list
+    still varies several parameters), then the rest of the grid."""
     default = PolyParams(threads=threads)
-    singles = [PolyParams(threads=threads, **{key: value}) for key, values in PARAM_SPACE.items() for value in values]
+    rounds = max(len(values) for values in PARAM_SPACE.values())
+    singles = [PolyParams(threads=threads, **{key: values[i]}) for i in range(1, rounds)
+               for key, values in PARAM_SPACE.items() if i < len(values)]
     grid = [PolyParams(p, t, r, threads, f, x, k) for p in PARAM_SPACE["preset"] for t in PARAM_SPACE["tile"]
             for r in PARAM_SPACE["simd_reduction"] for f in PARAM_SPACE["fusion"] for x in PARAM_SPACE["relax"]
             for k in PARAM_SPACE["pack"]]
