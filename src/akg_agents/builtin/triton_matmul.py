@@ -112,8 +112,15 @@ def _operand_lines(program: MatmulProgram, a: str, b: str) -> str:
         out = torch.empty({out_shape}, dtype={dtype}, device={a}.device)"""
 
 
+def _kernel_inputs(program: MatmulProgram, args: list[str]) -> str:
+    """The kernel's input arguments: the operands as the (possibly padded) a_mat / b_mat."""
+    names = list(args[:-1])
+    names[program.a], names[program.b] = "a_mat", "b_mat"
+    return ", ".join(names)
+
+
 def _tiled_launch(program: MatmulProgram, args: list[str], p: MatmulParams) -> str:
-    inputs = ", ".join(args[:-1])
+    inputs = _kernel_inputs(program, args)
     pad = ""
     if p.pad:
         pad = f"""
@@ -141,7 +148,7 @@ def _tiled_launch(program: MatmulProgram, args: list[str], p: MatmulParams) -> s
 
 
 def _gemv_launch(program: MatmulProgram, args: list[str], p: MatmulParams) -> str:
-    inputs = ", ".join(args[:-1])
+    inputs = _kernel_inputs(program, args)
     return f"""
         akg_gemv[(triton.cdiv(M, {p.block_m}), N)]({inputs}, out, M, N, K, a_mat.stride(0), a_mat.stride(1),
                  b_mat.stride(0), b_mat.stride(1), {program.diagonal}, ROWS={p.block_m}, BLOCK_K={p.block_k},
