@@ -1,5 +1,6 @@
-"""Dispatch for the built-in generators of one-layer tasks (pooling, convolution): called by
-generator.generate before the DSL's row / matmul generator; None when the task is not one."""
+"""Dispatch for the built-in generators of one-layer tasks (pooling, convolution) and of tasks
+with number inputs: called by generator.generate before the DSL's row / matmul generator;
+None when the task is neither."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ from akg_agents.records import Candidate, Task
 
 
 def layer_candidates(task: Task, dsl: str, count: int, threads: int = 0) -> list[Candidate] | None:
+    from akg_agents.builtin.number_inputs import as_tensor_task, number_input_candidates, number_positions
+
+    numbers = number_positions(task)
+    if numbers is not None:  # forward(A, s: float): generated with s as a 0-d tensor
+        from akg_agents.builtin.generator import generate
+
+        return number_input_candidates(generate(as_tensor_task(task), dsl, count, threads), numbers)
     layer = find_layer_task(task)
     if layer is None:
         return None
