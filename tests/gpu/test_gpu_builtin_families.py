@@ -29,7 +29,7 @@ RESULTS: list[dict] = []
 
 CASES: list[tuple[str, dict[str, int], str]] = [  # problem, sizes (empty: published), dtype
     ("1", {}, "float32"), ("2", {}, "float16"), ("3", {"batch_size": 32}, "float32"), ("3", {"batch_size": 32}, "bfloat16"),
-    ("4", {"K": 262144}, "float32"), ("6", {"K": 131072}, "float32"), ("7", {}, "float32"), ("8", {}, "float32"),
+    ("4", {"K": 262144}, "float32"), ("5", {}, "float32"), ("6", {"K": 131072}, "float32"), ("7", {}, "float32"), ("8", {}, "float32"),
     ("9", {}, "float32"), ("10", {}, "float32"), ("11", {}, "float32"), ("13", {}, "float32"), ("14", {}, "float32"),
     ("14", {}, "bfloat16"), ("15", {}, "float32"), ("16", {}, "float32"), ("17", {}, "float16"), ("18", {}, "float32"),
     ("41", {}, "float32"), ("42", {"batch_size": 8}, "float32"), ("43", {}, "float32"), ("44", {}, "float32"),
