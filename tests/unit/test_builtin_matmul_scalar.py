@@ -11,12 +11,13 @@ import torch
 from builtin_interp import interpreter, kernelbench, run_against_model
 
 from akg_agents.builtin.generator import generate
+from akg_agents.builtin.layer_task import task_inputs
 from akg_agents.builtin.number_inputs import number_positions
 
 
 def _check(dsl: str) -> None:
     task = kernelbench("5", {"M": 33, "N": 17})
-    assert number_positions(task) == [1]
+    assert number_positions(task_inputs(task)[1]) == [1]
     candidates = generate(task, dsl, 2)
     assert candidates and all("s = torch.full((), float(s)" in c.code for c in candidates)
     for candidate in candidates:

@@ -4,19 +4,20 @@ None when the task is neither."""
 
 from __future__ import annotations
 
-from akg_agents.builtin.layer_task import CONVS, POOLS, find_layer_task
+from akg_agents.builtin.layer_task import CONVS, POOLS, find_layer_task, task_inputs
 from akg_agents.records import Candidate, Task
 
 
 def layer_candidates(task: Task, dsl: str, count: int, threads: int = 0) -> list[Candidate] | None:
     from akg_agents.builtin.number_inputs import as_tensor_task, number_input_candidates, number_positions
 
-    numbers = number_positions(task)
+    module, inputs = task_inputs(task)
+    numbers = number_positions(inputs)
     if numbers is not None:  # forward(A, s: float): generated with s as a 0-d tensor
         from akg_agents.builtin.generator import generate
 
         return number_input_candidates(generate(as_tensor_task(task), dsl, count, threads), numbers)
-    layer = find_layer_task(task)
+    layer = find_layer_task(module, inputs)
     if layer is None:
         return None
     if type(layer.layer) in POOLS:

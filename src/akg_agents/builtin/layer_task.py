@@ -42,14 +42,18 @@ class LayerTask:
     dtype: str
 
 
-def find_layer_task(task: Task) -> LayerTask | None:
-    """The layer when forward is exactly one pooling / convolution module applied to its single
-    tensor input; None otherwise (other generators decide)."""
+def task_inputs(task: Task) -> tuple[types.ModuleType, list[Any]]:
+    """The task's module, executed, and one get_inputs() (made once for every check here)."""
     module = types.ModuleType("akg_builtin_task")
     exec(compile(task.source, f"<task {task.name}>", "exec"), module.__dict__)
+    return module, list(module.get_inputs())
+
+
+def find_layer_task(module: types.ModuleType, inputs: list[Any]) -> LayerTask | None:
+    """The layer when forward is exactly one pooling / convolution module applied to its single
+    tensor input; None otherwise (other generators decide)."""
     torch.manual_seed(0)
     model = module.Model(*module.get_init_inputs()).eval()
-    inputs = list(module.get_inputs())
     try:
         traced = torch.fx.symbolic_trace(model)
     except Exception:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import ast
 import re
-import types
 from dataclasses import replace
+from typing import Any
 
 import torch
 
@@ -17,12 +17,9 @@ from akg_agents.records import Candidate, Task
 WRAPPED_INPUTS = "get_inputs_with_numbers"
 
 
-def number_positions(task: Task) -> list[int] | None:
-    """Positions of the int / float inputs of get_inputs(); None when there are none, or when an
-    input is neither a tensor nor a number (nothing to do here)."""
-    module = types.ModuleType("akg_builtin_task")
-    exec(compile(task.source, f"<task {task.name}>", "exec"), module.__dict__)
-    inputs = list(module.get_inputs())
+def number_positions(inputs: list[Any]) -> list[int] | None:
+    """Positions of the int / float inputs among get_inputs()'s values; None when there are none,
+    when an input is neither a tensor nor a number, or when no input is a tensor."""
     numbers = [i for i, v in enumerate(inputs) if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if not numbers or any(not isinstance(v, torch.Tensor) for i, v in enumerate(inputs) if i not in numbers):
         return None
