@@ -275,14 +275,48 @@ def _reduction_pass(program: RowProgram, params: CppParams, index: int, stored: 
     store = f"\n        out[{_full_address(program)}] = v;" if index == stored else ""
     if reduction.op in INDEX_REDUCTIONS:  # first index of the extreme value: a sequential scan
         head = f"    int64_t {acc} = 0;\n    float {acc}v = {REDUCE_INIT[reduction.op]};\n"
-        pragma = ""
+        return head + _column_loop(program, "", f"const float v = {value};{store}\n        {step}")
+    pragma = "    " + _simd(params, f" reduction({REDUCE_OMP[reduction.op]}:{acc})") + "\n"
+    body = f"const float v = {value};{store}\n        {step}"
+    if reduction.op != "sum":
+        return f"    float {acc} = {REDUCE_INIT[reduction.op]};\n" + _column_loop(program, pragma, body)
+    # Sums over long rows (a loss or a norm over every element: millions of columns) lose
+    # float32 precision in a single accumulator: float partial sums per block, added in double.
+    assert program.layout is not None
+    if program.layout.groups[2]:
+        inner = _column_loop(program, pragma, body).replace("    for (int64_t co = 0; co < g2; ++co) {\n",
+                                                           f"    for (int64_t co = 0; co < g2; ++co) {{\n    float {acc} = 0.0f;\n", 1)
+        inner = inner[: inner.rstrip().rfind("}")] + f"    {acc}_total += {acc};\n    }}"
     else:
-        head = f"    float {acc} = {REDUCE_INIT[reduction.op]};\n"
-        pragma = "    " + _simd(params, f" reduction({REDUCE_OMP[reduction.op]}:{acc})") + "\n"
-    return f"""{head}{pragma}    for (int64_t j = 0; j < cols; ++j) {{
-        {_col_index(program)}
-        const float v = {value};{store}
-        {step}
+        loop = _column_loop(program, pragma, body, "jb", "je")
+        inner = f"""    for (int64_t jb = 0; jb < cols; jb += {SUM_BLOCK}) {{
+    const int64_t je = jb + {SUM_BLOCK} < cols ? jb + {SUM_BLOCK} : cols;
+    float {acc} = 0.0f;
+{loop}
+    {acc}_total += {acc};
+    }}"""
+    return f"    double {acc}_total = 0.0;\n{inner}\n    const float {acc} = (float){acc}_total;"
+
+
+SUM_BLOCK = 4096
+
+
+def _column_loop(program: RowProgram, pragma: str, body: str, start: str = "0", stop: str = "cols") -> str:
+    """The loop over a row's columns. With two column groups (BatchNorm's (N, HW) around C, a
+    loss over broadcast dims) it is a loop over the outer group around a vectorized loop over
+    the inner one, instead of a division per element."""
+    assert program.layout is not None
+    if not program.layout.groups[2]:
+        return f"""{pragma}    for (int64_t j = {start}; j < {stop}; ++j) {{
+        const int64_t ci = j;
+        {body}
+    }}"""
+    return f"""    for (int64_t co = 0; co < g2; ++co) {{
+    {pragma}    for (int64_t ci = 0; ci < g3; ++ci) {{
+        const int64_t j = co * g3 + ci;
+        (void)j;
+        {body}
+    }}
     }}"""
 
 
@@ -309,11 +343,7 @@ def _output_pass(program: RowProgram, params: CppParams, stored: int | None) -> 
         return "\n".join(lines)
     address = _full_address(program)
     value = f"out[{address}] * (1.0f / r{stored})" if stored is not None else expr_c(program.output, loads)
-    return f"""    {_simd(params)}
-    for (int64_t j = 0; j < cols; ++j) {{
-        {_col_index(program)}
-        out[{address}] = {value};
-    }}"""
+    return _column_loop(program, f"    {_simd(params)}\n", f"out[{address}] = {value};")
 
 
 def _row_params(program: RowProgram) -> str:
