@@ -90,22 +90,6 @@ def launch_args(program: KernelProgram) -> list[str]:
     return [*names, "out"]
 
 
-def row_output(program: RowProgram) -> str:
-    """forward's lines that size a row program and allocate its output (`rows`, `cols`, `out`)."""
-    full_spec = next((s for s in program.inputs if s.kind == "full" and not s.name.startswith("param:")), None)
-    if full_spec is None:
-        raise NotCovered("no forward input has the full shape")
-    full = full_spec.name
-    if program.output_kind == "full":
-        out_shape = f"{full}.shape"
-    elif len(program.output_shape) == len(full_spec.shape):
-        out_shape = f"(*{full}.shape[:-1], 1)"
-    else:
-        out_shape = f"{full}.shape[:-1]"
-    return (f"        cols = {full}.shape[-1]\n        rows = {full}.numel() // cols\n"
-            f"        out = torch.empty({out_shape}, dtype=torch.float32, device={full}.device)")
-
-
 def model_new_source(task: Task, program: KernelProgram, imports: str, kernel_block: str, body: str, label: str,
                      init_guard: str = "") -> str:
     """The candidate module around a generated kernel; only `imports`, `kernel_block` (module-level
