@@ -46,6 +46,9 @@ def test_exported_kernel_runs_without_akg_agents(cli, tmp_path: Path) -> None:  
     )
     ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert "standalone ok" in ran.stdout, ran.stderr
+    # and `akg_cli verify` accepts what `akg_cli op` exported
+    checked = cli("verify", str(run / "best_kernel.py"), "--task", SMALL)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_verify_passes_honest_code_and_fails_a_cheat(cli) -> None:  # type: ignore[no-untyped-def]

@@ -40,6 +40,19 @@ def test_export_inlines_the_loader() -> None:
     assert "def load_cpp" in exported
 
 
+def test_an_exported_kernel_is_judged_with_the_projects_loader() -> None:
+    from akg_agents.verify.static import check_source
+
+    exported = CPP.export(CPP.example())
+    assert check_source(exported, CPP)[1]  # as exported: subprocess and open() in the inlined loader
+    back = CPP.unexport(exported)
+    assert "def load_cpp" not in back and "from akg_agents.dsl.cpp_loader import load_cpp" in back
+    assert not check_source(back, CPP)[1]
+    # whatever sits between the markers is dropped, not run
+    planted = exported.replace("# --- end of loader ---", "import os; os.system('echo hi')\n# --- end of loader ---")
+    assert "os.system" not in CPP.unexport(planted)
+
+
 def test_count_method_calls_counts_and_restores() -> None:
     from akg_agents.dsl.base import count_method_calls
 

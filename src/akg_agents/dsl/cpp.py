@@ -15,7 +15,7 @@ from pathlib import Path
 
 from akg_agents.dsl import cpp_loader
 from akg_agents.dsl.base import Violation, dotted_name, walk_calls
-from akg_agents.dsl.native import LaunchCount, count_native_launches, export_with_loader
+from akg_agents.dsl.native import LaunchCount, count_native_launches, export_with_loader, unexport_loader
 
 LOADER_IMPORT = "from akg_agents.dsl.cpp_loader import load_cpp"
 VEC_LINE = re.compile(r"kernel\.cpp:(?P<line>\d+):\d+: (?P<kind>optimized|missed): (?P<text>[^\n]*)")
@@ -99,6 +99,10 @@ class CppPlugin:
 
     def export(self, code: str) -> str:
         return export_with_loader(code, cpp_loader, LOADER_IMPORT)
+
+    def unexport(self, code: str) -> str:
+        """What `export` made, back in candidate form (`akg_cli verify` of an exported kernel)."""
+        return unexport_loader(code, cpp_loader, LOADER_IMPORT)
 
     def compiler_notes(self) -> str:
         """g++'s vectorization verdict per loop of the libraries this process loaded (worker side)."""

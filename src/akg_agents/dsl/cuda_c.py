@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 
 from akg_agents.dsl import cuda_loader
 from akg_agents.dsl.base import Violation, cuda_device_problem, dotted_name, walk_calls
-from akg_agents.dsl.native import LaunchCount, count_native_launches, export_with_loader
+from akg_agents.dsl.native import LaunchCount, count_native_launches, export_with_loader, unexport_loader
 
 LOADER_IMPORT = "from akg_agents.dsl.cuda_loader import load_cuda"
 
@@ -132,6 +132,10 @@ class CudaCPlugin:
 
     def export(self, code: str) -> str:
         return export_with_loader(code, cuda_loader, LOADER_IMPORT)
+
+    def unexport(self, code: str) -> str:
+        """What `export` made, back in candidate form (`akg_cli verify` of an exported kernel)."""
+        return unexport_loader(code, cuda_loader, LOADER_IMPORT)
 
     def contract(self) -> str:
         return CONTRACT

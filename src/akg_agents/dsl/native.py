@@ -67,13 +67,27 @@ def count_native_launches(loader_launches: list[int]) -> Iterator[LaunchCount]:
             cpp_extension.load_inline = original
 
 
+LOADER_END = "# --- end of loader ---\n"
+
+
+def unexport_loader(code: str, loader: types.ModuleType, import_line: str) -> str:
+    """An exported kernel back in candidate form: its inlined loader block becomes the import
+    again. The block's text is dropped, not run: the verifier loads through the project's own
+    loader, so whatever a file puts between the markers cannot change how it is judged."""
+    start = code.find(f"# --- inlined from {loader.__name__} ---\n")
+    end = code.find(LOADER_END, start) if start >= 0 else -1
+    if end < 0:
+        return code
+    return code[:start] + import_line + "\n" + code[end + len(LOADER_END):]
+
+
 def export_with_loader(code: str, loader: types.ModuleType, import_line: str) -> str:
     """Replace `import_line` with the loader's own source, placed after the candidate's imports."""
     if import_line not in code:
         return code
     # `from __future__` may only open a file; the loaders need none on Python >= 3.10.
     text = inspect.getsource(loader).replace("from __future__ import annotations\n", "")
-    block = f"# --- inlined from {loader.__name__} ---\n{text}\n# --- end of loader ---\n"
+    block = f"# --- inlined from {loader.__name__} ---\n{text}\n{LOADER_END}"
     body = code.replace(import_line, "")
     lines = body.splitlines(keepends=True)
     last = 0

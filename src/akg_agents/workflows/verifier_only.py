@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from akg_agents.dsl import get_plugin
 from akg_agents.errors import ConfigError
 from akg_agents.records import Candidate
 from akg_agents.workflows.base import RunContext, evaluate_one
@@ -15,5 +16,10 @@ async def run(ctx: RunContext) -> None:
     path = Path(ctx.kernel_path)
     if not path.is_file():
         raise ConfigError(f"kernel file not found: {path}")
-    candidate = Candidate(id=path.stem.replace(".", "_"), dsl=ctx.config.dsl, code=path.read_text(), agent="user")
+    code = path.read_text()
+    # An exported kernel inlines its loader (it runs without akg_agents); judged, it loads
+    # through the project's loader like any candidate.
+    unexport = getattr(get_plugin(ctx.config.dsl), "unexport", None)
+    code = unexport(code) if unexport is not None else code
+    candidate = Candidate(id=path.stem.replace(".", "_"), dsl=ctx.config.dsl, code=code, agent="user")
     await evaluate_one(ctx, candidate, profile=True)
