@@ -136,8 +136,18 @@ def _run_workflow(workflow: Callable[[RunContext], Awaitable[None]], ctx: RunCon
             task.exception()  # retrieved: the exception propagates from here, once
         raise
     finally:
-        for pending in asyncio.all_tasks(loop):
+        leftovers = list(asyncio.all_tasks(loop))
+        for pending in leftovers:
             pending.cancel()
+        # Let the cancelled tasks finish before the loop closes: a task destroyed while pending
+        # prints "Task was destroyed but it is pending!" later, in the middle of whatever runs next
+        # (the next step of an interactive session).
+        try:
+            if leftovers:
+                loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        except BaseException:  # a second Ctrl-C while cleaning up: close anyway
+            pass
         loop.close()
 
 
