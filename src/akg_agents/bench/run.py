@@ -19,9 +19,9 @@ from pathlib import Path
 
 from akg_agents.bench.collect import read_events, task_result
 from akg_agents.bench.db import BenchDB
-from akg_agents.dsl.registry import get_backend
 from akg_agents.bench.metrics import ERROR, TaskResult
 from akg_agents.config.settings import Settings
+from akg_agents.dsl.registry import get_backend
 from akg_agents.errors import TaskError
 from akg_agents.records import RunConfig, Task
 from akg_agents.runtime.evaluator import Evaluator
