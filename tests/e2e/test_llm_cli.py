@@ -95,7 +95,9 @@ def test_replayed_blind_model_speeds_up_a_kernel_from_the_vectorization_report(t
     the third kernel ran ~10x faster than eager there. Measured speedups must not steer a replay
     (on a CPU without AVX-512 the third kernel is ~2x, not ~10x): every verified kernel counts as
     slow (threshold 1000) and the run gets exactly two optimization rounds, as recorded."""
-    proc = akg(op("examples/tasks/scale_tanh_residual.py", tmp_path), tmp_path, cache_dir,
+    # --max-candidates 6: the recording was made when the loop's budget was max_step (6), and the
+    # Conductor's prompt says how many attempts are left
+    proc = akg([*op("examples/tasks/scale_tanh_residual.py", tmp_path), "--max-candidates", "6"], tmp_path, cache_dir,
                AKG_AGENTS_LLM__PROVIDER="replay", AKG_AGENTS_LLM__REPLAY_FILE=str(BLIND),
                AKG_AGENTS_OPTIMIZE_BELOW_SPEEDUP="1000", AKG_AGENTS_OPTIMIZE_ROUNDS="2")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -139,13 +139,6 @@ def test_reduction_after_matmul_is_declined() -> None:
         triton_candidates(_task("mm_softmax", MATMUL_SOFTMAX), 2)
 
 
-def test_cpp_path_still_declines_matmul() -> None:
-    from akg_agents.builtin.generator import cpp_candidates
-
-    with pytest.raises(NotCovered):
-        cpp_candidates(_task("matmul", PLAIN_MATMUL), 1)
-
-
 @pytest.mark.parametrize("name,source,needle", [
     ("mm_bias_relu", MATMUL_BIAS_RELU, "tl.where((acc + x2) < 0.0"),
     ("linear_gelu", LINEAR_GELU, "tl.erf((acc + x2)"),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from akg_agents.builtin.generator import generate
+from akg_agents.dsl import get_plugin
 from akg_agents.errors import TaskError
 from akg_agents.records import Candidate, Status, Task
 from akg_agents.tasks.loader import load_task
@@ -65,9 +66,13 @@ def test_precision_option_casts_inputs_and_weights(cache_dir: Path) -> None:
     try:
         task = load_task(FIXTURES / "kernelbench_style" / "10_layer_norm.py")
         assert v.reference(task).output_dtypes == ["float16"]
-        # the built-in kernel is written for fp32 tensors: under fp16 it must not pass
+        # the built-in kernel computes in fp32 and stores fp16: it passes at fp16
         result = v.evaluate(task, generate(task, "cpp", 1)[0])
-        assert result.status is not Status.PASSED, result.feedback()
+        assert result.status is Status.PASSED, result.feedback()
+        # a kernel written for fp32 tensors only reads fp16 data as floats: it must not pass
+        relu = load_task(FIXTURES / "tasks" / "relu_small.py")
+        fp32_only = v.evaluate(relu, Candidate("fp32_only", "cpp", get_plugin("cpp").example()))
+        assert fp32_only.status is not Status.PASSED, fp32_only.feedback()
     finally:
         v.close()
 
