@@ -51,6 +51,7 @@ from akg_agents.builtin.layout import (
     varies_along,
 )
 from akg_agents.builtin.lower_reduce import ReduceRules, Value, arg_of, attr_of, op_name
+from akg_agents.builtin.lower_util import output_tensor
 
 _SPECIAL = {"pair": "max / min with a dim: only [0] and [1] of it are covered",
             "final": "a loss or mean over per-row values: it must be the output",
@@ -243,15 +244,8 @@ class Lowerer(ReduceRules):
         output_shape: tuple[int, ...] = ()
         for node in self.graph.nodes:
             if node.op == "output":
-                arg = node.args[0]
-                if isinstance(arg, (tuple, list)):
-                    if len(arg) != 1:
-                        raise NotCovered("the model returns several tensors; the built-in generator makes one output")
-                    arg = arg[0]
-                if not isinstance(arg, torch.fx.Node) or not hasattr(arg.meta.get("tensor_meta"), "shape"):
-                    raise NotCovered("the model's output is not one tensor")
+                arg, output_shape = output_tensor(node)
                 output = self.values[arg.name]
-                output_shape = tuple(arg.meta["tensor_meta"].shape)
             else:
                 self.values[node.name] = self._node(node)
         assert output is not None

@@ -16,6 +16,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from akg_agents.builtin.ir import Const, InputSpec, Load
 from akg_agents.builtin.lower import NO_OPS, Lowerer, NotCovered, Value, _arg, _attr
+from akg_agents.builtin.lower_util import output_tensor
 from akg_agents.builtin.matmul_ir import Acc, MatmulProgram, uses_acc
 
 MATMUL_FUNCS: dict[Any, str] = {
@@ -250,14 +251,8 @@ class MatmulLowerer(Lowerer):
         inputs are classified against the product's output by _add_input), then the output."""
         for node in self.graph.nodes:
             if node.op == "output":
-                arg = node.args[0]
-                if isinstance(arg, (tuple, list)):
-                    if len(arg) != 1:
-                        raise NotCovered("the model returns several tensors; the built-in generator makes one output")
-                    arg = arg[0]
-                if not isinstance(arg, torch.fx.Node) or not hasattr(arg.meta.get("tensor_meta"), "shape"):
-                    raise NotCovered("the model's output is not one tensor")
-                return self.values[arg.name], tuple(arg.meta["tensor_meta"].shape)
+                arg, shape = output_tensor(node)
+                return self.values[arg.name], shape
             self.values[node.name] = self._node(node)
         raise NotCovered("the model has no output")
 

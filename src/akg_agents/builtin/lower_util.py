@@ -20,6 +20,18 @@ def op_name(node: torch.fx.Node) -> str:
     return str(name) if name else type(target).__name__
 
 
+def output_tensor(node: torch.fx.Node) -> tuple[torch.fx.Node, tuple[int, ...]]:
+    """The one tensor an fx `output` node returns, with its traced shape (else NotCovered)."""
+    arg = node.args[0]
+    if isinstance(arg, (tuple, list)):
+        if len(arg) != 1:
+            raise NotCovered("the model returns several tensors; the built-in generator makes one output")
+        arg = arg[0]
+    if not isinstance(arg, torch.fx.Node) or not hasattr(arg.meta.get("tensor_meta"), "shape"):
+        raise NotCovered("the model's output is not one tensor")
+    return arg, tuple(arg.meta["tensor_meta"].shape)
+
+
 def arg_of(node: torch.fx.Node, index: int, key: str, default: Any = None) -> Any:
     """An fx argument by position or keyword (fx types them as a wide union; we check values)."""
     args: Any = node.args

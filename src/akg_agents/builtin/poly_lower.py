@@ -27,6 +27,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from akg_agents.builtin.ir import InputSpec
 from akg_agents.builtin.lower import NotCovered
+from akg_agents.builtin.lower_util import arg_of, attr_of
 from akg_agents.builtin.poly_conv import lower_conv
 from akg_agents.builtin.poly_pointwise import (
     BINARY_FUNCS,
@@ -143,7 +144,7 @@ class PolyLowerer:
                 raise NotCovered(f"input {node.name} is not a tensor")
             return self._input(node.name, tuple(meta.shape), meta.dtype)
         if node.op == "get_attr":
-            tensor = _attr(self.module, str(node.target))
+            tensor = attr_of(self.module, str(node.target))
             return self._input(f"param:{node.target}", tuple(tensor.shape), tensor.dtype)
         if node.op == "call_module":
             return self._module(node)
@@ -193,14 +194,14 @@ class PolyLowerer:
             return self._value(args[0])
         if target in MATMUL_FUNCS or (method and target in MATMUL_METHODS):
             if target is F.linear:
-                bias = _arg(node, 2, "bias")
+                bias = arg_of(node, 2, "bias")
                 return self._linear(node, args[0], self._value(args[1]), None if bias is None else self._value(bias))
             return self._matmul(node, args[0], args[1])
         if target in CONV_FUNCS:
-            bias = _arg(node, 2, "bias")
+            bias = arg_of(node, 2, "bias")
             return self._conv(node, args[0], self._value(args[1]), None if bias is None else self._value(bias),
-                              _arg(node, 3, "stride", 1), _arg(node, 4, "padding", 0), _arg(node, 5, "dilation", 1),
-                              _arg(node, 6, "groups", 1))
+                              arg_of(node, 3, "stride", 1), arg_of(node, 4, "padding", 0), arg_of(node, 5, "dilation", 1),
+                              arg_of(node, 6, "groups", 1))
         if target in UNARY_FUNCS or (method and target in UNARY_METHODS):
             op = UNARY_FUNCS.get(target) if not method else str(target)
             return self._unary(str(op), self._value(args[0]), node)
@@ -215,7 +216,7 @@ class PolyLowerer:
             tanh = node.kwargs.get("approximate") == "tanh"
             return self._unary("gelu_tanh" if tanh else "gelu", self._value(args[0]), node)
         if target is F.leaky_relu:
-            return self._unary("leaky_relu", self._value(args[0]), node, float(_arg(node, 1, "negative_slope", 0.01)))
+            return self._unary("leaky_relu", self._value(args[0]), node, float(arg_of(node, 1, "negative_slope", 0.01)))
         if target in (torch.clamp, torch.clip) or (method and target in ("clamp", "clip")):
             return self._clamp(node)
         raise NotCovered(f"operation {name} (the loop-nest lowering covers products, convolutions and pointwise ops)")
@@ -236,7 +237,7 @@ class PolyLowerer:
 
     def _clamp(self, node: torch.fx.Node) -> Value:
         x = self._value(node.args[0])
-        for op, bound in (("max", _arg(node, 1, "min")), ("min", _arg(node, 2, "max"))):
+        for op, bound in (("max", arg_of(node, 1, "min")), ("min", arg_of(node, 2, "max"))):
             if bound is not None:
                 x = self._combine(op, x, self._value(float(bound)), node)
         return x
@@ -344,20 +345,6 @@ class PolyLowerer:
     def _conv(self, node: torch.fx.Node, x_arg: Any, weight: Value | None, bias: Value | None,
               stride: Any, padding: Any, dilation: Any, groups: int) -> Value:
         return lower_conv(self, node, x_arg, weight, bias, stride, padding, dilation, groups)
-
-
-def _arg(node: torch.fx.Node, index: int, key: str, default: Any = None) -> Any:
-    args: Any = node.args
-    return args[index] if len(args) > index else node.kwargs.get(key, default)
-
-
-def _attr(module: nn.Module, target: str) -> torch.Tensor:
-    value: Any = module
-    for part in target.split("."):
-        value = getattr(value, part)
-    if not isinstance(value, torch.Tensor):
-        raise NotCovered(f"attribute {target} is not a tensor")
-    return value
 
 
 def lower_poly_model(model: nn.Module, inputs: list[Any], pack: bool = True) -> PolyProgram:
