@@ -13,53 +13,18 @@ Tunable parameters (exposed for search): `threads` (OpenMP threads; 0 = runtime 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 
+from akg_agents.builtin.cpp_expr import expr_c, math_prelude
 from akg_agents.builtin.ir import (
-    COMPARISONS,
     INDEX_REDUCTIONS,
     Binary,
-    ColIndex,
-    Const,
-    Expr,
-    Load,
     RowProgram,
     RowRef,
     Size,
-    Unary,
-    Where,
 )
 from akg_agents.builtin.rowwrap import forward_epilogue, forward_prelude, index_output, training_guard
 from akg_agents.builtin.triton_rows import INDEX_NAMES, expr_nodes
 
-UNARY_C = {
-    "relu": "({a} < 0.0f ? 0.0f : {a})",
-    "exp": "akg_exp({a})",
-    "log": "logf({a})",
-    "tanh": "akg_tanh({a})",
-    "sigmoid": "akg_sigmoid({a})",
-    "erf": "akg_erf({a})",
-    "sqrt": "sqrtf({a})",
-    "rsqrt": "(1.0f / sqrtf({a}))",
-    "abs": "fabsf({a})",
-    "neg": "(-{a})",
-    "gelu": "akg_gelu({a})",
-    "gelu_tanh": "akg_gelu_tanh({a})",
-    "silu": "({a} * akg_sigmoid({a}))",
-    "hardswish": "akg_hardswish({a})",
-    "softplus": "akg_softplus({a})",
-    "leaky_relu": "({a} < 0.0f ? {a} * {p}f : {a})",
-}
-BINARY_C = {
-    "add": "({a} + {b})",
-    "sub": "({a} - {b})",
-    "mul": "({a} * {b})",
-    "div": "({a} / {b})",
-    "max": "({a} < {b} ? {b} : {a})",
-    "min": "({b} < {a} ? {b} : {a})",
-    "pow": "powf({a}, {b})",
-}
-COMPARE_C = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 REDUCE_INIT = {"sum": "0.0f", "max": "-INFINITY", "min": "INFINITY", "prod": "1.0f", "argmax": "-INFINITY", "argmin": "INFINITY"}
 REDUCE_OMP = {"sum": "+", "max": "max", "min": "min", "prod": "*"}
 REDUCE_STEP = {"sum": "{acc} += {v};", "max": "{acc} = {v} > {acc} ? {v} : {acc};", "min": "{acc} = {v} < {acc} ? {v} : {acc};",
@@ -73,46 +38,6 @@ class CppParams:
     block: int = 4096
     unroll: int = 2  # 8-lane vectors per inner-loop iteration (0: leave it to the compiler)
     stream: bool = True  # flat kernels: non-temporal stores (skip reading the output into cache)
-
-
-def math_prelude() -> str:
-    return resources.files("akg_agents.builtin").joinpath("akg_math.h").read_text()
-
-
-def _float(value: float) -> str:
-    if value != value:
-        return "NAN"
-    if value in (float("inf"), float("-inf")):
-        return "INFINITY" if value > 0 else "-INFINITY"
-    return f"{value!r}f" if "e" in repr(value) or "." in repr(value) else f"{value!r}.0f"
-
-
-def _condition(expr: Expr, load: dict[int, str]) -> str:
-    if isinstance(expr, Binary) and expr.op in COMPARISONS:
-        return f"({expr_c(expr.a, load)} {COMPARE_C[expr.op]} {expr_c(expr.b, load)})"
-    return f"({expr_c(expr, load)} != 0.0f)"
-
-
-def expr_c(expr: Expr, load: dict[int, str]) -> str:
-    if isinstance(expr, Load):
-        return load[expr.input]
-    if isinstance(expr, Const):
-        return _float(expr.value)
-    if isinstance(expr, RowRef):
-        return f"((float)r{expr.index})"
-    if isinstance(expr, Size):
-        return f"((float){expr.name})"
-    if isinstance(expr, ColIndex):
-        return "((float)j)"
-    if isinstance(expr, Where):
-        return f"({_condition(expr.cond, load)} ? {expr_c(expr.a, load)} : {expr_c(expr.b, load)})"
-    if isinstance(expr, Unary):
-        return UNARY_C[expr.op].format(a=expr_c(expr.a, load), p=repr(expr.param))
-    if isinstance(expr, Binary):
-        if expr.op in COMPARISONS:
-            return f"({_condition(expr, load)} ? 1.0f : 0.0f)"
-        return BINARY_C[expr.op].format(a=expr_c(expr.a, load), b=expr_c(expr.b, load))
-    raise TypeError(expr)
 
 
 def _signature(program: RowProgram) -> str:

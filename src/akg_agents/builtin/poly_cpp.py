@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from akg_agents.builtin.cpp_codegen import math_prelude
+from akg_agents.builtin.cpp_expr import math_prelude
 from akg_agents.builtin.generator import launch_args, model_new_source
 from akg_agents.builtin.lower import NotCovered
 from akg_agents.builtin.poly_lower import NoProduct, PolyProgram, lower_poly_model

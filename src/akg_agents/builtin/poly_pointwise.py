@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from akg_agents.builtin.cpp_codegen import BINARY_C, UNARY_C, _float
+from akg_agents.builtin.cpp_expr import BINARY_C, UNARY_C, c_float
 
 UNARY_FUNCS: dict[Any, str] = {
     torch.relu: "relu", F.relu: "relu", torch.exp: "exp", torch.log: "log", torch.tanh: "tanh", F.tanh: "tanh",
@@ -60,7 +60,7 @@ def access(name: str, shape: tuple[int, ...], idx: list[str]) -> str:
 
 
 def constant(value: float) -> Value:
-    text = _float(float(value))
+    text = c_float(float(value))
     return Value((), lambda idx: text)
 
 
