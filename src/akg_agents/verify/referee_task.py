@@ -5,6 +5,7 @@ Everything here runs the user's own task code (trusted), never a candidate's.
 
 from __future__ import annotations
 
+import copy
 import secrets
 import types
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from typing import Any
 import torch
 
 from akg_agents.dsl.registry import backend_for_device
-from akg_agents.verify.compare import compare_tensor, same_bits, tolerance_for
+from akg_agents.verify.compare import compare_tensor, reference_error, same_bits, tolerance_for
 from akg_agents.verify.taskrun import (
     REQUIRED,
     OutputCheckError,
@@ -56,6 +57,11 @@ class PreparedTask:
 
     scales: dict[int, float] = field(default_factory=dict)
     case_inputs: dict[str, list[Any]] = field(default_factory=dict)  # CPU: the seeds' inputs
+    # The references' own rounding error (float64 recomputation minus reference, float32, in host
+    # memory), computed on a candidate's first mismatch: per case ("case:seed0") and CPU pool
+    # entry ("pool:3"), or why it cannot be; a fresh timed seed's ("fresh:N") only until the next.
+    corrections: dict[str, list[torch.Tensor | None] | str] = field(default_factory=dict)
+    fresh_correction: tuple[str, list[torch.Tensor | None] | str] | None = None
 
     def scale_of(self, ref: torch.Tensor) -> float | None:
         """The RMS magnitude of a kept reference output (computed once), None for others."""
@@ -95,6 +101,69 @@ class PreparedTask:
             inputs = make_inputs(self.module, seed, self.device, self.precision)
             return [t.detach().contiguous() for t in plain_outputs(self.model(*inputs))]
 
+    def reference_errors(self, key: str, expected: list[torch.Tensor]) -> list[torch.Tensor | None] | str:
+        """Per output, `compare.reference_error` of the reference `expected` computed for `key`'s
+        inputs (None for an output it does not apply to); or why there is none, in a few words."""
+        if key in self.corrections:
+            return self.corrections[key]
+        if self.fresh_correction is not None and self.fresh_correction[0] == key:
+            return self.fresh_correction[1]
+        self.fresh_correction = None  # free the last fresh seed's first
+        try:
+            with torch.no_grad():
+                found: list[torch.Tensor | None] | str = self._reference_errors(key, expected)
+            transient = False
+        except (torch.cuda.OutOfMemoryError, MemoryError):
+            found, transient = "not enough memory to recompute the reference in float64", True
+        finally:
+            release_cached_memory()  # the float64 model, inputs and outputs are gone
+        if key.startswith("fresh:"):
+            self.fresh_correction = (key, found)
+        elif not transient:  # memory may be free next time: try again then
+            self.corrections[key] = found
+        return found
+
+    def _reference_errors(self, key: str, expected: list[torch.Tensor]) -> list[torch.Tensor | None] | str:
+        try:
+            inputs = self._inputs_of(key)
+        except ReferenceFailed as failed:
+            return failed.message
+        for index, value in enumerate(inputs):  # float64 copies; the kept inputs stay as drawn
+            if isinstance(value, torch.Tensor):
+                inputs[index] = value.to(torch.float64) if value.is_floating_point() else value.clone()
+        previous = torch.get_default_dtype()
+        try:
+            model = copy.deepcopy(self.model).to(torch.float64) if isinstance(self.model, torch.nn.Module) else self.model
+            torch.set_default_dtype(torch.float64)  # constants the forward creates, too
+            outputs = plain_outputs(model(*inputs))
+            sync(self.device)
+        except (torch.cuda.OutOfMemoryError, MemoryError):
+            raise
+        except Exception as exc:  # an op without float64 support, a forward that insists on its dtype
+            return f"the model cannot run in float64 ({type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''})"
+        finally:
+            torch.set_default_dtype(previous)
+        del model, inputs
+        if len(outputs) != len(expected):
+            return f"the model returns {len(outputs)} outputs in float64, not {len(expected)}"
+        for index, (ref, out) in enumerate(zip(expected, outputs, strict=True)):
+            if ref.is_floating_point() and out.dtype != torch.float64:
+                return f"the model's output {index} is {str(out.dtype).removeprefix('torch.')} when it runs in float64"
+        errors: list[torch.Tensor | None] = []
+        for ref in expected:
+            errors.append(reference_error(ref, outputs.pop(0)))  # each float64 output dropped once used
+        return errors
+
+    def _inputs_of(self, key: str) -> list[Any]:
+        """The inputs the reference for `key` was computed from, as drawn (fresh tensors)."""
+        kind, _, name = key.partition(":")
+        if kind == "pool":
+            return list(self.pool[int(name)][1])
+        if kind == "case":
+            kept = self.case_inputs.get(name)
+            return list(kept) if kept is not None else _inputs(self.module, name, self.seeds, self.device, self.precision)
+        return make_inputs(self.module, int(name), self.device, self.precision)
+
     def slot_bytes(self) -> list[int]:
         sizes: list[int] = []
         for outputs in self.references.values():
@@ -108,6 +177,15 @@ class PreparedTask:
 
     def sync(self) -> None:
         sync(self.device)
+
+
+def release_cached_memory() -> None:
+    """Blocks the caching allocator keeps are the candidate's to use, not the referee's."""
+    import gc
+
+    gc.collect()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
 
 
 def _load(source: str) -> types.ModuleType:
