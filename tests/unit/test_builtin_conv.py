@@ -99,3 +99,26 @@ def test_guard_and_declines() -> None:
         generate(reflect, "triton_cuda", 1)
     with pytest.raises(NotCovered, match="Conv2d"):  # two convolutions: not one layer
         generate(kernelbench("86", {"batch_size": 1, "height": 8, "width": 8}), "triton_cuda", 1)
+
+
+# Tiles that Triton 3.6 miscompiles on an H200 with TF32 operands on problems 55 and 57 (every
+# output tile off by up to 0.07 on "tf32" and "tf32x3" alike, exact with "ieee" products):
+# benchmarks/results/kernelbench_h200/conv_tile_sweep.txt. (block_m, block_n, block_k, warps, stages)
+MISCOMPILED_TF32_TILES = {(64, 64, 32, 4, 3), (64, 128, 32, 4, 3), (128, 128, 32, 8, 3)}
+
+
+@pytest.mark.parametrize(("problem", "sizes"), [
+    ("55", {"batch_size": 2, "in_channels": 5, "out_channels": 70, "height": 9, "width": 37}),
+    ("57", {"batch_size": 1, "in_channels": 7, "out_channels": 67, "height": 11, "width": 13}),
+])
+def test_fp32_gemm_tiles_of_the_h200_mismatch_tasks(problem: str, sizes: dict[str, int]) -> None:
+    """55 and 57 failed on an H200 with the 64x64x32/4/3 3xTF32 tile. The kernel's indexing is
+    right at odd extents with several M and N tiles and a K remainder, for every offered tile
+    (the interpreter computes the products exactly); and the miscompiled tile is no longer offered."""
+    task = kernelbench(problem, sizes)
+    candidates = generate(task, "triton_cuda", 3)
+    offered = [(tuple(c.params["tile"]), c.params["precision"]) for c in candidates]
+    assert len(offered) == 3 and {p for _, p in offered} == {"tf32x3", "ieee"}
+    assert not [t for t, p in offered if p != "ieee" and t in MISCOMPILED_TF32_TILES], offered
+    for candidate in candidates:
+        run_against_model(task, candidate.code)
