@@ -43,10 +43,15 @@ def run_one(task: Task, workflow: str, args: argparse.Namespace, evaluator: Any)
         outcome = execute(task, config, settings, evaluator=evaluator)
     except TaskError as error:
         return {"task": task.name, "workflow": workflow, "status": "error", "reason": str(error)[:200]}
-    result = task_result(outcome.store.root, task.name, wall_s=time.monotonic() - started)
-    return {"task": task.name, "workflow": workflow, "status": result.status, "speedup": result.speedup,
+    return result_row(outcome.store.root, task.name, workflow, time.monotonic() - started)
+
+
+def result_row(run_dir: Path, name: str, workflow: str, wall_s: float) -> dict[str, Any]:
+    """One finished run as a results.jsonl line (also used by search_gpu.py)."""
+    result = task_result(run_dir, name, wall_s=wall_s)
+    return {"task": name, "workflow": workflow, "status": result.status, "speedup": result.speedup,
             "candidates": result.candidates, "passed": result.passed, "best_so_far": result.best_so_far,
-            "best": result.best_candidate, "wall_s": round(result.wall_s, 1), "run_dir": str(outcome.store.root),
+            "best": result.best_candidate, "wall_s": round(result.wall_s, 1), "run_dir": str(run_dir),
             "reason": result.reason}
 
 
@@ -65,7 +70,7 @@ def summarize(rows: list[dict[str, Any]], workflows: tuple[str, ...], budget: in
         for w in workflows:
             run = runs.get(w)
             speed = run.get("speedup") if run else None
-            cells.append(f"{speed:.2f}x ({run['candidates']} ev)" if speed else (run["status"] if run else "not run"))
+            cells.append(f"{speed:.2f}x ({run['candidates']} ev)" if run and speed else (run["status"] if run else "not run"))
         lines.append(f"| {task} | {' | '.join(cells)} |")
         if all(runs.get(w, {}).get("speedup") for w in workflows):
             for w in workflows:
@@ -75,15 +80,20 @@ def summarize(rows: list[dict[str, Any]], workflows: tuple[str, ...], budget: in
     head = [f"Budget: {budget} evaluations per run. Geometric mean over the {count} task(s) where every workflow "
             "verified a kernel:", ""]
     base = means.get("default")
+    ratios: dict[str, float] = {}
     for w in workflows:
-        ratio = f" ({means[w] / base:.3f}x the default's)" if means[w] and base and w != "default" else ""
-        head.append(f"- {w}: {means[w]:.3f}x{ratio}" if means[w] else f"- {w}: -")
+        mean = means[w]
+        if mean is not None and base and w != "default":
+            ratios[w] = mean / base
+        ratio = f" ({ratios[w]:.3f}x the default's)" if w in ratios else ""
+        head.append(f"- {w}: {mean:.3f}x{ratio}" if mean is not None else f"- {w}: -")
     floor = noise_floor(by_task, workflows, budget)
     if floor is not None:
         head += ["", f"Noise floor: on the {floor[1]} task(s) whose whole search space is smaller than the budget, every "
                  "workflow evaluated the same kernels, so their best speedups differ by measurement noise alone: "
                  f"the geometric mean of (highest / lowest) best speedup there is {floor[0]:.3f}x."]
-    data = {"budget": budget, "tasks": count, "geomean": means, "noise_floor": floor[0] if floor else None}
+    data = {"budget": budget, "tasks": count, "geomean": means, "ratio_vs_default": ratios,
+            "noise_floor": floor[0] if floor else None}
     return "\n".join([*head, "", *lines]) + "\n", data
 
 
