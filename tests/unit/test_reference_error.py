@@ -230,3 +230,53 @@ def test_the_pass_message_is_unchanged_when_pytorch_was_accurate() -> None:
     assert _pass_message([0, 1, 2], cases, mixed) == (
         "matches PyTorch on seeds [0, 2]; matches the float64 reference within fp32 reference error on seeds [1] "
         "(PyTorch's own fp32 output is off by more than the tolerance there)")
+
+
+def test_a_reference_off_by_more_than_rounding_gets_no_allowance() -> None:
+    # At fp16 the textbook variance is garbage (mean(x*x) ~ 1e4 has an ulp of 8): PyTorch's output
+    # is off by ~3x its own magnitude. Allowing that much would pass anything; so none is allowed.
+    from akg_agents.verify.referee_task import prepare
+
+    half = prepare({"cmd": "prepare", "task_source": VARIANCE_TASK, "digest": "variance16", "seeds": [0], "device": "cpu",
+                    "precision": "fp16"})
+    found = half.reference_errors("case:seed0", half.references["seed0"])
+    assert isinstance(found, str) and "beyond rounding" in found and "fp16" in found, found
+    # the fp32 task's error (1e-3 of its magnitude) is rounding: allowed
+    full = prepare({"cmd": "prepare", "task_source": VARIANCE_TASK, "digest": "variance32", "seeds": [0], "device": "cpu"})
+    assert isinstance(full.reference_errors("case:seed0", full.references["seed0"]), list)
+
+
+HALF_CONSTANT_ONE = '''
+import torch
+import torch.nn as nn
+from akg_agents.dsl.cpp_loader import load_cpp
+
+_lib = load_cpp(r"""
+#include <cstdint>
+extern "C" void row_var(const _Float16* x, _Float16* y, int64_t rows, int64_t cols) {
+    for (int64_t r = 0; r < rows; ++r) y[r] = (_Float16)1.0f;
+}
+""")
+
+
+class ModelNew(nn.Module):
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        x = x.contiguous()
+        y = torch.empty(x.shape[0], dtype=x.dtype, device=x.device)
+        _lib.row_var(x, y, x.shape[0], x.shape[1])
+        return y
+'''
+
+
+def test_garbage_on_a_task_whose_fp16_reference_is_garbage_still_fails(cache_dir: Path) -> None:
+    v = Verifier(VerifySettings(threads=1, timeout_s=30.0, memory_mb=2048, warmup_times=1, run_times=4, precision="fp16"),
+                 str(cache_dir / "reference_error_fp16"))
+    try:
+        result = v.evaluate(Task("variance", VARIANCE_TASK), Candidate("one16", "cpp", HALF_CONSTANT_ONE))
+    finally:
+        v.close()
+    assert result.status is Status.MISMATCH, result.feedback()
+    assert result.mismatch is not None and "beyond rounding" in result.mismatch.detail, result.mismatch

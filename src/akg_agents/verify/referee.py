@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import dataclasses
 import json
-import math
 import os
 import secrets
 import socket
@@ -38,13 +36,20 @@ from typing import Any
 import torch
 
 from akg_agents.dsl.registry import backend_for_device
-from akg_agents.records import Mismatch, to_dict
-from akg_agents.verify.compare import REJUDGED_DTYPES, Tolerance, compare_tensor, same_bits, tolerance_for
+from akg_agents.records import to_dict
+from akg_agents.verify.compare import (
+    DTYPE_WORDS,
+    Tolerance,
+    compare_tensor,
+    same_bits,
+    tolerance_for,
+)
 from akg_agents.verify.referee_task import (
     PreparedTask,
     ReferenceFailed,
     baselines,
     estimate,
+    float64_look,
     prepare,
     quick_eager_ms,
     release_cached_memory,
@@ -52,7 +57,6 @@ from akg_agents.verify.referee_task import (
 from akg_agents.verify.transport import TransportError, open_cuda, open_slot
 
 PR_SET_DUMPABLE = 4
-_DTYPE_WORDS = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 MAX_MESSAGE_BYTES = 1 << 20
 
 
@@ -354,31 +358,15 @@ class Referee:
             tol, scale = session.tolerance(ref.dtype), session.task.scale_of(ref)
             problem = compare_tensor(ref, actual, seed, index, tol, scale)
             if problem is not None:
-                problem = self._float64_look(session, key, expected, index, actual, tol, scale, problem)
-                float64 |= problem is None
+                problem = float64_look(session.task, key, expected, index, actual, tol, scale, problem)
+                if problem is None:
+                    float64 = True
+                    session.float64_dtypes.add(DTYPE_WORDS[ref.dtype])
             del actual
             session.task.sync()
             if problem is not None:
                 return to_dict(problem), False
         return None, float64
-
-    def _float64_look(self, session: Session, key: str, expected: list[torch.Tensor], index: int, actual: torch.Tensor,
-                      tol: Tolerance, scale: float | None, problem: Mismatch) -> Mismatch | None:
-        """Judge a mismatching output again against the float64 reference, PyTorch's own error
-        allowed; None when it passes so. A NaN/Inf or shape mismatch stays as it is."""
-        ref = expected[index]
-        if ref.dtype not in REJUDGED_DTYPES or not math.isfinite(problem.abs_err):
-            return problem
-        errors = session.task.reference_errors(key, expected)
-        correction = errors if isinstance(errors, str) else errors[index]
-        if correction is None or isinstance(correction, str):
-            why = correction or "the float64 output does not have the reference's shape"
-            return dataclasses.replace(problem, detail=f"{problem.detail}; no float64 re-check: {why}")
-        if compare_tensor(ref, actual, problem.seed, index, tol, scale, correction) is None:
-            session.float64_dtypes.add(_DTYPE_WORDS[ref.dtype])
-            return None
-        return dataclasses.replace(problem, detail=f"{problem.detail}; it also differs from the float64 reference by more "
-                                   f"than the tolerance plus the {_DTYPE_WORDS[ref.dtype]} reference's own error")
 
     def _open(self, session: Session, index: int, desc: dict[str, Any]) -> torch.Tensor | None:
         if desc.get("kind") == "cuda" and backend_for_device(session.task.device).output_transport == "ipc":

@@ -6,6 +6,8 @@ Everything here runs the user's own task code (trusted), never a candidate's.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import math
 import secrets
 import types
 from dataclasses import dataclass, field
@@ -14,7 +16,17 @@ from typing import Any
 import torch
 
 from akg_agents.dsl.registry import backend_for_device
-from akg_agents.verify.compare import compare_tensor, reference_error, same_bits, tolerance_for
+from akg_agents.records import Mismatch
+from akg_agents.verify.compare import (
+    DTYPE_WORDS,
+    REJUDGED_DTYPES,
+    Tolerance,
+    compare_tensor,
+    reference_error,
+    reference_error_problem,
+    same_bits,
+    tolerance_for,
+)
 from akg_agents.verify.taskrun import (
     REQUIRED,
     OutputCheckError,
@@ -151,7 +163,11 @@ class PreparedTask:
                 return f"the model's output {index} is {str(out.dtype).removeprefix('torch.')} when it runs in float64"
         errors: list[torch.Tensor | None] = []
         for ref in expected:
-            errors.append(reference_error(ref, outputs.pop(0)))  # each float64 output dropped once used
+            correction = reference_error(ref, outputs.pop(0))  # each float64 output dropped once used
+            problem = None if correction is None else reference_error_problem(ref, correction)
+            if problem is not None:
+                return problem
+            errors.append(correction)
         return errors
 
     def _inputs_of(self, key: str) -> list[Any]:
@@ -177,6 +193,25 @@ class PreparedTask:
 
     def sync(self) -> None:
         sync(self.device)
+
+
+def float64_look(task: PreparedTask, key: str, expected: list[torch.Tensor], index: int, actual: torch.Tensor,
+                 tol: Tolerance, scale: float | None, problem: Mismatch) -> Mismatch | None:
+    """Judge a mismatching output again against the float64 reference, PyTorch's own error
+    allowed (compare.py); None when it passes so. A NaN/Inf or shape mismatch stays as it is;
+    the evidence of a failure says what the second look found."""
+    ref = expected[index]
+    if ref.dtype not in REJUDGED_DTYPES or not math.isfinite(problem.abs_err):
+        return problem
+    errors = task.reference_errors(key, expected)
+    correction = errors if isinstance(errors, str) else errors[index]
+    if correction is None or isinstance(correction, str):
+        why = correction or "the float64 output does not have the reference's shape"
+        return dataclasses.replace(problem, detail=f"{problem.detail}; no float64 re-check: {why}")
+    if compare_tensor(ref, actual, problem.seed, index, tol, scale, correction) is None:
+        return None
+    return dataclasses.replace(problem, detail=f"{problem.detail}; it also differs from the float64 reference by more "
+                               f"than the tolerance plus the {DTYPE_WORDS[ref.dtype]} reference's own error")
 
 
 def release_cached_memory() -> None:
