@@ -18,12 +18,14 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from akg_agents.errors import TaskError
 from akg_agents.records import Candidate, Task, from_dict, to_dict
 
 TIMEOUT_S = 600.0
+T = TypeVar("T")
 
 
 def _run(request: dict[str, Any]) -> dict[str, Any]:
@@ -48,24 +50,44 @@ def _run(request: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
-def generate_isolated(task: Task, dsl: str, count: int, threads: int = 0) -> list[Candidate]:
+def generate_isolated(task: Task, dsl: str, count: int, threads: int = 0, meta: bool = True) -> list[Candidate]:
+    """meta=False traces on the task's real inputs only (the meta-device attempt is skipped)."""
     from akg_agents.builtin.lower import NotCovered
 
-    reply = _run({"job": "generate", "task": to_dict(task), "dsl": dsl, "count": count, "threads": threads})
+    reply = _run({"job": "generate", "task": to_dict(task), "dsl": dsl, "count": count, "threads": threads, "meta": meta})
     if "declined" in reply:
         raise NotCovered(reply["declined"])
     return [from_dict(Candidate, c) for c in reply["candidates"]]
 
 
-def analyze_isolated(task: Task) -> Any:
+def analyze_isolated(task: Task, meta: bool = True) -> Any:
     from akg_agents.agents.analysis import OpAnalysis, OpInfo
 
-    data = _run({"job": "analyze", "task": to_dict(task)})["analysis"]
+    data = _run({"job": "analyze", "task": to_dict(task), "meta": meta})["analysis"]
     return OpAnalysis(
         ops=[OpInfo(o["name"], o["kind"], tuple(o["shape"])) for o in data["ops"]],
         input_shapes=[tuple(s) for s in data["input_shapes"]], output_shapes=[tuple(s) for s in data["output_shapes"]],
         dtypes=list(data["dtypes"]), flops=float(data["flops"]), bytes=float(data["bytes"]), note=str(data["note"]),
     )
+
+
+def _shapes_only(job: Callable[[], T]) -> T | None:
+    """`job` with every tensor the task makes on the meta device (shapes and dtypes, no data), or
+    None when that does not work out.
+
+    Tracing needs only shapes and dtypes, but the task's get_inputs() makes KernelBench's
+    published sizes (6.4 GB for 19_ReLU) and its forward runs once on them: seconds to minutes
+    on the CPU before a GPU candidate is even written. Anything that reads a value (`.item()`,
+    a data-dependent branch) raises on meta tensors; then the caller does it again on real data.
+    A decline is also redone on real data, so that its reason is the one real data gives.
+    """
+    import torch
+
+    try:
+        with torch.device("meta"):
+            return job()
+    except Exception:  # the real-data run below decides, and reports its own error
+        return None
 
 
 def _child() -> None:
@@ -78,14 +100,21 @@ def _child() -> None:
         from akg_agents.builtin.generator import generate
         from akg_agents.builtin.lower import NotCovered
 
+        def candidates() -> list[Candidate]:
+            return generate(task, request["dsl"], request["count"], request["threads"])
+
         try:
-            reply = {"candidates": [to_dict(c) for c in generate(task, request["dsl"], request["count"], request["threads"])]}
+            made = _shapes_only(candidates) if request.get("meta", True) else None
+            reply = {"candidates": [to_dict(c) for c in (made if made is not None else candidates())]}
         except NotCovered as why:
             reply = {"declined": str(why)}
     else:
         from akg_agents.agents.analysis import analyze_task
 
-        reply = {"analysis": dataclasses.asdict(analyze_task(task))}
+        analysis = _shapes_only(lambda: analyze_task(task)) if request.get("meta", True) else None
+        if analysis is None or analysis.note:  # the note says tracing failed: real data may trace
+            analysis = analyze_task(task)
+        reply = {"analysis": dataclasses.asdict(analysis)}
     sys.stdout.flush()
     os.write(1, ("\n" + json.dumps(reply) + "\n").encode())  # after anything the task printed
 
