@@ -105,13 +105,20 @@ class BenchDB:
     def close(self) -> None:
         self._conn.close()
 
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Reads take the lock too: one sqlite connection used by two threads at once fails
+        ("bad parameter or other API misuse"), as two device workers did on a 2-GPU bench."""
+        with self._lock:
+            rows: list[Any] = self._conn.execute(sql, params).fetchall()
+            return rows
+
     def _set_meta(self, **values: str) -> None:
         with self._lock:
             for key, value in values.items():
                 self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def meta(self, key: str) -> str:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = next(iter(self._read("SELECT value FROM meta WHERE key = ?", (key,))), None)
         if row is None:
             raise RunStoreError(f"{self.root / DB_NAME} has no '{key}' (not written by akg_cli bench?)")
         return str(row[0])
@@ -132,9 +139,9 @@ class BenchDB:
 
     def unfinished(self) -> list[tuple[Task, str, str | None]]:
         """(task, state, run_dir) for every task not done, in suite order."""
-        rows = self._conn.execute(
+        rows = self._read(
             "SELECT name, path, source, state, run_dir FROM tasks WHERE state != 'done' ORDER BY position"
-        ).fetchall()
+        )
         return [(Task(name=n, source=s, path=p), state, run_dir) for n, p, s, state, run_dir in rows]
 
     def mark_running(self, name: str) -> None:
@@ -154,11 +161,11 @@ class BenchDB:
             self._conn.execute("UPDATE tasks SET wall_s = wall_s + ? WHERE name = ?", (max(seconds, 0.0), name))
 
     def prior_wall(self, name: str) -> float:
-        row = self._conn.execute("SELECT wall_s FROM tasks WHERE name = ?", (name,)).fetchone()
+        row = next(iter(self._read("SELECT wall_s FROM tasks WHERE name = ?", (name,))), None)
         return float(row[0]) if row else 0.0
 
     def started_at(self, name: str) -> float | None:
-        row = self._conn.execute("SELECT started_at FROM tasks WHERE name = ?", (name,)).fetchone()
+        row = next(iter(self._read("SELECT started_at FROM tasks WHERE name = ?", (name,))), None)
         return float(row[0]) if row and row[0] is not None else None
 
     def mark_done(self, result: TaskResult) -> None:
@@ -173,13 +180,13 @@ class BenchDB:
     # -- reading back --------------------------------------------------------------------------
 
     def results(self) -> list[TaskResult]:
-        rows = self._conn.execute("SELECT result FROM tasks WHERE state = 'done' ORDER BY position").fetchall()
+        rows = self._read("SELECT result FROM tasks WHERE state = 'done' ORDER BY position")
         return [from_json(TaskResult, row[0]) for row in rows]
 
     def counts(self) -> dict[str, Any]:
         """How many tasks are in each state and how often tasks were started: evidence for resume."""
-        by_state = dict(self._conn.execute("SELECT state, COUNT(*) FROM tasks GROUP BY state").fetchall())
-        attempts = dict(self._conn.execute("SELECT attempts, COUNT(*) FROM tasks GROUP BY attempts").fetchall())
+        by_state = dict(self._read("SELECT state, COUNT(*) FROM tasks GROUP BY state"))
+        attempts = dict(self._read("SELECT attempts, COUNT(*) FROM tasks GROUP BY attempts"))
         lines, _ = _jsonl_names(self.root / "results.jsonl")
         return {
             "tasks": sum(by_state.values()), "by_state": by_state, "tasks_by_attempts": attempts,
@@ -191,9 +198,9 @@ class BenchDB:
         append (or in the middle of the append) is repaired by rewriting it from the database."""
         path = self.root / "results.jsonl"
         names, torn = _jsonl_names(path)
-        rows = self._conn.execute(
+        rows = self._read(
             "SELECT name, result FROM tasks WHERE state = 'done' ORDER BY finished_at, position"
-        ).fetchall()
+        )
         if not torn and sorted(names) == sorted(name for name, _ in rows):
             return
         tmp = path.with_suffix(".jsonl.tmp")
