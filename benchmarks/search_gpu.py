@@ -68,14 +68,15 @@ from akg_agents.records import Candidate, RunConfig, Task  # noqa: E402
 from akg_agents.runtime.evaluator import Evaluator  # noqa: E402
 from akg_agents.store.rundir import RunStore  # noqa: E402
 from akg_agents.store.saved_settings import save_settings  # noqa: E402
-from akg_agents.tasks.isolated import generate_isolated  # noqa: E402
 from akg_agents.tasks.scale import shrink, shrink_while, with_sizes  # noqa: E402
 from akg_agents.verify.evaluate import ReferenceInfo  # noqa: E402
+from akg_agents.workflows import builtin_search  # noqa: E402
+from akg_agents.workflows.builtin_search import builtin_space  # noqa: E402
 from akg_agents.workflows.runner import execute, make_evaluator  # noqa: E402
 
 WORKFLOWS = ("default", "evolve", "adaptive_search")
 SPACE_LIMIT = 512  # as the search workflows ask the generator (workflows/search_run.py)
-RUN_OVERHEAD_S = 4.0  # per run, besides evaluations: generation in a child process, the race, export
+RUN_OVERHEAD_S = 4.0  # per run, besides evaluations: the race, export (generation is traced once per task)
 PREP_PRIOR_S = 8.0  # a task's preparation, before one was measured here
 STARTUP_PRIOR_S = 12.0  # an evaluator's workers starting and warming, before one was measured here
 
@@ -172,9 +173,9 @@ def task_bytes(evaluator: Evaluator, task: Task) -> int:
 
 
 def prepare(task: Task, evaluator: Evaluator, args: argparse.Namespace, journal: Journal,
-            clock: Clock) -> tuple[Task, ReferenceInfo, int] | None:
-    """The task at its benchmark sizes, its reference on every device of `evaluator`, and the size
-    of its built-in search space; None when the built-in generator declines it. Sizes and space
+            clock: Clock) -> tuple[Task, ReferenceInfo, list[Candidate]] | None:
+    """The task at its benchmark sizes, its reference on every device of `evaluator`, and its
+    built-in search space; None when the built-in generator declines it. Sizes and space
     come from the journal when an earlier call prepared this task."""
     known = journal.find("prep", task=task.name, digest=task.digest)
     started = time.monotonic()
@@ -185,7 +186,7 @@ def prepare(task: Task, evaluator: Evaluator, args: argparse.Namespace, journal:
         if args.scale_budget_ms and evaluator.quick_eager_ms(sized) > args.scale_budget_ms:
             sized, _ = shrink(sized, evaluator.quick_eager_ms, args.scale_budget_ms)
         try:
-            space = generate_isolated(sized, args.dsl, SPACE_LIMIT, args.threads)
+            space = builtin_space(sized, args.dsl, SPACE_LIMIT, args.threads)
             declined = None
         except NotCovered as reason:
             space, declined = [], str(reason)
@@ -202,7 +203,8 @@ def prepare(task: Task, evaluator: Evaluator, args: argparse.Namespace, journal:
     if known["declined"]:
         return None
     sized = with_sizes(task, known["sizes"]) if known["sizes"] else task
-    return sized, evaluator.reference(sized), int(known["space"])
+    info = evaluator.reference(sized)
+    return sized, info, builtin_space(sized, args.dsl, SPACE_LIMIT, args.threads)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,8 +291,7 @@ def throughput_section(tasks: list[Task], args: argparse.Namespace, journal: Jou
             prepared = prepare(chosen, evaluator, args, journal, clock)
             if prepared is None:
                 return
-            task, _, _ = prepared
-            space = generate_isolated(task, args.dsl, SPACE_LIMIT, args.threads)
+            task, _, space = prepared
             warm(evaluator, task, space[-1])
             startup = time.monotonic() - started
             log_dir = args.out / "runs" / "throughput" / f"{label}dev_r{repeat}"
@@ -324,7 +325,7 @@ def pick_throughput_task(tasks: list[Task], args: argparse.Namespace, journal: J
             size = 0 if known["declined"] else int(known["space"])
         else:
             try:
-                size = len(generate_isolated(task, args.dsl, SPACE_LIMIT, args.threads))
+                size = len(builtin_space(task, args.dsl, SPACE_LIMIT, args.threads))
             except NotCovered:
                 size = 0
         if size and (best is None or size > best[0]):
@@ -370,7 +371,8 @@ def search_section(tasks: list[Task], args: argparse.Namespace, journal: Journal
                     journal.add({"kind": "search", "task": original.name, "workflow": workflow, "budget": args.budget,
                                  "status": "declined"})
                 continue
-            task, _, space = prepared
+            task, _, space_list = prepared
+            space = len(space_list)
             for workflow in missing:
                 row = run_workflow(task, workflow, args, evaluator, args.devices, args.budget,
                                    args.out / "runs" / "search" / workflow / task.name)
@@ -503,6 +505,7 @@ def main(argv: list[str] | None = None) -> None:
         print((args.out / "summary.md").read_text() if write_summary(args, journal) else "", end="")
         return
     clock = Clock(args.deadline_s, args.prior_eval_s)
+    builtin_search.SPACE_CACHE = {}  # every run on a task reuses one tracing of its Model
     _, loaded = load_suite(str(args.kb), problems=args.problems)
     order = [int(p) for p in args.problems.split(",") if p.strip().isdigit()]
     tasks = sorted(loaded, key=lambda t: order.index(int(t.name.split("_", 1)[0])) if t.name.split("_", 1)[0].isdigit()

@@ -6,13 +6,32 @@ its grid up to --max-candidates; the fastest verified candidate wins.
 
 from __future__ import annotations
 
-from akg_agents.tasks.isolated import generate_isolated
+from akg_agents.records import Candidate, Task
+from akg_agents.tasks import isolated
 from akg_agents.workflows.base import RunContext, evaluate_all
+
+# Opt-in memo of the generator's answers, for a process that runs several workflows on the same
+# task (a benchmark comparing them): None (the default) traces every time. Keyed by the task's
+# digest, the DSL, the count and the thread setting; a declined task is not kept.
+SPACE_CACHE: dict[tuple[str, str, int, int], list[Candidate]] | None = None
+SPACE_CACHE_LIMIT = 32
+
+
+def builtin_space(task: Task, dsl: str, count: int, threads: int) -> list[Candidate]:
+    """The built-in generator's candidates, traced in a child process (never in the CLI's own)."""
+    key = (task.digest, dsl, count, threads)
+    if SPACE_CACHE is not None and key in SPACE_CACHE:
+        return list(SPACE_CACHE[key])
+    made = isolated.generate_isolated(task, dsl, count, threads)
+    if SPACE_CACHE is not None:
+        if len(SPACE_CACHE) >= SPACE_CACHE_LIMIT:
+            SPACE_CACHE.pop(next(iter(SPACE_CACHE)))
+        SPACE_CACHE[key] = list(made)
+    return made
 
 
 async def run(ctx: RunContext, profile: bool = True) -> None:
-    # The task's code is traced in a child process, never in the CLI's own.
-    candidates = generate_isolated(ctx.task, ctx.config.dsl, ctx.config.max_candidates, ctx.config.threads)
+    candidates = builtin_space(ctx.task, ctx.config.dsl, ctx.config.max_candidates, ctx.config.threads)
     ctx.store.event("generated", agent="builtin", count=len(candidates), note=candidates[0].note)
     ctx.reporter.info(f"built-in generator: {len(candidates)} candidate(s), {candidates[0].note}")
     if len(candidates) < ctx.config.max_candidates:

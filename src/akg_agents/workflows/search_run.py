@@ -33,10 +33,10 @@ async def run_search(ctx: RunContext, make_strategy: StrategyFactory, prefix: st
         _start_from_known(ctx, db, search.known_seeds)
         budget = Budget(ctx.config.max_candidates, search.max_wall_s, search.max_tokens)
         if ctx.config.model == "builtin":
-            from akg_agents.tasks.isolated import generate_isolated
+            from akg_agents.workflows.builtin_search import builtin_space
             from akg_agents.workflows.makers import BuiltinMaker
 
-            space = generate_isolated(ctx.task, ctx.config.dsl, SPACE_LIMIT, ctx.config.threads)
+            space = builtin_space(ctx.task, ctx.config.dsl, SPACE_LIMIT, ctx.config.threads)
             ctx.store.event("search_space", agent="builtin", size=len(space), note=space[0].note)
             ctx.reporter.info(f"built-in search space: {len(space)} distinct candidate(s); {space[0].note}")
             maker: Maker = BuiltinMaker(space, db, search.seed)
