@@ -2,7 +2,9 @@
 
 One SQLite file per (task source, backend, arch, DSL, precision, threads), beside the run
 directories (`<log_dir>/kernels/`), so every later run on the same task and target reads what the
-earlier ones learned and starts from the best known kernels.
+earlier ones learned and starts from the best known kernels. evolve and adaptive_search write it
+as they search; default, coder_only and kernelgen_only record every candidate they evaluate too
+(workflows/base.py: record_in_kernel_db), with the parent they were fixed or improved from.
 
     kernels(key PRIMARY KEY)   normalized-source digest: the same code reformatted is one kernel
       run, candidate_id        which run made it, under which id there
@@ -178,6 +180,12 @@ class KernelDB:
             return None
         row = self._conn.execute("SELECT * FROM kernels WHERE params_key=? ORDER BY created_at LIMIT 1",
                                  (params_key(params),)).fetchone()
+        return _entry(row) if row else None
+
+    def by_candidate(self, run: str, candidate_id: str) -> Entry | None:
+        """The kernel a run recorded under one of its candidate ids (a parent named by id)."""
+        row = self._conn.execute("SELECT * FROM kernels WHERE run=? AND candidate_id=? ORDER BY created_at LIMIT 1",
+                                 (run, candidate_id)).fetchone()
         return _entry(row) if row else None
 
     def result(self, key: str) -> EvalResult | None:

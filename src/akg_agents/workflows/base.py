@@ -14,6 +14,7 @@ from typing import Protocol
 from akg_agents.config.settings import Settings, load_settings
 from akg_agents.records import Candidate, EvalResult, RunConfig, Task
 from akg_agents.runtime.evaluator import Evaluator
+from akg_agents.store.kernel_db import KernelDB
 from akg_agents.store.rundir import RunStore
 
 
@@ -56,6 +57,9 @@ class RunContext:
     # The run's settings tree (saved with the run; a resumed run gets the saved one back). None:
     # read them now (tests that build a context by hand).
     settings: Settings | None = None
+    # The fixed-pipeline workflows record what evaluate_one evaluates here (the search workflows
+    # write their own rows, with islands and lineage, and leave this None).
+    kernel_db: KernelDB | None = None
 
     def resolved_settings(self) -> Settings:
         if self.settings is None:
@@ -67,14 +71,31 @@ async def evaluate_one(ctx: RunContext, candidate: Candidate, profile: bool) -> 
     """Evaluate unless this exact code was evaluated before (resume); always recorded once."""
     known = ctx.store.known_result(candidate)
     if known is not None and (known.profile is not None or not profile or not known.ok):
+        record_in_kernel_db(ctx, candidate, known)  # killed after the run's record, before the database's
         ctx.reporter.candidate_done(candidate, known, resumed=True)
         return known
     ctx.store.save_candidate(candidate)
     ctx.reporter.candidate_started(candidate)
     result = await ctx.evaluator.evaluate(ctx.task, candidate, profile)
     ctx.store.record(candidate, result)
+    record_in_kernel_db(ctx, candidate, result)
     ctx.reporter.candidate_done(candidate, result, resumed=False)
     return result
+
+
+def record_in_kernel_db(ctx: RunContext, candidate: Candidate, result: EvalResult) -> None:
+    """The candidate and its result as a kernel-database row (verdict, timings, parameters,
+    normalized-source key, parent), so that a later evolve or adaptive_search run on the same task
+    and target starts from it and never evaluates it again. A kernel the database already holds
+    (same normalized source, from this run or an earlier one) keeps its first measurement."""
+    db = ctx.kernel_db
+    if db is None:
+        return
+    run = str(ctx.store.root.resolve())
+    parent = db.by_candidate(run, candidate.parent_id) if candidate.parent_id else None
+    entry = db.propose(candidate, run, (parent.key,) if parent else ())
+    if entry.state == "pending" and entry.run == run and entry.candidate_id == candidate.id:
+        db.record(entry.key, result)
 
 
 async def evaluate_all(ctx: RunContext, candidates: list[Candidate], profile: bool) -> list[EvalResult]:

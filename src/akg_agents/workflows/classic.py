@@ -6,6 +6,9 @@
 
 With `--model builtin` there is no model to design or fix: the built-in generator's variants are
 verified (and profiled when the workflow profiles).
+
+Every candidate evaluated is also recorded in the kernel database of the task and target (the one
+evolve and adaptive_search use), so a later search starts from these kernels.
 """
 
 from __future__ import annotations
@@ -18,11 +21,18 @@ from akg_agents.workflows.base import RunContext
 
 def pipeline(design: bool, profile: bool) -> Callable[[RunContext], Awaitable[None]]:
     async def run(ctx: RunContext) -> None:
-        if ctx.config.model == "builtin":
-            await builtin_search.run(ctx, profile=profile)
-            return
-        from akg_agents.workflows.llm_loop import run_llm  # the LLM path (agents) is imported lazily
+        from akg_agents.workflows.search_run import open_kernel_db
 
-        await run_llm(ctx, design=design, profile=profile)
+        ctx.kernel_db = open_kernel_db(ctx)
+        try:
+            if ctx.config.model == "builtin":
+                await builtin_search.run(ctx, profile=profile)
+                return
+            from akg_agents.workflows.llm_loop import run_llm  # the LLM path (agents) is imported lazily
+
+            await run_llm(ctx, design=design, profile=profile)
+        finally:
+            ctx.kernel_db.close()
+            ctx.kernel_db = None
 
     return run
