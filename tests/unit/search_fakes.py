@@ -24,7 +24,7 @@ BLOCKS = (256, 1024, 4096, 16384)
 UNROLLS = (0, 1, 2, 4)
 
 
-def speed(params: dict[str, int]) -> float:
+def speed(params: dict[str, float]) -> float:
     """Best at block 4096, unroll 4; unroll 0 with block 256 does not compile (a failure to learn from).
     Code without parameters (an LLM's) runs at 1x."""
     if "block" not in params:
