@@ -30,7 +30,10 @@ search      For each task: default, evolve and adaptive_search, each its own run
             timings computed once) and the three runs share it; their order rotates from task to
             task. A run's best speedup is the one its finalists' race measured (re-timed side by
             side against eager). The geomean ratio vs default is over the tasks where all three
-            verified a kernel.
+            verified a kernel. Then (--retime R, default 3) the three best kernels of the task are
+            re-timed together R times in one race each (same fresh inputs, order rotated), which
+            compares the workflows without the noise between their separate runs; the summary
+            gives both, and the parameter values each workflow evaluated.
 
 Robustness: every measurement (task preparation included) is appended to OUT/measurements.jsonl as
 it finishes, and the summary (OUT/summary.md, OUT/summary.json) is rewritten after each one, so a
@@ -60,7 +63,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from search_workflows import geomean, result_row, summarize  # noqa: E402
+from search_workflows import geomean, result_row, retime, summarize, summarize_retimed  # noqa: E402
 
 from akg_agents.bench.suite import load_suite  # noqa: E402
 from akg_agents.builtin.lower import NotCovered  # noqa: E402
@@ -230,6 +233,7 @@ def run_workflow(task: Task, workflow: str, args: argparse.Namespace, evaluator:
                 "wall_s": round(time.monotonic() - started, 1), "run_dir": str(store.root)}
     row = result_row(store.root, task.name, workflow, time.monotonic() - started)
     row.update(search_window(store.root))
+    row["explored"] = [c.params for c, _ in RunStore.open(store.root).results.values() if c.params]
     return row
 
 
@@ -356,7 +360,8 @@ def search_section(tasks: list[Task], args: argparse.Namespace, journal: Journal
             if not missing:
                 continue
             prepared_known = journal.find("prep", task=original.name, digest=original.digest) is not None
-            estimate = (0 if prepared_known else clock.prep_s[-1]) + len(missing) * clock.run_estimate(args.budget, width)
+            estimate = ((0 if prepared_known else clock.prep_s[-1]) + len(missing) * clock.run_estimate(args.budget, width)
+                        + args.retime * clock.per_eval())
             if clock.left() < estimate:
                 journal.add({"kind": "skipped", "what": f"search {original.name}", "left_s": round(clock.left(), 1),
                              "estimate_s": round(estimate, 1)})
@@ -387,8 +392,29 @@ def search_section(tasks: list[Task], args: argparse.Namespace, journal: Journal
                       f"{(row.get('speedup') or 0):6.3f}x  {row.get('candidates', 0)} evaluated of a space of "
                       f"{space}, {row.get('wall_s')} s", flush=True)
                 write_summary(args, journal)
+            retime_task(original, task, args, evaluator, journal, clock)
     finally:
         evaluator.close()
+
+
+def retime_task(original: Task, task: Task, args: argparse.Namespace, evaluator: Evaluator, journal: Journal,
+                clock: Clock) -> None:
+    """The workflows' best kernels of this task re-timed side by side (--retime races, rotated)."""
+    if not args.retime or journal.find("retime", task=original.name, budget=args.budget):
+        return
+    runs = {r["workflow"]: r for r in journal.rows if r.get("kind") == "search" and r.get("task") == original.name
+            and r.get("budget") == args.budget}
+    estimate = args.retime * 3 * clock.per_eval() / 2
+    if clock.left() < estimate:
+        journal.add({"kind": "skipped", "what": f"retime {original.name}", "left_s": round(clock.left(), 1),
+                     "estimate_s": round(estimate, 1)})
+        return
+    record = retime(task, runs, args.retime, evaluator)
+    record.update({"kind": "retime", "task": original.name, "budget": args.budget})
+    journal.add(record)
+    print(f"retime {original.name}: " + ", ".join(f"{w} {m:.3f}x" for w, m in record.get("median", {}).items())
+          + f" ({record.get('kernels', 0)} distinct kernel(s), {args.retime} races)", flush=True)
+    write_summary(args, journal)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,6 +437,10 @@ def write_summary(args: argparse.Namespace, journal: Journal) -> dict[str, Any]:
                          + (f", declined: {prep['declined']}" if prep.get("declined") else ""))
         lines.append("")
         data["search"] = search
+        retimed = [r for r in journal.rows if r.get("kind") == "retime" and r.get("budget") == args.budget]
+        if retimed:
+            more, data["retimed"] = summarize_retimed(retimed, rows, tuple(args.workflows))
+            lines += [more]
         data["search_rows"] = [{k: r.get(k) for k in ("task", "workflow", "status", "speedup", "candidates", "passed",
                                                       "space", "wall_s", "evals_per_s", "reason")} for r in rows]
     through = [r for r in journal.rows if r.get("kind") == "throughput"]
@@ -465,6 +495,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--devices", default="0,1", help="GPU numbers for the search section; throughput uses 1 and 2 of them")
     parser.add_argument("--budget", type=int, default=6, help="--max-candidates of every search-section run")
     parser.add_argument("--workflows", default=",".join(WORKFLOWS))
+    parser.add_argument("--retime", type=int, default=3,
+                        help="races re-timing a task's three best kernels side by side after its runs (0: off)")
     parser.add_argument("--throughput-budget", type=int, default=10)
     parser.add_argument("--throughput-problem", type=int, default=23,
                         help="0: the selected task with the largest built-in search space (asks the generator)")

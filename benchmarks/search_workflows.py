@@ -6,11 +6,22 @@ log folder, so its own kernel database: no workflow profits from another's evalu
 from task to task, so a change in machine load hits every workflow alike. The best speedup of a
 run is the one its finalists' race measured (re-timed side by side against eager).
 
+The task is prepared once (sizes scaled to --scale-budget-ms, references, eager timing) and the
+three runs share it: before 2026-11-30 07:20 every run scaled the task itself, and the noisy eager
+timing could give the workflows different sizes.
+
+--retime R: after a task's runs, the best kernel of each workflow is re-timed R times side by side
+in one race (all of them and eager on the same fresh inputs, in one process, the order rotated
+from race to race), so load changes between the runs no longer decide which workflow "won". The
+summary then also gives the medians of those races and their geometric-mean ratios, and which
+parameter values each workflow evaluated.
+
 Prints a per-task table and the geometric-mean speedups side by side (over the tasks where every
 workflow verified a kernel), and writes results.jsonl (one line per run, appended as runs finish,
-so an interrupted benchmark continues where it stopped), summary.md and summary.json.
+so an interrupted benchmark continues where it stopped), prep.jsonl (each task's sizes),
+retime.jsonl, summary.md and summary.json.
 
-    python benchmarks/search_workflows.py --budget 6 --out benchmarks/results/search
+    python benchmarks/search_workflows.py --budget 6 --retime 5 --out benchmarks/results/search
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -27,23 +39,81 @@ from akg_agents.bench.collect import task_result
 from akg_agents.bench.suite import load_suite
 from akg_agents.config.settings import load_settings
 from akg_agents.errors import TaskError
-from akg_agents.records import RunConfig, Task
-from akg_agents.workflows.runner import execute, make_evaluator
+from akg_agents.records import Candidate, RunConfig, Task
+from akg_agents.runtime.evaluator import Evaluator
+from akg_agents.store.rundir import RunStore
+from akg_agents.store.saved_settings import save_settings
+from akg_agents.tasks.scale import with_sizes
+from akg_agents.workflows import builtin_search
+from akg_agents.workflows.base import SilentReporter
+from akg_agents.workflows.runner import execute, make_evaluator, prepare_task
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ("default", "evolve", "adaptive_search")
 
 
 def run_one(task: Task, workflow: str, args: argparse.Namespace, evaluator: Any) -> dict[str, Any]:
+    """One run on a prepared task (scaled already): its own log folder, so its own kernel database."""
     config = RunConfig("torch", "cpu", os.uname().machine, "cpp", workflow, "builtin", max_candidates=args.budget,
                        threads=args.threads, scale_budget_ms=args.scale_budget_ms)
     settings = load_settings("cpp", {"log_dir": str(args.out / "runs" / workflow / task.name)})
+    store = RunStore.create(settings.log_dir, config, task)
+    save_settings(store.root, settings)
     started = time.monotonic()
     try:
-        outcome = execute(task, config, settings, evaluator=evaluator)
+        execute(task, config, settings, store=store, evaluator=evaluator)
     except TaskError as error:
         return {"task": task.name, "workflow": workflow, "status": "error", "reason": str(error)[:200]}
-    return result_row(outcome.store.root, task.name, workflow, time.monotonic() - started)
+    row = result_row(store.root, task.name, workflow, time.monotonic() - started)
+    row["explored"] = [c.params for c, _ in RunStore.open(store.root).results.values() if c.params]
+    return row
+
+
+def prepare(task: Task, args: argparse.Namespace, evaluator: Evaluator, prep_file: Path) -> Task:
+    """The task at the sizes every workflow's run uses: scaled once, the sizes kept in prep.jsonl."""
+    known = [json.loads(line) for line in prep_file.read_text().splitlines()] if prep_file.exists() else []
+    sizes = next((p["sizes"] for p in known if p["task"] == task.name and p["digest"] == task.digest), None)
+    if sizes is not None:
+        return with_sizes(task, sizes) if sizes else task
+    probe = RunConfig("torch", "cpu", os.uname().machine, "cpp", "default", "builtin", threads=args.threads,
+                      scale_budget_ms=args.scale_budget_ms)
+    scaled, info = prepare_task(task, probe, evaluator, SilentReporter())
+    with open(prep_file, "a") as handle:
+        handle.write(json.dumps({"task": task.name, "digest": task.digest, "sizes": dict(scaled.sizes),
+                                 "eager_ms": info.eager_ms}) + "\n")
+    return scaled
+
+
+def retime(task: Task, runs: dict[str, dict[str, Any]], rounds: int, evaluator: Evaluator) -> dict[str, Any]:
+    """Each workflow's best kernel and eager, re-timed side by side `rounds` times in one process
+    (the order rotated every race); a kernel two workflows share is timed once and counts for both."""
+    kernels: dict[str, Candidate] = {}  # candidate digest -> candidate
+    owner: dict[str, str] = {}  # workflow -> digest of its best kernel
+    names: dict[str, str] = {}  # workflow -> its best kernel's id in its own run
+    for workflow, row in runs.items():
+        best = RunStore.open(row["run_dir"]).best() if row.get("run_dir") and row.get("speedup") else None
+        if best is not None:
+            kernels.setdefault(best[0].digest, best[0])
+            owner[workflow], names[workflow] = best[0].digest, best[0].id
+    if not kernels:
+        return {"task": task.name, "status": "no kernel"}
+    order = list(kernels)
+    speedups: dict[str, list[float]] = {d: [] for d in order}
+    messages = []
+    for race in range(rounds):
+        shift = race % len(order)
+        lineup = order[shift:] + order[:shift]
+        outcome = evaluator.race(task, [kernels[d] for d in lineup])
+        if not outcome.timings:
+            messages.append(outcome.message[:200])
+            continue
+        for digest, profile in zip(lineup, outcome.timings, strict=True):
+            speedups[digest].append(profile.speedup)
+    medians = {w: statistics.median(speedups[d]) for w, d in owner.items() if speedups[d]}
+    return {"task": task.name, "status": "ok" if medians else "failed", "rounds": rounds, "kernels": len(order),
+            "best_of": names, "same_as": {w: kernels[d].id for w, d in owner.items()},
+            "speedups": {w: [round(x, 4) for x in speedups[d]] for w, d in owner.items()},
+            "median": medians, "messages": messages}
 
 
 def result_row(run_dir: Path, name: str, workflow: str, wall_s: float) -> dict[str, Any]:
@@ -111,25 +181,80 @@ def noise_floor(by_task: dict[str, dict[str, dict[str, Any]]], workflows: tuple[
 
 
 def run_all(tasks: list[Task], workflows: tuple[str, ...], args: argparse.Namespace, rows: list[dict[str, Any]],
-            results_file: Path) -> None:
+            results_file: Path, retimed: list[dict[str, Any]]) -> None:
     """Every (task, workflow) run not in results.jsonl yet; one warm evaluator for all of them."""
     done = {(r["task"], r["workflow"]) for r in rows}
     probe = RunConfig("torch", "cpu", os.uname().machine, "cpp", "default", "builtin", threads=args.threads)
     evaluator = make_evaluator(probe, load_settings("cpp"))
+    builtin_search.SPACE_CACHE = {}  # the three runs of a task trace its Model once per count
     try:
-        for index, task in enumerate(tasks):
+        for index, original in enumerate(tasks):
             order = workflows[index % len(workflows):] + workflows[: index % len(workflows)]
-            for workflow in order:
-                if (task.name, workflow) in done:
-                    continue
+            missing = [w for w in order if (original.name, w) not in done]
+            if not missing and (not args.retime or any(r["task"] == original.name for r in retimed)):
+                continue
+            try:
+                task = prepare(original, args, evaluator, args.out / "prep.jsonl")
+            except TaskError as error:
+                print(f"{original.name:22s} not prepared: {error}", flush=True)
+                continue
+            for workflow in missing:
                 row = run_one(task, workflow, args, evaluator)
+                row["task"] = original.name
                 rows.append(row)
                 with open(results_file, "a") as handle:
                     handle.write(json.dumps(row) + "\n")
-                print(f"{task.name:22s} {workflow:16s} {row['status']:10s} "
+                print(f"{original.name:22s} {workflow:16s} {row['status']:10s} "
                       f"{(row.get('speedup') or 0):6.2f}x  {row.get('candidates', 0)} evaluated", flush=True)
+            if args.retime and not any(r["task"] == original.name for r in retimed):
+                runs = {r["workflow"]: r for r in rows if r["task"] == original.name}
+                record = retime(task, runs, args.retime, evaluator)
+                record["task"] = original.name
+                retimed.append(record)
+                with open(args.out / "retime.jsonl", "a") as handle:
+                    handle.write(json.dumps(record) + "\n")
+                print(f"{original.name:22s} re-timed side by side: "
+                      + ", ".join(f"{w} {m:.2f}x" for w, m in record.get("median", {}).items()), flush=True)
     finally:
         evaluator.close()
+
+
+def summarize_retimed(retimed: list[dict[str, Any]], rows: list[dict[str, Any]],
+                      workflows: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    lines = ["## Each workflow's best kernel re-timed side by side (median of the races)", "",
+             f"| task | {' | '.join(workflows)} | kernels raced | races |", "|---|" + "---|" * (len(workflows) + 2)]
+    common: dict[str, list[float]] = {w: [] for w in workflows}
+    for record in retimed:
+        medians = record.get("median", {})
+        cells = [f"{medians[w]:.2f}x ({record['best_of'][w]})" if w in medians else "-" for w in workflows]
+        lines.append(f"| {record['task']} | {' | '.join(cells)} | {record.get('kernels', 0)} | "
+                     f"{len(next(iter(record.get('speedups', {}).values()), []))} |")
+        if all(w in medians for w in workflows):
+            for w in workflows:
+                common[w].append(medians[w])
+    means = {w: geomean(v) for w, v in common.items()}
+    count = len(common[workflows[0]])
+    base = means.get("default")
+    lines += ["", f"Geometric mean over the {count} task(s) where every workflow has a kernel:", ""]
+    ratios: dict[str, float] = {}
+    for w in workflows:
+        mean = means[w]
+        if mean is not None and base and w != "default":
+            ratios[w] = mean / base
+        lines.append(f"- {w}: {mean:.3f}x" + (f" ({ratios[w]:.3f}x the default's)" if w in ratios else "")
+                     if mean is not None else f"- {w}: -")
+    lines += ["", "## Parameter values each workflow evaluated", ""]
+    for task in dict.fromkeys(r["task"] for r in rows):
+        for w in workflows:
+            run = next((r for r in rows if r["task"] == task and r["workflow"] == w), None)
+            if run and run.get("explored"):
+                values: dict[str, set[str]] = {}
+                for params in run["explored"]:
+                    for name, value in params.items():
+                        values.setdefault(name, set()).add(str(value))
+                text = "; ".join(f"{n} {{{', '.join(sorted(v))}}}" for n, v in sorted(values.items()) if len(v) > 1 or n != "threads")
+                lines.append(f"- {task} {w}: {text}")
+    return "\n".join(lines) + "\n", {"tasks": count, "geomean": means, "ratio_vs_default": ratios}
 
 
 def main() -> None:
@@ -141,6 +266,7 @@ def main() -> None:
     parser.add_argument("--scale-budget-ms", type=float, default=5.0)
     parser.add_argument("--workflows", default=",".join(WORKFLOWS))
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "search")
+    parser.add_argument("--retime", type=int, default=0, help="races re-timing the workflows' best kernels together")
     parser.add_argument("--summarize-only", action="store_true", help="only rewrite the summary from results.jsonl")
     args = parser.parse_args()
     workflows = tuple(args.workflows.split(","))
@@ -148,9 +274,14 @@ def main() -> None:
     _, tasks = load_suite(args.suite, problems=args.problems)
     results_file = args.out / "results.jsonl"
     rows = [json.loads(line) for line in results_file.read_text().splitlines()] if results_file.exists() else []
+    retime_file = args.out / "retime.jsonl"
+    retimed = [json.loads(line) for line in retime_file.read_text().splitlines()] if retime_file.exists() else []
     if not args.summarize_only:
-        run_all(tasks, workflows, args, rows, results_file)
+        run_all(tasks, workflows, args, rows, results_file, retimed)
     markdown, data = summarize(rows, workflows, args.budget)
+    if retimed:
+        more, data["retimed"] = summarize_retimed(retimed, rows, workflows)
+        markdown += "\n" + more
     (args.out / "summary.md").write_text(f"# Search workflows, built-in generator, suite {args.suite}\n\n{markdown}")
     (args.out / "summary.json").write_text(json.dumps(data, indent=2))
     print(markdown)
