@@ -4,7 +4,7 @@ The command for a 2 x H200 machine, from the repository root (KernelBench level-
 .kb/KernelBench/level1: with the device `run` tool, carry [".kb/KernelBench/level1"]; about 170 s;
 nothing is fetched from the network; results land in $OUT/search_gpu):
 
-    PYTHONPATH=src timeout -s INT 200 python benchmarks/search_gpu.py --kb .kb/KernelBench/level1 \
+    PYTHONPATH=src timeout -s INT -k 20 200 python benchmarks/search_gpu.py --kb .kb/KernelBench/level1 \
         --problems 23,47,8,36 --dsl triton_cuda --backend cuda --arch h200 --model builtin \
         --devices 0,1 --budget 6 --throughput-budget 10 --deadline-s 165 --out $OUT/search_gpu
 

@@ -32,6 +32,7 @@ import math
 import os
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,9 @@ def retime(task: Task, runs: dict[str, dict[str, Any]], rounds: int, evaluator: 
             owner[workflow], names[workflow] = best[0].digest, best[0].id
     if not kernels:
         return {"task": task.name, "status": "no kernel"}
+    if "default" in owner:  # a second copy of the default's kernel: how far apart the same code times
+        kernels["control"] = replace(kernels[owner["default"]], id="control")
+        owner["control"], names["control"] = "control", "control"
     order = list(kernels)
     speedups: dict[str, list[float]] = {d: [] for d in order}
     messages = []
@@ -243,6 +247,21 @@ def summarize_retimed(retimed: list[dict[str, Any]], rows: list[dict[str, Any]],
             ratios[w] = mean / base
         lines.append(f"- {w}: {mean:.3f}x" + (f" ({ratios[w]:.3f}x the default's)" if w in ratios else "")
                      if mean is not None else f"- {w}: -")
+    paired = paired_ratios(retimed, workflows)
+    if paired:
+        lines += ["", "Paired: in every race, the workflow's kernel speedup divided by the default's kernel speedup "
+                  "(same race, same moment); per task the median over the races, then the geometric mean over tasks:",
+                  "", f"| task | {' | '.join(w for w in (*workflows, 'control') if w != 'default')} |",
+                  "|---|" + "---|" * len(workflows)]
+        for task, per in paired["tasks"].items():
+            cells = [f"{per[w]:.3f}" if w in per else "-" for w in (*workflows, "control") if w != "default"]
+            lines.append(f"| {task} | {' | '.join(cells)} |")
+        lines += [""] + [f"- {w}: {v:.3f}x the default's (paired, over {paired['count'][w]} task(s))"
+                         for w, v in paired["geomean"].items()]
+        if "control" in paired["geomean"]:
+            lines += ["", "control: the default's own kernel raced a second time under another name; its paired "
+                      "ratio is what the same code measures against itself (1.000 is no noise); per task the spread "
+                      "of the races is in retime.jsonl."]
     lines += ["", "## Parameter values each workflow evaluated", ""]
     for task in dict.fromkeys(r["task"] for r in rows):
         for w in workflows:
@@ -254,7 +273,29 @@ def summarize_retimed(retimed: list[dict[str, Any]], rows: list[dict[str, Any]],
                         values.setdefault(name, set()).add(str(value))
                 text = "; ".join(f"{n} {{{', '.join(sorted(v))}}}" for n, v in sorted(values.items()) if len(v) > 1 or n != "threads")
                 lines.append(f"- {task} {w}: {text}")
-    return "\n".join(lines) + "\n", {"tasks": count, "geomean": means, "ratio_vs_default": ratios}
+    return "\n".join(lines) + "\n", {"tasks": count, "geomean": means, "ratio_vs_default": ratios,
+                                     "paired": paired}
+
+
+def paired_ratios(retimed: list[dict[str, Any]], workflows: tuple[str, ...]) -> dict[str, Any]:
+    """Per task and workflow, the median over races of (its kernel's speedup / the default's)."""
+    tasks: dict[str, dict[str, float]] = {}
+    for record in retimed:
+        speedups = record.get("speedups", {})
+        base = speedups.get("default", [])
+        per = {}
+        for w in (*workflows, "control"):
+            mine = speedups.get(w, [])
+            if w != "default" and base and len(mine) == len(base):
+                per[w] = statistics.median(m / b for m, b in zip(mine, base, strict=True))
+        if per:
+            tasks[record["task"]] = per
+    if not tasks:
+        return {}
+    others = [w for w in (*workflows, "control") if w != "default"]
+    values = {w: [per[w] for per in tasks.values() if w in per] for w in others}
+    return {"tasks": tasks, "geomean": {w: geomean(v) for w, v in values.items() if v},
+            "count": {w: len(v) for w, v in values.items()}}
 
 
 def main() -> None:
