@@ -85,3 +85,17 @@ def test_the_summary_gives_the_ratio_vs_default_and_the_throughput_ratio(tmp_pat
     assert data["search"]["ratio_vs_default"]["evolve"] == pytest.approx(1.5**0.5)
     assert data["throughput"]["ratio"] == pytest.approx(1.8)
     assert "1.800x" in (tmp_path / "summary.md").read_text()
+
+
+def test_paired_ratios_divide_within_each_race_and_report_the_control(bench) -> None:  # type: ignore[no-untyped-def]
+    from search_workflows import paired_ratios
+
+    retimed = [{"task": "a", "speedups": {"default": [1.0, 2.0, 4.0], "evolve": [1.5, 2.0, 8.0],
+                                          "control": [1.0, 2.2, 4.0]}},
+               {"task": "b", "speedups": {"default": [1.0], "evolve": [0.5]}}]
+    paired = paired_ratios(retimed, bench.WORKFLOWS)
+    # Race by race the load moved speedups 4x; the ratios within the races did not: 1.5, 1.0, 2.0.
+    assert paired["tasks"]["a"] == {"evolve": 1.5, "control": 1.0}
+    assert paired["geomean"]["evolve"] == pytest.approx((1.5 * 0.5) ** 0.5)
+    assert paired["count"] == {"evolve": 2, "adaptive_search": 0, "control": 1}
+    assert "adaptive_search" not in paired["geomean"]
