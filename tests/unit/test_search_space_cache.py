@@ -19,7 +19,7 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 def test_the_space_is_traced_once_per_key_only_when_the_memo_is_on(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, int]] = []
 
-    def fake(task: Task, dsl: str, count: int, threads: int = 0) -> list[Candidate]:
+    def fake(task: Task, dsl: str, count: int, threads: int = 0, precision: str = "fp32") -> list[Candidate]:
         calls.append((task.name, count))
         return [Candidate(id=f"b{i}", dsl=dsl, code=f"K = {i}\n", agent="builtin") for i in range(count)]
 

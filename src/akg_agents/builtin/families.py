@@ -15,8 +15,11 @@ def layer_candidates(task: Task, dsl: str, count: int, threads: int = 0) -> list
     numbers = number_positions(inputs)
     if numbers is not None:  # forward(A, s: float): generated with s as a 0-d tensor
         from akg_agents.builtin.generator import generate
+        from akg_agents.builtin.precision import PRECISIONS, current_precision
 
-        return number_input_candidates(generate(as_tensor_task(task), dsl, count, threads), numbers)
+        precision = current_precision()
+        dtype = str(PRECISIONS[precision]).removeprefix("torch.")
+        return number_input_candidates(generate(as_tensor_task(task), dsl, count, threads, precision), numbers, dtype)
     layer = find_layer_task(module, inputs)
     if layer is None:
         return None

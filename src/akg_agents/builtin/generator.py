@@ -23,6 +23,7 @@ import torch
 from akg_agents.builtin.cpp_codegen import CppParams, cpp_forward, generate_cpp
 from akg_agents.builtin.ir import InputSpec, RowProgram
 from akg_agents.builtin.lower import NotCovered, lower_model
+from akg_agents.builtin.precision import check_precision, traced_inputs, traced_model, tracing_precision
 from akg_agents.builtin.rowwrap import HELPERS, constants_of, init_guard
 from akg_agents.records import Candidate, Task
 
@@ -35,8 +36,8 @@ def trace_program(task: Task) -> RowProgram:
     exec(compile(task.source, f"<task {task.name}>", "exec"), module.__dict__)
     torch.manual_seed(0)
     init = list(module.get_init_inputs())
-    model = module.Model(*init).eval()
-    inputs = list(module.get_inputs())
+    model = traced_model(module.Model(*init).eval())
+    inputs = traced_inputs(list(module.get_inputs()))
     program = lower_model(model, inputs)
     program.constants = constants_of(model)  # the kernel bakes in constants that came from these
     return program
@@ -196,8 +197,16 @@ CODEGENS: dict[str, str] = {
 }
 
 
-def generate(task: Task, dsl: str, count: int, threads: int = 0) -> list[Candidate]:
-    """Up to `count` candidates; raises NotCovered with a plain reason when the task is out of scope."""
+def generate(task: Task, dsl: str, count: int, threads: int = 0, precision: str = "fp32") -> list[Candidate]:
+    """Up to `count` candidates; raises NotCovered with a plain reason when the task is out of scope.
+    `precision`: KernelBench's option the task will be verified in (fp32, fp16, bf16): the task is
+    traced with its floating inputs and parameters cast to it, as the verifier runs it, so the
+    kernels are specialized and guarded for that dtype (builtin/precision.py)."""
+    with tracing_precision(check_precision(precision)):
+        return _generate(task, dsl, count, threads)
+
+
+def _generate(task: Task, dsl: str, count: int, threads: int) -> list[Candidate]:
     target = CODEGENS.get(dsl)
     if target is None:  # a DSL plugin may bring its own (triton_ascend adapts the Triton generator)
         from akg_agents.dsl import get_plugin

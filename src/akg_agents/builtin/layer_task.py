@@ -19,6 +19,7 @@ from torch import nn
 
 from akg_agents.builtin.generator import EMBEDDED_MODEL, embedded_task_source, future_imports
 from akg_agents.builtin.lower import NotCovered
+from akg_agents.builtin.precision import traced_inputs, traced_model
 from akg_agents.records import Task
 
 POOLS: dict[type, tuple[str, int]] = {
@@ -46,14 +47,14 @@ def task_inputs(task: Task) -> tuple[types.ModuleType, list[Any]]:
     """The task's module, executed, and one get_inputs() (made once for every check here)."""
     module = types.ModuleType("akg_builtin_task")
     exec(compile(task.source, f"<task {task.name}>", "exec"), module.__dict__)
-    return module, list(module.get_inputs())
+    return module, traced_inputs(list(module.get_inputs()))
 
 
 def find_layer_task(module: types.ModuleType, inputs: list[Any]) -> LayerTask | None:
     """The layer when forward is exactly one pooling / convolution module applied to its single
     tensor input; None otherwise (other generators decide)."""
     torch.manual_seed(0)
-    model = module.Model(*module.get_init_inputs()).eval()
+    model = traced_model(module.Model(*module.get_init_inputs()).eval())
     try:
         traced = torch.fx.symbolic_trace(model)
     except Exception:

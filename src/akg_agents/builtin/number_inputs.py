@@ -39,7 +39,7 @@ def get_inputs():
     return replace(task, source=source)
 
 
-def convert_numbers(code: str, positions: list[int]) -> str:
+def convert_numbers(code: str, positions: list[int], dtype: str = "float32") -> str:
     """Inserts, at the top of ModelNew.forward, `s = torch.full((), float(s), ...)` for the
     arguments at `positions` (on the device of the first tensor argument)."""
     tree = ast.parse(code)
@@ -47,13 +47,15 @@ def convert_numbers(code: str, positions: list[int]) -> str:
     forward = next(n for n in model_new.body if isinstance(n, ast.FunctionDef) and n.name == "forward")
     names = [a.arg for a in forward.args.args[1:]]
     tensor = next(n for i, n in enumerate(names) if i not in positions)
-    lines = [f"        {names[i]} = torch.full((), float({names[i]}), dtype=torch.float32, device={tensor}.device)"
+    lines = [f"        {names[i]} = torch.full((), float({names[i]}), dtype=torch.{dtype}, device={tensor}.device)"
              for i in positions if i < len(names)]
     signature = re.search(r"\n    def forward\(self[^)]*\):\n", code)
     assert signature is not None
     return code[: signature.end()] + "\n".join(lines) + "\n" + code[signature.end():]
 
 
-def number_input_candidates(candidates: list[Candidate], positions: list[int]) -> list[Candidate]:
-    return [replace(c, code=convert_numbers(c.code, positions), note=f"{c.note} (numbers passed as 0-d tensors)")
+def number_input_candidates(candidates: list[Candidate], positions: list[int], dtype: str = "float32") -> list[Candidate]:
+    """`dtype`: the numbers' tensors were traced in that dtype (the precision's; the generator
+    casts every floating input to it), so the kernel is specialized for it."""
+    return [replace(c, code=convert_numbers(c.code, positions, dtype), note=f"{c.note} (numbers passed as 0-d tensors)")
             for c in candidates]

@@ -187,8 +187,10 @@ def trace_poly_program(task: Task, pack: bool = True) -> PolyProgram:
     module = types.ModuleType("akg_builtin_task")
     exec(compile(task.source, f"<task {task.name}>", "exec"), module.__dict__)
     torch.manual_seed(0)
-    model = module.Model(*module.get_init_inputs()).eval()
-    return lower_poly_model(model, list(module.get_inputs()), pack)
+    from akg_agents.builtin.precision import traced_inputs, traced_model
+
+    model = traced_model(module.Model(*module.get_init_inputs()).eval())
+    return lower_poly_model(model, traced_inputs(list(module.get_inputs())), pack)
 
 
 def poly_candidate_code(task: Task, params: dict[str, Any] | PolyParams) -> str:

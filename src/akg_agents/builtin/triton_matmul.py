@@ -32,6 +32,7 @@ from akg_agents.builtin.generator import model_new_source as shared_model_new
 from akg_agents.builtin.lower_matmul import lower_matmul_model
 from akg_agents.builtin.matmul_ir import MatmulProgram
 from akg_agents.builtin.matmul_kernels import gemv_kernel, reduce_kernel, tiled_kernel
+from akg_agents.builtin.precision import traced_inputs, traced_model
 from akg_agents.records import Candidate, Task
 
 TORCH_DTYPE = {"float32": "torch.float32", "float16": "torch.float16", "bfloat16": "torch.bfloat16"}
@@ -61,8 +62,8 @@ def trace_matmul(task: Task) -> MatmulProgram | None:
     module = types.ModuleType("akg_builtin_task")
     exec(compile(task.source, f"<task {task.name}>", "exec"), module.__dict__)
     torch.manual_seed(0)
-    model = module.Model(*module.get_init_inputs()).eval()
-    return lower_matmul_model(model, list(module.get_inputs()))
+    model = traced_model(module.Model(*module.get_init_inputs()).eval())
+    return lower_matmul_model(model, traced_inputs(list(module.get_inputs())))
 
 
 def generate_matmul(program: MatmulProgram, params: MatmulParams) -> str:

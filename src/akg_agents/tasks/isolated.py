@@ -50,11 +50,14 @@ def _run(request: dict[str, Any]) -> dict[str, Any]:
     return reply
 
 
-def generate_isolated(task: Task, dsl: str, count: int, threads: int = 0, meta: bool = True) -> list[Candidate]:
-    """meta=False traces on the task's real inputs only (the meta-device attempt is skipped)."""
+def generate_isolated(task: Task, dsl: str, count: int, threads: int = 0, meta: bool = True,
+                      precision: str = "fp32") -> list[Candidate]:
+    """meta=False traces on the task's real inputs only (the meta-device attempt is skipped);
+    `precision`: the --precision the task is verified in (the generator traces it cast to it)."""
     from akg_agents.builtin.lower import NotCovered
 
-    reply = _run({"job": "generate", "task": to_dict(task), "dsl": dsl, "count": count, "threads": threads, "meta": meta})
+    reply = _run({"job": "generate", "task": to_dict(task), "dsl": dsl, "count": count, "threads": threads, "meta": meta,
+                  "precision": precision})
     if "declined" in reply:
         raise NotCovered(reply["declined"])
     return [from_dict(Candidate, c) for c in reply["candidates"]]
@@ -101,7 +104,7 @@ def _child() -> None:
         from akg_agents.builtin.lower import NotCovered
 
         def candidates() -> list[Candidate]:
-            return generate(task, request["dsl"], request["count"], request["threads"])
+            return generate(task, request["dsl"], request["count"], request["threads"], request.get("precision", "fp32"))
 
         try:
             made = _shapes_only(candidates) if request.get("meta", True) else None

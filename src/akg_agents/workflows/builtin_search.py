@@ -12,17 +12,18 @@ from akg_agents.workflows.base import RunContext, evaluate_all
 
 # Opt-in memo of the generator's answers, for a process that runs several workflows on the same
 # task (a benchmark comparing them): None (the default) traces every time. Keyed by the task's
-# digest, the DSL, the count and the thread setting; a declined task is not kept.
-SPACE_CACHE: dict[tuple[str, str, int, int], list[Candidate]] | None = None
+# digest, the DSL, the count, the thread setting and the precision; a declined task is not kept.
+SPACE_CACHE: dict[tuple[str, str, int, int, str], list[Candidate]] | None = None
 SPACE_CACHE_LIMIT = 32
 
 
-def builtin_space(task: Task, dsl: str, count: int, threads: int) -> list[Candidate]:
-    """The built-in generator's candidates, traced in a child process (never in the CLI's own)."""
-    key = (task.digest, dsl, count, threads)
+def builtin_space(task: Task, dsl: str, count: int, threads: int, precision: str = "fp32") -> list[Candidate]:
+    """The built-in generator's candidates, traced in a child process (never in the CLI's own),
+    for the --precision the task is verified in."""
+    key = (task.digest, dsl, count, threads, precision)
     if SPACE_CACHE is not None and key in SPACE_CACHE:
         return list(SPACE_CACHE[key])
-    made = isolated.generate_isolated(task, dsl, count, threads)
+    made = isolated.generate_isolated(task, dsl, count, threads, precision=precision)
     if SPACE_CACHE is not None:
         if len(SPACE_CACHE) >= SPACE_CACHE_LIMIT:
             SPACE_CACHE.pop(next(iter(SPACE_CACHE)))
@@ -31,7 +32,8 @@ def builtin_space(task: Task, dsl: str, count: int, threads: int) -> list[Candid
 
 
 async def run(ctx: RunContext, profile: bool = True) -> None:
-    candidates = builtin_space(ctx.task, ctx.config.dsl, ctx.config.max_candidates, ctx.config.threads)
+    candidates = builtin_space(ctx.task, ctx.config.dsl, ctx.config.max_candidates, ctx.config.threads,
+                               ctx.config.precision)
     ctx.store.event("generated", agent="builtin", count=len(candidates), note=candidates[0].note)
     ctx.reporter.info(f"built-in generator: {len(candidates)} candidate(s), {candidates[0].note}")
     if len(candidates) < ctx.config.max_candidates:

@@ -36,7 +36,7 @@ async def run_search(ctx: RunContext, make_strategy: StrategyFactory, prefix: st
             from akg_agents.workflows.builtin_search import builtin_space
             from akg_agents.workflows.makers import BuiltinMaker
 
-            space = builtin_space(ctx.task, ctx.config.dsl, SPACE_LIMIT, ctx.config.threads)
+            space = builtin_space(ctx.task, ctx.config.dsl, SPACE_LIMIT, ctx.config.threads, ctx.config.precision)
             ctx.store.event("search_space", agent="builtin", size=len(space), note=space[0].note)
             ctx.reporter.info(f"built-in search space: {len(space)} distinct candidate(s); {space[0].note}")
             maker: Maker = BuiltinMaker(space, db, search.seed)
