@@ -95,3 +95,13 @@ def test_a_task_that_does_not_run_as_given_still_raises() -> None:
 
     with pytest.raises(TaskError, match="the task raises"):
         shrink_while(Task("hinge", HINGE), broken)
+
+
+def test_sizes_written_as_arithmetic_are_sizes() -> None:
+    """12 level-1 files write `N = 2048 * 2`: before, such a task was never shrunk (1_Square ran at
+    4096 on the CPU and timed out)."""
+    source = "import torch\nN = 2048 * 2\nK = 131072 * 8  # 1048576\nM = 1 << 5\nscale = 2.0 * 3\nname = 'a' * 2\n"
+    assert size_constants(source) == {"N": 4096, "K": 1048576, "M": 32}
+    shrunk = shrink_while(Task("t", source), lambda t: elements(t) > 1e6)
+    assert elements(shrunk) <= 1e6 and "K = 131072 * 8" not in shrunk.source  # the largest went first
+    assert set(shrunk.sizes) <= {"N", "K", "M"} and "K" in shrunk.sizes

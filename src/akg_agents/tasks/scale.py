@@ -1,7 +1,7 @@
 """Shrink GPU-sized tasks for the CPU: scale module-level size constants until the reference is fast.
 
 KernelBench tasks keep their sizes in module-level int constants (`batch_size = 16`,
-`dim = 16384`) and tuples of them (`input_shape = (32768,)`, one size per element, named
+`dim = 16384`, `N = 2048 * 2`) and tuples of them (`input_shape = (32768,)`, one size per element, named
 `input_shape[0]`). Only values of at least MIN_SIZE are treated as sizes (kernel sizes, axes and
 strides are small and left alone). The largest is halved until the eager reference runs within the
 budget; the changed constants are recorded on the Task so every report says which shapes were used.
@@ -32,9 +32,24 @@ MIN_SIZE = 16
 MAX_STEPS = 24
 
 
+_INT_OPS: dict[type, Callable[[int, int], int]] = {
+    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
+    ast.FloorDiv: lambda a, b: a // b, ast.LShift: lambda a, b: a << b,
+}
+
+
 def _int_constant(node: ast.expr) -> int | None:
+    """An int literal, or arithmetic on int literals (`N = 2048 * 2`, as 12 KernelBench level-1
+    files write their sizes); None for anything else."""
     if isinstance(node, ast.Constant) and type(node.value) is int:
         return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in _INT_OPS:
+        left, right = _int_constant(node.left), _int_constant(node.right)
+        if left is None or right is None or (isinstance(node.op, ast.FloorDiv) and right == 0):
+            return None
+        if isinstance(node.op, ast.LShift) and not 0 <= right <= 62:
+            return None
+        return _INT_OPS[type(node.op)](left, right)
     return None
 
 
