@@ -46,7 +46,8 @@ def env_of(tmp_path: Path, cache_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def run_dirs(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    # kernels/ holds the task's kernel database, beside the run directories
+    return sorted(p for p in folder.iterdir() if p.is_dir() and p.name != "kernels") if folder.is_dir() else []
 
 
 # -- 1. output folders that cannot be written ------------------------------------------------
