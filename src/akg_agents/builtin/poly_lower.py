@@ -70,6 +70,7 @@ class PolyProgram:
     reductions: tuple = ()
 
 
+TRANSPOSE_METHODS = ("t", "transpose", "swapaxes")
 PACK_MIN_ROWS = 8  # below this many rows a linear layer reads W directly (the copy would dominate)
 
 
@@ -219,7 +220,34 @@ class PolyLowerer:
             return self._unary("leaky_relu", self._value(args[0]), node, float(arg_of(node, 1, "negative_slope", 0.01)))
         if target in (torch.clamp, torch.clip) or (method and target in ("clamp", "clip")):
             return self._clamp(node)
+        if (target is getattr and len(args) == 2 and args[1] in ("T", "mT")) or (method and target in TRANSPOSE_METHODS) \
+                or target in (torch.transpose, torch.t, torch.swapaxes):
+            return self._transpose(node)
         raise NotCovered(f"operation {name} (the loop-nest lowering covers products, convolutions and pointwise ops)")
+
+    def _transpose(self, node: torch.fx.Node) -> Value:
+        """`x.T`, `x.mT`, `x.t()`, `x.transpose(d0, d1)`: a view whose text reads x at the swapped
+        indices (a product operand materializes it once: an M*K copy against M*N*K products)."""
+        x = self._value(node.args[0])
+        rank = len(x.shape)
+        if node.target is getattr and node.args[1] == "T" and rank > 2:
+            raise NotCovered("x.T of a tensor of more than 2 dims (reverses every dim)")
+        if node.target is getattr or node.target in ("t", torch.t):
+            dims = (rank - 2, rank - 1) if rank >= 2 else (0, 0)
+        else:
+            d0, d1 = arg_of(node, 1, "dim0"), arg_of(node, 2, "dim1")
+            if not isinstance(d0, int) or not isinstance(d1, int):
+                raise NotCovered("a transpose whose dims are not numbers")
+            dims = (d0 % max(rank, 1), d1 % max(rank, 1))
+        perm = list(range(rank))
+        perm[dims[0]], perm[dims[1]] = perm[dims[1]], perm[dims[0]]
+        shape = tuple(x.shape[p] for p in perm)
+
+        def text(idx: list[str]) -> str:
+            tail = idx[len(idx) - rank:]
+            return x.text([tail[perm[k]] for k in range(rank)])
+
+        return Value(shape, text, None, None, x.nodes | {node.name})
 
     # -- pointwise ------------------------------------------------------------------------------
 
