@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import islpy as isl
+import numpy as np
 
 from .ilp import LinExpr, System
 
@@ -22,7 +23,9 @@ class FarkasRows:
     params: list[str]
     n_src: int
     n_dst: int
-    rows: list[tuple[list[int], int, bool]]  # coefficients over the tuple, constant, equality
+    mat: np.ndarray  # per row: coefficients over the tuple (c_cst, c_params, c_src, c_dst)
+    const: np.ndarray  # per row: constant
+    eq: np.ndarray  # per row: equality?
 
 
 _CACHE: dict[str, FarkasRows] = {}
@@ -38,12 +41,13 @@ def farkas_rows(rel: isl.BasicMap) -> FarkasRows:
     if coeffs.dim(isl.dim_type.div):
         coeffs = coeffs.remove_divs()  # rational relaxation: still sound (over-approximates)
     n = coeffs.dim(isl.dim_type.set)
-    rows = []
-    for con in coeffs.get_constraints():
-        vec = [con.get_coefficient_val(isl.dim_type.set, i).to_python() for i in range(n)]
-        rows.append((vec, con.get_constant_val().to_python(), con.is_equality()))
+    cons = coeffs.get_constraints()
+    mat = np.array([[con.get_coefficient_val(isl.dim_type.set, i).to_python() for i in range(n)]
+                    for con in cons], dtype=np.int64).reshape(len(cons), n)
+    const = np.array([con.get_constant_val().to_python() for con in cons], dtype=np.int64)
+    eq = np.array([con.is_equality() for con in cons], dtype=bool)
     params = [str(rel.get_dim_name(isl.dim_type.param, i)) for i in range(rel.dim(isl.dim_type.param))]
-    out = FarkasRows(params, rel.dim(isl.dim_type.in_), rel.dim(isl.dim_type.out), rows)
+    out = FarkasRows(params, rel.dim(isl.dim_type.in_), rel.dim(isl.dim_type.out), mat, const, eq)
     if len(_CACHE) > 20000:
         _CACHE.clear()
     _CACHE[key] = out
@@ -55,16 +59,11 @@ def add_nonneg(system: System, fr: FarkasRows, cst: Affine, params: dict[str, Af
     """Require c_cst + c_p.N + c_src.s + c_dst.t >= 0 over the relation ``fr``."""
     zero: Affine = ({}, 0)
     tuple_: list[Affine] = [cst, *(params.get(p, zero) for p in fr.params), *src, *dst]
-    for vec, const, is_eq in fr.rows:
-        lin: LinExpr = {}
-        total = const
-        for a, (expr, c0) in zip(vec, tuple_, strict=False):
-            if not a:
-                continue
-            total += a * c0
-            for k, v in expr.items():
-                lin[k] = lin.get(k, 0) + a * v
-        if is_eq:
-            system.eq(lin, total)
-        else:
-            system.ge(lin, total)
+    cols = sorted({k for expr, _ in tuple_ for k in expr})
+    where = {k: j for j, k in enumerate(cols)}
+    sub = np.zeros((len(tuple_), len(cols)), dtype=np.int64)  # tuple entry -> ILP unknowns
+    c0 = np.array([c for _, c in tuple_], dtype=np.int64)
+    for t, (expr, _) in enumerate(tuple_):
+        for k, v in expr.items():
+            sub[t, where[k]] += v
+    system.block(cols, fr.mat @ sub, fr.const + fr.mat @ c0, fr.eq)

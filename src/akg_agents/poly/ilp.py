@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import islpy as isl
+import numpy as np
 
 LinExpr = dict[int, int]  # variable index -> integer coefficient
 
@@ -29,6 +30,9 @@ class System:
     lower: list[int] = field(default_factory=list)
     upper: list[int | None] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
+    # blocks of rows in matrix form (Farkas systems): columns (variable indices), coefficient
+    # matrix, constants, equality flags; same meaning as ``rows``, far cheaper to build
+    blocks: list[tuple[list[int], np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     n_objective: int = 0  # the first n variables are objective variables
 
     def var(self, name: str, lo: int = 0, hi: int | None = None) -> int:
@@ -45,9 +49,51 @@ class System:
     def eq(self, coef: LinExpr, const: int = 0) -> None:
         self.rows.append(Row({k: v for k, v in coef.items() if v}, const, eq=True))
 
+    def block(self, cols: list[int], a: np.ndarray, const: np.ndarray, eq: np.ndarray) -> None:
+        """Rows ``a[r] . x[cols] + const[r] (== if eq[r] else >=) 0``; like ``ge``, inequalities
+        without a variable that hold anyway are dropped."""
+        keep = eq | a.any(axis=1) | (const < 0)
+        self.blocks.append((cols, a[keep], const[keep], eq[keep]))
+
     @property
     def n(self) -> int:
         return len(self.names)
+
+    def matrix(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bounds and every constraint as one dense system (coefficients, constants, equality
+        flags), duplicate rows dropped (Farkas systems of similar dependences repeat rows)."""
+        n = self.n
+        parts_a, parts_b, parts_e = [], [], []
+        lo = np.eye(n, dtype=np.int64)
+        parts_a.append(lo)
+        parts_b.append(-np.array(self.lower, dtype=np.int64))
+        parts_e.append(np.zeros(n, dtype=bool))
+        his = [i for i, h in enumerate(self.upper) if h is not None]
+        if his:
+            up = np.zeros((len(his), n), dtype=np.int64)
+            up[np.arange(len(his)), his] = -1
+            parts_a.append(up)
+            parts_b.append(np.array([self.upper[i] for i in his], dtype=np.int64))
+            parts_e.append(np.zeros(len(his), dtype=bool))
+        if self.rows:
+            a = np.zeros((len(self.rows), n), dtype=np.int64)
+            for r, row in enumerate(self.rows):
+                for k, v in row.coef.items():
+                    a[r, k] = v
+            parts_a.append(a)
+            parts_b.append(np.array([row.const for row in self.rows], dtype=np.int64))
+            parts_e.append(np.array([row.eq for row in self.rows], dtype=bool))
+        for cols, ba, bb, be in self.blocks:
+            a = np.zeros((len(bb), n), dtype=np.int64)
+            a[:, cols] = ba
+            parts_a.append(a)
+            parts_b.append(bb.astype(np.int64))
+            parts_e.append(be)
+        a, b, e = np.vstack(parts_a), np.concatenate(parts_b), np.concatenate(parts_e)
+        full = np.ascontiguousarray(np.hstack([a, b[:, None], e[:, None].astype(np.int64)]))
+        first = list({row.tobytes(): i for i, row in reversed(list(enumerate(full)))}.values())
+        first.sort()  # the first occurrence of each row, in the original order
+        return a[first], b[first], e[first]
 
 
 def add(a: LinExpr, b: LinExpr, scale: int = 1) -> LinExpr:
@@ -63,65 +109,103 @@ def solve(system: System, solver: str = "isl") -> list[int] | None:
     return _solve_isl(system)
 
 
-def _to_isl(system: System) -> isl.BasicSet:
+def _to_isl(a: np.ndarray, b: np.ndarray, eq: np.ndarray) -> isl.BasicSet:
     """Build the set from a PolyLib-format matrix: one parse, linear in the row count.
 
     (Adding thousands of constraints one by one, or parsing "a and b and ...", is
     quadratic in isl and dominated scheduling time on kernels like deriche.)
     """
-    n = system.n
-    lines: list[str] = []
-    seen: set[tuple] = set()
-
-    def row(coef: dict[int, int], const: int, eq: bool) -> None:
-        key = (tuple(sorted(coef.items())), const, eq)
-        if key in seen:
-            return  # Farkas systems of similar dependences repeat rows
-        seen.add(key)
-        vec = [0] * n
-        for k, v in coef.items():
-            vec[k] = v
-        lines.append(f"{0 if eq else 1} {' '.join(map(str, vec))} {const}")
-
-    for i in range(n):
-        row({i: 1}, -system.lower[i], False)
-        hi = system.upper[i]
-        if hi is not None:
-            row({i: -1}, hi, False)
-    for r in system.rows:
-        row(r.coef, r.const, r.eq)
-    text = f"{len(lines)} {n + 2}\n" + "\n".join(lines)
+    n = a.shape[1]
+    mat = np.hstack([(~eq).astype(np.int64)[:, None], a, b[:, None]])
+    text = f"{len(mat)} {n + 2}\n" + "\n".join(" ".join(map(str, r)) for r in mat.tolist())
     return isl.BasicSet.read_from_str(isl.DEFAULT_CONTEXT, text)
 
 
-def _solve_isl(system: System) -> list[int] | None:
-    bset = _to_isl(system)
+def _lexmin(a: np.ndarray, b: np.ndarray, eq: np.ndarray) -> list[int] | None:
+    bset = _to_isl(a, b, eq)
     if bset.is_empty():
         return None
     sol = bset.lexmin()
     if sol.is_empty():
         return None
     pt = sol.sample_point()
-    return [pt.get_coordinate_val(isl.dim_type.set, i).to_python() for i in range(system.n)]
+    return [pt.get_coordinate_val(isl.dim_type.set, i).to_python() for i in range(a.shape[1])]
+
+
+LAZY_ROWS = 1000  # systems with more inequalities: objectives by HiGHS, then lazy constraint generation
+LAZY_ADD = 64  # violated inequalities added per round (the most violated first)
+
+
+def _solve_isl(system: System) -> list[int] | None:
+    """isl's exact lexmin; large systems through a growing subset of their inequalities.
+
+    Farkas systems of dependences over constant-size domains (the built-in generator's
+    convolutions) have one row per vertex of each dependence polytope: thousands of rows,
+    most of them redundant.  Solving a subset is a relaxation: if its lexicographic minimum
+    satisfies every row, it is the minimum of the whole system (the lexmin point is
+    unique), so the answer is identical; otherwise the most violated rows join the subset
+    and the solve repeats.  An empty subset means an infeasible system.
+    """
+    a, b, eq = system.matrix()
+    if int((~eq).sum()) <= LAZY_ROWS:
+        return _lexmin(a, b, eq)
+    fixed = _objectives_first(a, b, eq, system.n_objective)
+    if fixed is None:
+        return None
+    # the objective variables at their (lexicographic) minimum: equalities from here on
+    a = np.vstack([a, np.eye(a.shape[1], dtype=np.int64)[:len(fixed)]])
+    b = np.concatenate([b, -np.array(fixed, dtype=np.int64)])
+    eq = np.concatenate([eq, np.ones(len(fixed), dtype=bool)])
+    base = eq | ((a != 0).sum(axis=1) <= 1)  # equalities and single-variable bounds: always in
+    pool = np.nonzero(~base)[0]
+    active = base.copy()
+    while True:
+        x = _lexmin(a[active], b[active], eq[active])
+        if x is None:
+            return None
+        slack = a[pool] @ np.array(x, dtype=np.int64) + b[pool]
+        bad = [i for i in np.argsort(slack, kind="stable") if slack[i] < 0 and not active[pool[i]]]
+        if not bad:
+            return x
+        active[pool[bad[:LAZY_ADD]]] = True
+
+
+def _objectives_first(a: np.ndarray, b: np.ndarray, eq: np.ndarray, k: int) -> list[int] | None:
+    """The first ``k`` variables of the lexicographic minimum, one integer minimisation each
+    (HiGHS; exact: each variable at its minimum given the earlier ones).  isl's lexmin of the
+    whole system could run for minutes on these objective rows; once they are fixed it is
+    fast."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    n = a.shape[1]
+    lo_row = -b.astype(float)
+    cons = [LinearConstraint(a.astype(float), lo_row, np.where(eq, lo_row, np.inf))]
+    lb, ub = np.full(n, -np.inf), np.full(n, np.inf)
+    out: list[int] = []
+    for v in range(k):
+        c = np.zeros(n)
+        c[v] = 1.0
+        res = milp(c, constraints=cons, integrality=np.ones(n), bounds=Bounds(lb, ub),
+                   options={"mip_rel_gap": 0.0})
+        if res.status != 0 or res.x is None:
+            return None
+        out.append(round(res.x[v]))
+        lb[v] = ub[v] = out[-1]
+    return out
 
 
 def _solve_milp(system: System) -> list[int] | None:
-    import numpy as np
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     n = system.n
-    a = np.zeros((len(system.rows), n))
-    lo = np.zeros(len(system.rows))
-    hi = np.zeros(len(system.rows))
-    for r, row in enumerate(system.rows):
-        for k, v in row.coef.items():
-            a[r, k] = v
-        lo[r] = -row.const
-        hi[r] = -row.const if row.eq else np.inf
+    a_int, b_int, e_int = system.matrix()
+    a = a_int.astype(float)
+    lo = -b_int.astype(float)
+    hi = np.where(e_int, lo, np.inf)
     ub = np.array([np.inf if u is None else u for u in system.upper], dtype=float)
     bounds = Bounds(np.array(system.lower, dtype=float), ub)
     integ = np.ones(n)
-    cons = [LinearConstraint(a, lo, hi)] if len(system.rows) else []
+    cons = [LinearConstraint(a, lo, hi)] if len(b_int) else []
     fixed: list[tuple[int, float]] = []
     # lexicographic over objective variables, one solve each
     for k in range(system.n_objective):

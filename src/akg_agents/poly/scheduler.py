@@ -146,12 +146,20 @@ def _try_band_dim(s: _State) -> bool:
 
 def _add_level(s: _State, kind: str, sol: DimSolution, why: str) -> None:
     lv = Level(kind, s.band_id if kind == "band" else -1, sol.coef, sol.const, why)
+    eq_maps: dict[tuple[str, str], isl.Map] = {}  # one per statement pair (parsing dominated)
+
+    def eq_map(d: RemDep) -> isl.Map:
+        if (d.src, d.dst) not in eq_maps:
+            eq_maps[(d.src, d.dst)] = _eq_map(s.k, d, lv)
+        return eq_maps[(d.src, d.dst)]
+
     for d in (s.band_deps if kind == "band" else s.rem):
-        if d.validity and not d.rel.is_empty() and not d.rel.is_subset(_eq_map(s.k, d, lv)):
+        if d.validity and not d.rel.is_empty() and not d.rel.is_subset(eq_map(d)):
             lv.carried.add((d.src, d.dst))
     new_rem = []
     for d in s.rem:
-        new_rem.append(RemDep(d.kind, d.src, d.dst, d.rel.intersect(_eq_map(s.k, d, lv)).coalesce()))
+        rel = d.rel if d.rel.is_empty() else d.rel.intersect(eq_map(d)).coalesce()
+        new_rem.append(RemDep(d.kind, d.src, d.dst, rel))
     s.rem = new_rem
     if kind == "band":
         for name, row in sol.coef.items():
