@@ -90,3 +90,80 @@ def test_a_task_that_reads_a_value_falls_back_to_real_data() -> None:
         generate(task, "cpp", 1, threads=1)
     made = generate_isolated(task, "cpp", 1)
     assert [c.code for c in made] == [c.code for c in generate(task, "cpp", 1, threads=0)]
+
+
+# Tasks whose meta tracing does not raise, yet gives different candidates than real data: the
+# value read differs on meta tensors (data_ptr() is 0 for all, .device says meta), or real data
+# is drawn from a random state the meta run left elsewhere (meta factories draw nothing).
+TIED_BUFFERS = '''
+import torch
+import torch.nn as nn
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("a", torch.ones(8))
+        self.register_buffer("b", torch.ones(8))
+        self.factor = 2.0 if self.a.data_ptr() == self.b.data_ptr() else 3.0   # tied weights?
+
+    def forward(self, x):
+        return torch.relu(x) * self.factor
+
+def get_inputs():
+    return [torch.randn(16, 64)]
+
+def get_init_inputs():
+    return []
+'''
+
+DEVICE_WORD = TIED_BUFFERS.replace(
+    "self.factor = 2.0 if self.a.data_ptr() == self.b.data_ptr() else 3.0   # tied weights?",
+    "self.factor = 2.0 if str(self.a.device) == 'cpu' else 3.0")
+
+REAL_DRAW_AFTER_INIT = '''
+import torch
+import torch.nn as nn
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(64, 64)   # draws its weights from the RNG on real data only
+        self.slope = float(torch.rand(1, device="cpu")) * 0.5   # real even under meta: a different draw
+
+    def forward(self, x):
+        return torch.nn.functional.leaky_relu(self.lin(x), self.slope)
+
+def get_inputs():
+    return [torch.randn(16, 64)]
+
+def get_init_inputs():
+    return []
+'''
+
+
+def _codes(made: list) -> list:
+    return [(c.id, c.params, c.code) for c in made]
+
+
+@pytest.mark.parametrize("source", [TIED_BUFFERS, DEVICE_WORD, REAL_DRAW_AFTER_INIT], ids=["data_ptr", "device", "real_draw"])
+def test_a_task_whose_meta_answers_differ_falls_back_to_real_data(source: str) -> None:
+    from akg_agents.tasks.isolated import _shapes_only
+
+    task = Task(name="meta_differs", source=source)
+    real = _codes(generate(task, "cpp", 1, threads=0))
+    with torch.device("meta"):  # the premise: meta tracing does not raise, and gives other candidates
+        assert _codes(generate(task, "cpp", 1, threads=0)) != real
+    assert _shapes_only(lambda: generate(task, "cpp", 1, threads=0)) is None  # so it is not used
+    assert _codes(generate_isolated(task, "cpp", 1)) == real
+
+
+def test_the_watch_leaves_ordinary_tasks_on_meta_tensors() -> None:
+    from akg_agents.tasks.isolated import _shapes_only
+
+    for path in SAMPLES:
+        task = load_task(path)
+
+        def job(task: Task = task) -> list:
+            return generate(task, "triton_cuda", 1, threads=1)
+
+        assert _shapes_only(job) is not None, path.name

@@ -18,6 +18,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -83,14 +84,80 @@ def _shapes_only(job: Callable[[], T]) -> T | None:
     on the CPU before a GPU candidate is even written. Anything that reads a value (`.item()`,
     a data-dependent branch) raises on meta tensors; then the caller does it again on real data.
     A decline is also redone on real data, so that its reason is the one real data gives.
+
+    Some reads do not raise on meta tensors but answer differently, and the task's code can act on
+    them: `data_ptr()` is 0 for every meta tensor (two buffers look tied), `.device` says meta, and
+    a tensor made with an explicit `device="cpu"` is real data drawn from a random state the meta
+    run left elsewhere (meta factories draw nothing). Any of these while tracing (the first two
+    from the task's own code, the last anywhere) is taken as "does not work out" too.
     """
     import torch
 
+    watch = _meta_watch()
     try:
-        with torch.device("meta"):
-            return job()
+        with torch.device("meta"), watch:
+            made = job()
     except Exception:  # the real-data run below decides, and reports its own error
         return None
+    return None if watch.seen else made
+
+
+_TASK_FILE = "<task "  # the task's code is compiled under this file name (builtin/generator.py)
+_POINTER_READS = {"data_ptr", "untyped_storage", "storage", "_storage", "storage_offset", "__repr__", "__str__",
+                  "__format__", "device", "is_meta", "is_cpu", "is_cuda", "get_device"}
+
+
+def _func_name(func: Any) -> str:
+    owner = getattr(func, "__self__", None)  # a property's getter: the descriptor names it
+    if owner is not None and type(owner).__name__ == "getset_descriptor":
+        return str(getattr(owner, "__name__", ""))
+    return str(getattr(func, "__name__", ""))
+
+
+def _from_task(depth: int = 4) -> bool:
+    frame: types.FrameType | None = sys._getframe(2)
+    for _ in range(depth):
+        if frame is None:
+            return False
+        if frame.f_code.co_filename.startswith(_TASK_FILE):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _real_tensor(value: Any) -> bool:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.device.type != "meta"
+    if isinstance(value, (list, tuple)):
+        return any(_real_tensor(v) for v in value)
+    return False
+
+
+def _meta_watch_class() -> type:
+    from torch.overrides import TorchFunctionMode
+
+    class MetaWatch(TorchFunctionMode):
+        """Notes (in `seen`) what `_shapes_only` cannot trust on meta tensors."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: str | None = None
+
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            if self.seen is None and _func_name(func) in _POINTER_READS and _from_task():
+                self.seen = f"the task reads {_func_name(func)} of a meta tensor"
+            result = func(*args, **(kwargs or {}))
+            if self.seen is None and _real_tensor(result):
+                self.seen = f"{_func_name(func)} made a tensor with real data while tracing on meta tensors"
+            return result
+
+    return MetaWatch
+
+
+def _meta_watch() -> Any:  # the class is made on first use: torch is imported late here
+    return _meta_watch_class()()
 
 
 def _child() -> None:
