@@ -61,6 +61,46 @@ def lower_conv(lw: PolyLowerer, node: torch.fx.Node, x_arg: Any, weight: Value |
     return lw._product(node, init, loops, write, increment, " and ".join(conds) or None)
 
 
+def lower_conv_transpose(lw: PolyLowerer, node: torch.fx.Node, x_arg: Any, weight: Value | None, bias: Value | None,
+                         stride: Any, padding: Any, dilation: Any, groups: int) -> Value:
+    """Transposed convolution in its scatter form: out = bias (or 0); then over n, channels, input
+    positions i and taps k: out[n][co][stride*i + dilation*k - pad] += x[n][ci][i] * w[ci][oc][k],
+    guarded to the output (output_padding only lengthens the output: node's shape has it). Updates
+    of one output element come from several (i, k): their order is kept by the dependences."""
+    x, x_shape = lw._operand(x_arg)
+    if weight is None or weight.array is None:
+        raise NotCovered("a transposed convolution whose weight is computed in the model")
+    spatial = len(weight.shape) - 2
+    out_shape = tuple(node.meta["tensor_meta"].shape)
+    if len(x_shape) != spatial + 2 or len(out_shape) != spatial + 2:
+        raise NotCovered(f"a transposed convolution of an unbatched input {x_shape}")
+    if isinstance(padding, str):
+        raise NotCovered(f"a transposed convolution with padding={padding!r}")
+    stride, dilation, pads = _ntuple(stride, spatial), _ntuple(dilation, spatial), _ntuple(padding, spatial)
+    kernel_size = weight.shape[2:]
+    c_in, co_g = weight.shape[0], weight.shape[1]
+    c_in_g, c_out = c_in // groups, co_g * groups
+    chan = [("o1", c_out)] if groups == 1 else [("g", groups), ("oc", co_g)]
+    co, oc = ("o1", "o1") if groups == 1 else (f"{co_g}*g + oc", "oc")
+    ci = "r0" if groups == 1 else f"{c_in_g}*g + r0"
+    ins = [f"i{d}" for d in range(spatial)]
+    taps = [f"k{d}" for d in range(spatial)]
+    subs = [f"{stride[d]}*{ins[d]} + {dilation[d]}*{taps[d]} - {pads[d]}" for d in range(spatial)]
+    conds = [f"0 <= {subs[d]} < {out_shape[d + 2]}" for d in range(spatial)
+             if pads[d] or (x_shape[d + 2] - 1) * stride[d] + (kernel_size[d] - 1) * dilation[d] - pads[d] >= out_shape[d + 2]]
+    if bias is not None and (bias.array is None or bias.shape != (c_out,)):
+        raise NotCovered("a transposed convolution bias that is not a (C_out,) tensor")
+    increment = (f"{x}[o0][{ci}]{''.join(f'[{i}]' for i in ins)} * "
+                 f"{weight.array}[{ci}][{oc}]{''.join(f'[{k}]' for k in taps)}")
+    # n, channels, in channels, input rows..., taps, input columns: the innermost loop walks the
+    # input row and the output row (with the stride)
+    loops = [("o0", out_shape[0]), *chan, ("r0", c_in_g), *[(ins[d], x_shape[d + 2]) for d in range(spatial - 1)],
+             *[(taps[d], kernel_size[d]) for d in range(spatial)], (ins[-1], x_shape[-1])]
+    init = (lambda idx: f"{bias.array}[{idx[1]}]") if bias is not None else (lambda idx: "0.0f")
+    write = f"[o0][{co}]{''.join(f'[{s}]' for s in subs)}"
+    return lw._product(node, init, loops, write, increment, " and ".join(conds) or None)
+
+
 def _padded(lw: PolyLowerer, x: str, x_shape: tuple[int, ...], pads: tuple[int, ...]) -> str:
     """A zero-padded copy of the input: the convolution's domain is then a box (no guards)."""
     shape = _padded_shape(x_shape, pads)

@@ -28,7 +28,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 from akg_agents.builtin.ir import InputSpec
 from akg_agents.builtin.lower import NotCovered
 from akg_agents.builtin.lower_util import arg_of, attr_of
-from akg_agents.builtin.poly_conv import lower_conv
+from akg_agents.builtin.poly_conv import lower_conv, lower_conv_transpose
 from akg_agents.builtin.poly_pointwise import (
     BINARY_FUNCS,
     BINARY_METHODS,
@@ -49,6 +49,7 @@ MATMUL_FUNCS: dict[Any, str] = {operator.matmul: "matmul", torch.matmul: "matmul
 MATMUL_METHODS = {"matmul", "mm", "bmm"}
 CONV_FUNCS: dict[Any, int] = {F.conv1d: 1, F.conv2d: 2, F.conv3d: 3}
 CONV_MODULES: dict[type, int] = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}
+CONV_TRANSPOSE_MODULES: dict[type, int] = {nn.ConvTranspose1d: 1, nn.ConvTranspose2d: 2, nn.ConvTranspose3d: 3}
 
 
 class NoProduct(NotCovered):
@@ -114,7 +115,7 @@ class PolyLowerer:
 
     def _is_product(self, node: torch.fx.Node) -> bool:
         if node.op == "call_module":
-            return isinstance(self.module.get_submodule(str(node.target)), (nn.Linear, *CONV_MODULES))
+            return isinstance(self.module.get_submodule(str(node.target)), (nn.Linear, *CONV_MODULES, *CONV_TRANSPOSE_MODULES))
         if node.op == "call_method":
             return node.target in MATMUL_METHODS
         return node.op == "call_function" and (node.target in MATMUL_FUNCS or node.target in CONV_FUNCS)
@@ -173,6 +174,13 @@ class PolyLowerer:
             return self._conv(node, node.args[0], self._param(f"{node.target}.weight", conv.weight),
                               self._param(f"{node.target}.bias", conv.bias), conv.stride, conv.padding,
                               conv.dilation, conv.groups)
+        if type(sub) in CONV_TRANSPOSE_MODULES:
+            tconv: Any = sub
+            if tconv.padding_mode != "zeros" or len(node.args) != 1 or node.kwargs:
+                raise NotCovered(f"{type(sub).__name__} with padding_mode={tconv.padding_mode!r} or an output_size")
+            return lower_conv_transpose(self, node, node.args[0], self._param(f"{node.target}.weight", tconv.weight),
+                                        self._param(f"{node.target}.bias", tconv.bias), tconv.stride, tconv.padding,
+                                        tconv.dilation, tconv.groups)
         x = self._value(node.args[0])
         if isinstance(sub, (nn.Identity, nn.Dropout)):
             return x
