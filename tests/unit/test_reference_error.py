@@ -280,3 +280,31 @@ def test_garbage_on_a_task_whose_fp16_reference_is_garbage_still_fails(cache_dir
         v.close()
     assert result.status is Status.MISMATCH, result.feedback()
     assert result.mismatch is not None and "beyond rounding" in result.mismatch.detail, result.mismatch
+
+
+def test_an_element_whose_reference_is_meaningless_gets_no_allowance() -> None:
+    # Most of the output is large and accurate, so PyTorch's error over the whole output looks like
+    # rounding (1e-3 of its RMS); one element is small and PyTorch's fp32 value there is garbage
+    # (-128 for an exact 1.0, as the textbook variance of values near 3e4 gives). Its error is no
+    # rounding: a candidate must match the float64 value there, not be anywhere within 129 of it.
+    ref32 = torch.full((1000,), 1.0e4)
+    ref32[7] = -128.0
+    ref64 = ref32.double()
+    ref64[7] = 1.0
+    correction = reference_error(ref32, ref64)
+    assert correction is not None
+    tol = tolerance_for(torch.float32)  # atol = 1e-4 * RMS (~1.0)
+    garbage = ref32.clone()
+    garbage[7] = 100.0  # within PyTorch's own error of the exact value, 100x off it
+    mismatch = compare_tensor(ref32, garbage, 0, 0, tol, correction=correction)
+    assert mismatch is not None and mismatch.element == [7] and mismatch.bad_count == 1
+    exact = ref32.clone()
+    exact[7] = 1.0  # the float64 value passes
+    assert compare_tensor(ref32, exact, 0, 0, tol, correction=correction) is None
+    like_pytorch = ref32.clone()
+    like_pytorch[7] = -128.0  # and so does PyTorch's own value, as it did before the float64 look
+    like_pytorch[3] += 0.5  # (with an element elsewhere off PyTorch's, so the float64 path decides)
+    ref64[3] += 0.5
+    correction = reference_error(ref32, ref64)
+    assert correction is not None
+    assert compare_tensor(ref32, like_pytorch, 0, 0, tol, correction=correction) is None
