@@ -308,3 +308,28 @@ def test_an_element_whose_reference_is_meaningless_gets_no_allowance() -> None:
     correction = reference_error(ref32, ref64)
     assert correction is not None
     assert compare_tensor(ref32, like_pytorch, 0, 0, tol, correction=correction) is None
+
+
+def test_running_out_of_memory_in_the_float64_look_keeps_the_mismatch(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A candidate that crowds the memory out (or a task too big for float64) makes the recomputation
+    # fail: the fp32 verdict stands, says why, and the look is tried again next time (not cached).
+    from akg_agents.verify import referee_task
+    from akg_agents.verify.referee_task import float64_look, prepare
+
+    task = prepare({"cmd": "prepare", "task_source": VARIANCE_TASK, "digest": "variance_oom", "seeds": [0], "device": "cpu"})
+    refs = task.references["seed0"]
+    x = task.case_inputs["seed0"][0].double()
+    exact = ((x * x).mean(dim=1) - x.mean(dim=1) ** 2).float()
+    tol = tolerance_for(torch.float32)
+    problem = compare_tensor(refs[0], exact, 0, 0, tol)
+    assert problem is not None  # the float64 kernel's output misses PyTorch's
+
+    def no_memory(self: referee_task.PreparedTask, key: str, expected: list[torch.Tensor]) -> list[torch.Tensor | None] | str:
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(referee_task.PreparedTask, "_reference_errors", no_memory)
+    kept = float64_look(task, "case:seed0", refs, 0, exact, tol, None, problem)
+    assert kept is not None and "not enough memory" in kept.detail and kept.bad_count == problem.bad_count
+    assert "case:seed0" not in task.corrections
+    monkeypatch.undo()  # memory is back: the same output now passes against the float64 reference
+    assert float64_look(task, "case:seed0", refs, 0, exact, tol, None, problem) is None
