@@ -308,6 +308,13 @@ def test_an_element_whose_reference_is_meaningless_gets_no_allowance() -> None:
     correction = reference_error(ref32, ref64)
     assert correction is not None
     assert compare_tensor(ref32, like_pytorch, 0, 0, tol, correction=correction) is None
+    # nor does PyTorch's garbage magnitude widen the relative tolerance there (1e-4 * 1e6 = 100)
+    ref32[7], ref64[7] = 1.0e6, 1.0
+    correction = reference_error(ref32, ref64)
+    assert correction is not None
+    garbage[7] = 50.0
+    mismatch = compare_tensor(ref32, garbage, 0, 0, tol, correction=correction)
+    assert mismatch is not None and mismatch.element == [7]
 
 
 def test_running_out_of_memory_in_the_float64_look_keeps_the_mismatch(monkeypatch: pytest.MonkeyPatch) -> None:

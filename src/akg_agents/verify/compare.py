@@ -245,9 +245,12 @@ def _float_chunk(r: torch.Tensor, o: torch.Tensor, start: int, atol: float, rtol
         # Only rounding is allowed, element by element: where PyTorch is off by more than the
         # dtype's limit of the exact value (a meaningless output, however small the whole
         # output's RMS error), the candidate is held to the float64 value itself.
-        c64 = torch.where(c64.abs() <= REFERENCE_ERROR_LIMITS.get(r.dtype, 0.0) * true64.abs(), c64, torch.zeros_like(c64))
+        # (its garbage magnitude does not widen the relative tolerance there either)
+        rounding = c64.abs() <= REFERENCE_ERROR_LIMITS.get(r.dtype, 0.0) * true64.abs()
+        c64 = torch.where(rounding, c64, torch.zeros_like(c64))
         err = torch.where(finite, (o64 - true64).abs(), torch.zeros_like(r64))
-        limit = atol + rtol * torch.maximum(r64.abs(), true64.abs()) + c64.abs()
+        magnitude = torch.where(rounding, torch.maximum(r64.abs(), true64.abs()), true64.abs())
+        limit = atol + rtol * magnitude + c64.abs()
         # an element within the tolerance of PyTorch's own output passes as it always did
         limit = torch.where((o64 - r64).abs() <= atol + rtol * r64.abs(), torch.maximum(limit, err), limit)
         r64 = torch.where(torch.isfinite(true64), true64, r64)  # the worst element's expected value
