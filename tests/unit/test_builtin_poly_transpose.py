@@ -1,6 +1,6 @@
 """The cpp loop-nest (PolyTOPS) lowering reads transposed operands: `A.T`, `B.mT`, `.t()`,
 `.transpose(d0, d1)` (KernelBench 16-18, declined before as "operation getattr"), at odd sizes
-with M != K so a swapped index cannot pass."""
+with M != K so a swapped index cannot pass; and triu / tril of a product (KernelBench 14, 15)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ CASES = [
     ("torch.relu(A.t() @ B) * 2.0", "(37, 19)", "(37, 23)"),
     ("torch.bmm(A, B.transpose(1, 2))", "(3, 19, 37)", "(3, 23, 37)"),
     ("A.mT @ B.transpose(-1, -2)", "(3, 37, 19)", "(3, 23, 37)"),
+    ("torch.triu(torch.matmul(A, B))", "(19, 37)", "(37, 23)"),
+    ("torch.tril(torch.matmul(A, B), diagonal=-2)", "(23, 37)", "(37, 19)"),
+    ("torch.relu(torch.triu(A @ B, 3) - 0.5)", "(2, 19, 37)", "(2, 37, 23)"),
 ]
 
 

@@ -228,10 +228,27 @@ class PolyLowerer:
             return self._unary("leaky_relu", self._value(args[0]), node, float(arg_of(node, 1, "negative_slope", 0.01)))
         if target in (torch.clamp, torch.clip) or (method and target in ("clamp", "clip")):
             return self._clamp(node)
+        if target in (torch.triu, torch.tril) or (method and target in ("triu", "tril")):
+            return self._triangle(node, upper=target in (torch.triu, "triu"))
         if (target is getattr and len(args) == 2 and args[1] in ("T", "mT")) or (method and target in TRANSPOSE_METHODS) \
                 or target in (torch.transpose, torch.t, torch.swapaxes):
             return self._transpose(node)
         raise NotCovered(f"operation {name} (the loop-nest lowering covers products, convolutions and pointwise ops)")
+
+    def _triangle(self, node: torch.fx.Node, upper: bool) -> Value:
+        """torch.triu / tril over the last two dims: x where col - row >= diagonal (triu) or
+        <= diagonal (tril), else 0 (a condition on the consumer's indices)."""
+        x = self._value(node.args[0])
+        diagonal = arg_of(node, 1, "diagonal", 0)
+        if len(x.shape) < 2 or not isinstance(diagonal, int):
+            raise NotCovered(f"{'triu' if upper else 'tril'} of a {len(x.shape)}-D tensor or with a computed diagonal")
+
+        def text(idx: list[str]) -> str:
+            row, col = idx[-2], idx[-1]
+            keep = f"({col} - {row} >= {diagonal})" if upper else f"({col} - {row} <= {diagonal})"
+            return f"({keep} ? ({x.text(idx)}) : 0.0f)"
+
+        return Value(x.shape, text, None, x.home, x.nodes | {node.name})
 
     def _transpose(self, node: torch.fx.Node) -> Value:
         """`x.T`, `x.mT`, `x.t()`, `x.transpose(d0, d1)`: a view whose text reads x at the swapped
