@@ -30,6 +30,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import time
 from dataclasses import replace
@@ -57,7 +58,9 @@ def run_one(task: Task, workflow: str, args: argparse.Namespace, evaluator: Any)
     """One run on a prepared task (scaled already): its own log folder, so its own kernel database."""
     config = RunConfig("torch", "cpu", os.uname().machine, "cpp", workflow, "builtin", max_candidates=args.budget,
                        threads=args.threads, scale_budget_ms=args.scale_budget_ms)
-    settings = load_settings("cpp", {"log_dir": str(args.out / "runs" / workflow / task.name)})
+    log_dir = args.out / "runs" / workflow / task.name
+    shutil.rmtree(log_dir, ignore_errors=True)  # a killed earlier attempt's kernel database must not seed this run
+    settings = load_settings("cpp", {"log_dir": str(log_dir)})
     store = RunStore.create(settings.log_dir, config, task)
     save_settings(store.root, settings)
     started = time.monotonic()
