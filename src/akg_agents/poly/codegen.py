@@ -84,7 +84,11 @@ class _Printer:
             self.emit(depth, "}")
             return
         depth_tag = "@" + it[2:] if it.startswith("_c") else ""
-        pragma = _pragma(tuple(m.split("@")[0] for m in marks if m.endswith(depth_tag)))
+        mine = tuple(m.split("@")[0] for m in marks if m.endswith(depth_tag))
+        pragma = _pragma(tuple(m.split(" ")[0] for m in mine))
+        clause = next((m.split(" ", 1)[1] for m in mine if " " in m), "")
+        if clause and pragma.startswith("#pragma omp parallel for"):
+            pragma += " " + clause  # reduction(+: ...): see post.reduction_clause
         if not pragma and self._reduction(n, depth, it, init):
             return
         if pragma:

@@ -59,6 +59,9 @@ class SchedConfig:
     simd: bool = False  # omp simd on the innermost parallel loop
     # sequential innermost reduction loops as omp simd reduction (reassociates sums)
     simd_reduction: bool = False
+    # a loop carrying only sum reductions (X += e) runs parallel with OpenMP reduction(+: X):
+    # per-thread partial sums (reassociates sums; post.reduction_clause)
+    parallel_reductions: bool = False
     # a parallel loop nested in sequential loops is marked only if one execution of it
     # covers at least this many statement instances (fork/join per outer iteration)
     min_parallel_work: int = 100000

@@ -4,7 +4,13 @@
 * inside a tile, the member giving stride-1 accesses moves innermost (legal because
   any order of a permutable band is valid);
 * the outermost coincident member on each path gets an ``omp_parallel`` mark, the
-  innermost coincident member of a leaf band an ``omp_simd`` mark.
+  innermost coincident member of a leaf band an ``omp_simd`` mark;
+* with ``parallel_reductions``, a band with no coincident member may still get an
+  ``omp_parallel`` mark on a member whose only carried conflicts are sum reductions
+  (``X[..] += e`` with ``e`` free of ``X``, every access to ``X`` under the loop such an
+  update): OpenMP's ``reduction(+: X)`` clause gives each thread private partial sums
+  (privatisation) combined at the loop's end (bicg's ``s[j] += r[i] * A[i][j]`` under
+  a parallel ``i``).  Like ``simd_reduction`` this reassociates the sums.
 Coincidence flags come from the scheduler (exact per-band checks) or from isl.
 """
 
@@ -17,6 +23,7 @@ import islpy as isl
 
 from .config import SchedConfig
 from .dsl import Kernel
+from .reduction import parse_reduction
 from .tilemodel import CacheSizes, band_tile_sizes, detect_caches
 
 BAND = isl.schedule_node_type.band
@@ -31,6 +38,7 @@ class PostInfo:
     simd_marks: int = 0
     reordered: int = 0
     wavefronts: int = 0
+    reduction_marks: list[str] = field(default_factory=list)  # the clauses of reduction loops
 
 
 def postpass(sched: isl.Schedule, kernel: Kernel, cfg: SchedConfig,
@@ -68,6 +76,9 @@ def _tile(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostIn
     node = node.band_tile(sizes)
     info.tiled_bands.append(n)
     wave = cfg.wavefront and not any(node.band_member_get_coincident(m) for m in range(n))
+    if wave and cfg.parallel and cfg.parallel_reductions and not _serial(node, 0, kernel, cfg) \
+            and reduction_clause(node, 0, kernel):
+        wave = False  # the outer tile loop runs parallel as a reduction instead
     if wave:
         node = _wavefront(node, info).child(0)  # now at the (T1, ...) tile band
     point = node.child(0)
@@ -224,11 +235,20 @@ def _mark_band(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: P
     coinc = [bool(node.band_member_get_coincident(m)) and not _serial(node, m, kernel, cfg)
              for m in range(n)]
     par = coinc.index(True) if cfg.parallel and not inside and any(coinc) else None
+    clause = ""
+    if par is None and cfg.parallel and cfg.parallel_reductions and not inside:
+        for m in range(n):
+            if _serial(node, m, kernel, cfg):
+                continue
+            found = reduction_clause(node, m, kernel)
+            if found:
+                par, clause = m, found
+                break
     if par is not None and node.get_schedule_depth() + par > 0 and sizes is not None \
             and _work_per_region(node, par, sizes) < cfg.min_parallel_work:
         # a parallel region per iteration of an enclosing sequential loop costs a
         # fork/join each time: only worth it when each region holds enough work
-        par = None
+        par, clause = None, ""
     simd = n - 1 if cfg.simd and _is_leaf_band(node) and coinc[-1] else None
     bounds = [0, *sorted({c for c in (par, simd) if c})]
     depth = 0
@@ -238,6 +258,9 @@ def _mark_band(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: P
                 # tag with the schedule depth: codegen applies the pragma only to the loop
                 # of that depth (a degenerate marked loop must not pass it to a child loop)
                 tag = f"{name}@{node.get_schedule_depth()}"
+                if name == "omp_parallel" and clause:
+                    tag = f"omp_parallel {clause}@{node.get_schedule_depth()}"
+                    info.reduction_marks.append(clause)
                 node = node.insert_mark(isl.Id(tag)).child(0)
                 depth += 1
                 if name == "omp_parallel":
@@ -248,3 +271,75 @@ def _mark_band(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: P
             node = node.band_split(bounds[idx + 1] - b).child(0)
             depth += 1
     return node, inside or par is not None, depth
+
+
+def _sets(us: isl.UnionSet) -> list[isl.Set]:
+    out: list[isl.Set] = []
+    us.foreach_set(out.append)
+    return out
+
+
+def reduction_clause(node: isl.ScheduleNode, m: int, kernel: Kernel) -> str:
+    """``reduction(+: ...)`` when band member ``m`` carries only sum-reduction conflicts.
+
+    Conflicts are memory based (two instances touching one element, one of them writing),
+    restricted to pairs in one execution of the loop (equal outer schedule) and in
+    different iterations of it.  Every array with such a pair must be written and read
+    under the loop only as the target of ``+=``/``-=`` updates whose increment does not
+    read it; its sections go into the clause (0-d: the scalar; 1-d: ``X[0:n]``).  Empty
+    string: not parallel this way.
+    """
+    dom = node.get_domain()
+    names = [s.get_tuple_name() for s in _sets(dom)]
+    stmts = [kernel.stmt_by_name(nm) for nm in names]
+    mupa = node.band_get_partial_schedule()
+    outer = node.get_prefix_schedule_union_map()
+    for i in range(m):
+        outer = outer.flat_range_product(isl.UnionMap.from_union_pw_aff(mupa.get_at(i)))
+    full = outer.flat_range_product(isl.UnionMap.from_union_pw_aff(mupa.get_at(m)))
+    ctx = kernel.context()
+    carried = outer.apply_range(outer.reverse()).subtract(full.apply_range(full.reverse()))
+    carried = carried.intersect_domain(dom).intersect_range(dom).intersect_params(ctx)
+    if carried.is_empty():
+        return ""  # coincident after all: the plain mark handles it
+    clauses: list[str] = []
+    arrays = sorted({acc.array for st in stmts for acc in [*st.reads, *st.writes]})
+    for arr in arrays:
+        writes = isl.UnionMap.empty(ctx.get_space())
+        touches = isl.UnionMap.empty(ctx.get_space())
+        for st in stmts:
+            for acc in st.writes:
+                if acc.array == arr:
+                    writes = writes.union(kernel._access_map(st, acc))
+            for acc in [*st.reads, *st.writes]:
+                if acc.array == arr:
+                    touches = touches.union(kernel._access_map(st, acc))
+        if writes.is_empty():
+            continue
+        conflict = writes.apply_range(touches.reverse())
+        if conflict.union(conflict.reverse()).intersect(carried).is_empty():
+            continue
+        clause = _sum_target(kernel, stmts, arr)
+        if clause is None:
+            return ""
+        clauses.append(clause)
+    return f"reduction(+: {', '.join(clauses)})" if clauses else ""
+
+
+def _sum_target(kernel: Kernel, stmts: list, arr: str) -> str | None:  # type: ignore[type-arg]
+    """The clause item for ``arr`` when every statement touching it is a sum update of it."""
+    for st in stmts:
+        touching = [acc for acc in [*st.reads, *st.writes] if acc.array == arr]
+        if not touching:
+            continue
+        red = parse_reduction(st)
+        if red is None or st.writes[0].array != arr:
+            return None
+        if re.search(rf"\b{re.escape(arr)}\b", red.increment):
+            return None  # the increment reads the array: not a pure sum
+    dims = kernel.arrays[arr].dims
+    if not dims:
+        return arr
+    if len(dims) == 1:
+        return f"{arr}[0:{dims[0]}]"
+    return None  # multi-dimensional sections of array parameters: not emitted
