@@ -1,6 +1,7 @@
 """The cpp loop-nest (PolyTOPS) lowering reads transposed operands: `A.T`, `B.mT`, `.t()`,
 `.transpose(d0, d1)` (KernelBench 16-18, declined before as "operation getattr"), at odd sizes
-with M != K so a swapped index cannot pass; and triu / tril of a product (KernelBench 14, 15)."""
+with M != K so a swapped index cannot pass; triu / tril of a product (KernelBench 14, 15); and
+two-operand einsums (KernelBench 11: "bijl,lk->bijk")."""
 
 from __future__ import annotations
 
@@ -40,6 +41,9 @@ CASES = [
     ("torch.triu(torch.matmul(A, B))", "(19, 37)", "(37, 23)"),
     ("torch.tril(torch.matmul(A, B), diagonal=-2)", "(23, 37)", "(37, 19)"),
     ("torch.relu(torch.triu(A @ B, 3) - 0.5)", "(2, 19, 37)", "(2, 37, 23)"),
+    ("torch.einsum('bijl,lk->bijk', A, B)", "(2, 3, 5, 7)", "(7, 4)"),
+    ("torch.einsum('ik,jk->ij', A, B)", "(19, 37)", "(23, 37)"),
+    ("torch.einsum('bij,bjk->bki', A, B)", "(2, 5, 7)", "(2, 7, 3)"),
 ]
 
 
@@ -61,4 +65,10 @@ def test_transposed_operands(expr: str, a: str, b: str) -> None:
 def test_T_of_more_than_two_dims_is_declined() -> None:
     task = Task("t", TASK.format(expr="torch.matmul(A, B.T)", a="(3, 2, 5)", b="(7, 5, 3)"))
     with pytest.raises(NotCovered, match="reverses every dim"):
+        generate(task, "cpp", 1, threads=1)
+
+
+def test_einsums_it_cannot_write_are_declined() -> None:
+    task = Task("t", TASK.format(expr="torch.einsum('ii,ij->j', A, B)", a="(5, 5)", b="(5, 3)"))
+    with pytest.raises(NotCovered, match="a letter repeated in one operand"):
         generate(task, "cpp", 1, threads=1)

@@ -118,7 +118,8 @@ class PolyLowerer:
             return isinstance(self.module.get_submodule(str(node.target)), (nn.Linear, *CONV_MODULES, *CONV_TRANSPOSE_MODULES))
         if node.op == "call_method":
             return node.target in MATMUL_METHODS
-        return node.op == "call_function" and (node.target in MATMUL_FUNCS or node.target in CONV_FUNCS)
+        return node.op == "call_function" and (node.target in MATMUL_FUNCS or node.target in CONV_FUNCS
+                                               or node.target is torch.einsum)
 
     def lower(self) -> PolyProgram:
         if not any(self._is_product(node) for node in self.graph.nodes):
@@ -228,12 +229,38 @@ class PolyLowerer:
             return self._unary("leaky_relu", self._value(args[0]), node, float(arg_of(node, 1, "negative_slope", 0.01)))
         if target in (torch.clamp, torch.clip) or (method and target in ("clamp", "clip")):
             return self._clamp(node)
+        if target is torch.einsum:
+            return self._einsum(node)
         if target in (torch.triu, torch.tril) or (method and target in ("triu", "tril")):
             return self._triangle(node, upper=target in (torch.triu, "triu"))
         if (target is getattr and len(args) == 2 and args[1] in ("T", "mT")) or (method and target in TRANSPOSE_METHODS) \
                 or target in (torch.transpose, torch.t, torch.swapaxes):
             return self._transpose(node)
         raise NotCovered(f"operation {name} (the loop-nest lowering covers products, convolutions and pointwise ops)")
+
+    def _einsum(self, node: torch.fx.Node) -> Value:
+        """torch.einsum of two operands with plain letters ("bijl,lk->bijk"): one product
+        statement, out[output letters] += a[its letters] * b[its letters] over the summed letters."""
+        equation, operands = node.args[0], list(node.args[1:])
+        if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+            operands = list(operands[0])
+        if not isinstance(equation, str) or "->" not in equation or "." in equation or len(operands) != 2:
+            raise NotCovered("an einsum other than two operands with an explicit '->' and no '...'")
+        inputs, output = equation.replace(" ", "").split("->")
+        terms = inputs.split(",")
+        arrays = [self._operand(arg) for arg in operands]
+        if len(terms) != 2 or any(len(set(t)) != len(t) or len(t) != len(shape) for t, (_, shape) in zip(terms, arrays, strict=True)) \
+                or len(set(output)) != len(output) or not set(output) <= set("".join(terms)):
+            raise NotCovered(f"einsum {equation!r} (a letter repeated in one operand, or a shape that does not match it)")
+        extent = {c: n for t, (_, shape) in zip(terms, arrays, strict=True) for c, n in zip(t, shape, strict=True)}
+        summed = [c for c in dict.fromkeys("".join(terms)) if c not in output]
+        var = {c: f"o{d}" for d, c in enumerate(output)} | {c: f"r{d}" for d, c in enumerate(summed)}
+        increment = " * ".join(f"{array}{''.join(f'[{var[c]}]' for c in t)}" for t, (array, _) in zip(terms, arrays, strict=True))
+        out_vars = [var[c] for c in output]
+        loops = [*((var[c], extent[c]) for c in output[:-1]), *((var[c], extent[c]) for c in summed)]
+        if output:
+            loops.append((var[output[-1]], extent[output[-1]]))
+        return self._product(node, lambda i: "0.0f", loops, "".join(f"[{v}]" for v in out_vars) or "[0]", increment)
 
     def _triangle(self, node: torch.fx.Node, upper: bool) -> Value:
         """torch.triu / tril over the last two dims: x where col - row >= diagonal (triu) or
