@@ -340,3 +340,41 @@ def test_running_out_of_memory_in_the_float64_look_keeps_the_mismatch(monkeypatc
     assert "case:seed0" not in task.corrections
     monkeypatch.undo()  # memory is back: the same output now passes against the float64 reference
     assert float64_look(task, "case:seed0", refs, 0, exact, tol, None, problem) is None
+
+
+@pytest.mark.parametrize("when", ["before", "during"])
+def test_an_output_written_after_submission_does_not_pass_through_the_float64_look(
+        monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    # The referee reads a candidate's output in the candidate's memory (a shared slot). A writer
+    # left running after the call (a forked child) finds a window in the float64 look: the
+    # recomputation takes a while, and the output used to be read again after it. Here the right
+    # values land once the first comparison has failed: before the look starts, or during it.
+    from akg_agents.verify import referee_task
+    from akg_agents.verify.referee_task import float64_look, prepare
+
+    task = prepare({"cmd": "prepare", "task_source": VARIANCE_TASK, "digest": "variance_late", "seeds": [0], "device": "cpu"})
+    refs = task.references["seed0"]
+    x = task.case_inputs["seed0"][0].double()
+    exact = ((x * x).mean(dim=1) - x.mean(dim=1) ** 2).float()
+    live = torch.zeros_like(exact)  # nothing written yet when the call returned
+    tol = tolerance_for(torch.float32)
+    problem = compare_tensor(refs[0], live, 0, 0, tol)
+    assert problem is not None
+    original = referee_task.PreparedTask.reference_errors
+
+    def late_write(self: referee_task.PreparedTask, key: str, expected: list[torch.Tensor]) -> list[torch.Tensor | None] | str:
+        found = original(self, key, expected)
+        live.copy_(exact)
+        return found
+
+    if when == "before":
+        live.copy_(exact)
+    else:
+        monkeypatch.setattr(referee_task.PreparedTask, "reference_errors", late_write)
+    kept = float64_look(task, "case:seed0", refs, 0, live, tol, None, problem)
+    assert kept is not None  # judged on the output as it was when the first comparison failed
+    if when == "before":
+        assert "changed after it was submitted" in kept.detail, kept
+    # the same values, there from the start, pass (the float64 kernel of the tests above)
+    first = compare_tensor(refs[0], exact, 0, 0, tol)
+    assert first is not None and float64_look(task, "case:seed0", refs, 0, exact.clone(), tol, None, first) is None

@@ -203,12 +203,25 @@ def float64_look(task: PreparedTask, key: str, expected: list[torch.Tensor], ind
     ref = expected[index]
     if ref.dtype not in REJUDGED_DTYPES or not math.isfinite(problem.abs_err):
         return problem
+    # `actual` is the candidate's memory (a shared slot, an IPC handle): judged as a copy, and only
+    # if it still is what failed the first comparison and is unchanged after the recomputation. A
+    # write landing after the call returned (a forked child, a stream still running) must not pass
+    # for the call's own work, however long the float64 recomputation gives it.
+    try:
+        kept = actual.clone()
+    except (torch.cuda.OutOfMemoryError, MemoryError):
+        return dataclasses.replace(problem, detail=f"{problem.detail}; no float64 re-check: not enough memory to copy the output")
+    again = compare_tensor(ref, kept, problem.seed, index, tol, scale)
+    if again is None or again.bad_count != problem.bad_count:
+        return dataclasses.replace(problem, detail=f"{problem.detail}; the output changed after it was submitted")
     errors = task.reference_errors(key, expected)
     correction = errors if isinstance(errors, str) else errors[index]
     if correction is None or isinstance(correction, str):
         why = correction or "the float64 output does not have the reference's shape"
         return dataclasses.replace(problem, detail=f"{problem.detail}; no float64 re-check: {why}")
-    if compare_tensor(ref, actual, problem.seed, index, tol, scale, correction) is None:
+    if compare_tensor(ref, kept, problem.seed, index, tol, scale, correction) is None:
+        if not same_bits(kept, actual):
+            return dataclasses.replace(problem, detail=f"{problem.detail}; the output changed after it was submitted")
         return None
     return dataclasses.replace(problem, detail=f"{problem.detail}; it also differs from the float64 reference by more "
                                f"than the tolerance plus the {DTYPE_WORDS[ref.dtype]} reference's own error")
