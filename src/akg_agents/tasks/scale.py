@@ -10,15 +10,19 @@ Sizes that must agree (`predictions * targets` of shapes (batch_size, *input_sha
 (batch_size,) only broadcast while batch_size == input_shape[0]) are found by trying: a halving
 after which the task no longer runs (the measuring callback raises TaskError) is taken back and
 retried with every size of the same value halved together; those stay linked from then on. If that
-does not run either, they are left as they are and the next largest is tried. Before the callback,
-a halved task is run on the meta device (shapes only, no memory, no math) when the task as given
-runs there: a shape error there counts as not running, whatever the callback would have said
-(a memory estimate does not run forward).
+does not run either, they are left as they are and the next largest is tried. When the halved
+size has equals that are not halved with it, the halved task is first run on the meta device
+(shapes only, no memory, no math; in a child process) if the task as given runs there: a shape
+error there counts as not running, whatever the callback would have said (a memory estimate
+does not run forward).
 """
 
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 import types
 from collections.abc import Callable
 from dataclasses import replace
@@ -30,6 +34,7 @@ from akg_agents.records import Task
 
 MIN_SIZE = 16
 MAX_STEPS = 24
+META_TIMEOUT_S = 120.0
 
 
 _INT_OPS: dict[type, Callable[[int, int], int]] = {
@@ -102,7 +107,22 @@ def with_sizes(task: Task, sizes: dict[str, int]) -> Task:
 
 def runs_on_meta(source: str) -> bool | None:
     """Whether the task's forward runs on its inputs on the meta device; None when that cannot be
-    told (the task fails to load, or uses an op without a meta kernel, whatever its sizes)."""
+    told (the task fails to load, or uses an op without a meta kernel, whatever its sizes). Run
+    in a child process with the sandbox's scrubbed environment: the task's code never runs in
+    the CLI's own process (tasks/isolated.py)."""
+    from akg_agents.verify.sandbox import scrubbed_env
+
+    cache = os.environ.get("AKG_AGENTS_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "akg_agents"))
+    try:
+        done = subprocess.run([sys.executable, "-m", "akg_agents.tasks.scale"], input=source, capture_output=True,
+                              text=True, timeout=META_TIMEOUT_S, env=scrubbed_env(cache), start_new_session=True)
+    except subprocess.TimeoutExpired:
+        return None
+    verdict = [line for line in done.stdout.splitlines() if line.startswith("akg-meta-runs:")]
+    return {"True": True, "False": False}.get(verdict[-1].split(":", 1)[1].strip()) if verdict else None
+
+
+def _runs_on_meta_here(source: str) -> bool | None:
     module = types.ModuleType("akg_scaled_task")
     try:
         exec(compile(source, "<scaled task>", "exec"), module.__dict__)
@@ -124,7 +144,7 @@ def shrink_while(task: Task, too_big: Callable[[Task], bool]) -> Task:
     current = task
     sizes = {k: v for k, v in size_constants(task.source).items() if v >= MIN_SIZE}
     links: dict[str, set[str]] = {k: {k} for k in sizes}  # sizes that are halved together
-    check_meta = runs_on_meta(task.source) is True
+    meta_baseline: list[bool] = []  # whether the task as given runs on meta: asked once, when first needed
     big = too_big(current)
     for _ in range(MAX_STEPS * 4):
         if not sizes or not big:
@@ -139,8 +159,11 @@ def shrink_while(task: Task, too_big: Callable[[Task], bool]) -> Task:
             if any(sizes[k] // 2 < MIN_SIZE for k in group):
                 continue
             candidate = with_sizes(current, {k: sizes[k] // 2 for k in group})
-            if check_meta and not runs_on_meta(candidate.source):
-                continue
+            if together != alone:  # sizes of equal value: halving some of them may break the task
+                if not meta_baseline:
+                    meta_baseline.append(runs_on_meta(task.source) is True)
+                if meta_baseline[0] and not runs_on_meta(candidate.source):
+                    continue
             try:
                 big = too_big(candidate)
             except TaskError:
@@ -166,3 +189,7 @@ def shrink(task: Task, eager_ms: Callable[[Task], float], budget_ms: float) -> t
 
     current = shrink_while(task, too_slow)
     return current, measured[current.digest] if current.digest in measured else eager_ms(current)
+
+
+if __name__ == "__main__":  # the child of runs_on_meta: the task's source on stdin
+    print(f"akg-meta-runs: {_runs_on_meta_here(sys.stdin.read())}", flush=True)
