@@ -71,6 +71,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from search_workflows import geomean, result_row, retime, summarize, summarize_retimed  # noqa: E402
 
+import akg_agents.workflows.builtin_search as builtin_search  # noqa: E402
 from akg_agents.bench.suite import load_suite  # noqa: E402
 from akg_agents.builtin.lower import NotCovered  # noqa: E402
 from akg_agents.config.settings import Settings, load_settings  # noqa: E402
@@ -81,7 +82,6 @@ from akg_agents.store.rundir import RunStore  # noqa: E402
 from akg_agents.store.saved_settings import save_settings  # noqa: E402
 from akg_agents.tasks.scale import shrink, shrink_while, with_sizes  # noqa: E402
 from akg_agents.verify.evaluate import ReferenceInfo  # noqa: E402
-from akg_agents.workflows import builtin_search  # noqa: E402
 from akg_agents.workflows.builtin_search import builtin_space  # noqa: E402
 from akg_agents.workflows.runner import execute, make_evaluator  # noqa: E402
 

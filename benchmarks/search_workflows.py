@@ -37,6 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import akg_agents.workflows.builtin_search as builtin_search
 from akg_agents.bench.collect import task_result
 from akg_agents.bench.suite import load_suite
 from akg_agents.config.settings import load_settings
@@ -46,7 +47,6 @@ from akg_agents.runtime.evaluator import Evaluator
 from akg_agents.store.rundir import RunStore
 from akg_agents.store.saved_settings import save_settings
 from akg_agents.tasks.scale import with_sizes
-from akg_agents.workflows import builtin_search
 from akg_agents.workflows.base import SilentReporter
 from akg_agents.workflows.runner import execute, make_evaluator, prepare_task
 

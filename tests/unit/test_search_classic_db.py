@@ -21,7 +21,7 @@ from akg_agents.workflows.base import RunContext, evaluate_one
 
 @pytest.fixture(autouse=True)
 def fake_generator(monkeypatch: pytest.MonkeyPatch) -> None:
-    def generate(task: Task, dsl: str, count: int, threads: int = 0) -> list[Candidate]:
+    def generate(task: Task, dsl: str, count: int, threads: int = 0, precision: str = "fp32") -> list[Candidate]:
         return space()[:count]
 
     monkeypatch.setattr(builtin_search.isolated, "generate_isolated", generate)
