@@ -53,7 +53,7 @@ class DimProblem:
 
 
 def solve_dim(p: DimProblem) -> DimSolution | None:
-    sys = System()
+    sys = System(lazy=not p.kernel.params)
     obj_vars = _objective_vars(sys, p)
     sys.n_objective = sys.n
     cvars, kvars = _statement_vars(sys, p)

@@ -34,6 +34,9 @@ class System:
     # matrix, constants, equality flags; same meaning as ``rows``, far cheaper to build
     blocks: list[tuple[list[int], np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     n_objective: int = 0  # the first n variables are objective variables
+    # large systems through HiGHS objectives + lazy rows (see _solve_isl); set for kernels with
+    # constant sizes, whose Farkas rows are the vertices of their dependence polytopes
+    lazy: bool = False
 
     def var(self, name: str, lo: int = 0, hi: int | None = None) -> int:
         self.names.append(name)
@@ -137,17 +140,18 @@ LAZY_ADD = 64  # violated inequalities added per round (the most violated first)
 
 
 def _solve_isl(system: System) -> list[int] | None:
-    """isl's exact lexmin; large systems through a growing subset of their inequalities.
+    """isl's exact lexmin; large ``lazy`` systems through a growing subset of their inequalities.
 
     Farkas systems of dependences over constant-size domains (the built-in generator's
     convolutions) have one row per vertex of each dependence polytope: thousands of rows,
     most of them redundant.  Solving a subset is a relaxation: if its lexicographic minimum
     satisfies every row, it is the minimum of the whole system (the lexmin point is
     unique), so the answer is identical; otherwise the most violated rows join the subset
-    and the solve repeats.  An empty subset means an infeasible system.
+    and the solve repeats.  An empty subset means an infeasible system.  Only for ``lazy``
+    systems: on parametric ones (deriche) isl's lexmin of the whole system was faster.
     """
     a, b, eq = system.matrix()
-    if int((~eq).sum()) <= LAZY_ROWS:
+    if not system.lazy or int((~eq).sum()) <= LAZY_ROWS:
         return _lexmin(a, b, eq)
     fixed = _objectives_first(a, b, eq, system.n_objective)
     if fixed is None:
