@@ -167,3 +167,46 @@ def test_the_watch_leaves_ordinary_tasks_on_meta_tensors() -> None:
             return generate(task, "triton_cuda", 1, threads=1)
 
         assert _shapes_only(job) is not None, path.name
+
+
+def test_the_tracing_child_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
+    """A bench killed with SIGKILL must not leave its tracing child running (it is in its own
+    session, so no signal reaches it)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    slow = HUGE.replace("return torch.sigmoid(x) * x", "import time; time.sleep(600); return x")
+    task = Task(name="slow", source=slow)
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys\n"
+        "from akg_agents.records import Task\n"
+        "from akg_agents.tasks.isolated import generate_isolated\n"
+        f"generate_isolated(Task(name='slow', source={task.source!r}), 'cpp', 1)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)])
+    child = 0
+    for _ in range(600):  # find the child once it has started (it traces for 600 s)
+        time.sleep(0.1)
+        found = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True).stdout.split()
+        if found:
+            child = int(found[0])
+            break
+    assert child, "the tracing child never started"
+    time.sleep(1.0)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    for _ in range(100):
+        time.sleep(0.1)
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        status = subprocess.run(["ps", "-o", "stat=", "-p", str(child)], capture_output=True, text=True).stdout.strip()
+        if status.startswith("Z"):
+            return
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError("the tracing child outlived its killed parent by 10 s")

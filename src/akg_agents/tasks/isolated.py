@@ -160,9 +160,30 @@ def _meta_watch() -> Any:  # the class is made on first use: torch is imported l
     return _meta_watch_class()()
 
 
+def _exit_with_parent(poll_s: float = 1.0) -> None:
+    """End this child when the process that started it is gone.
+
+    The child runs in its own session (a Ctrl-C at the terminal must not reach it), so a bench
+    killed with SIGKILL leaves it running, and only its parent enforced TIMEOUT_S: an orphaned
+    trace of a full-size task once kept a core busy for 70 minutes after its bench was killed.
+    """
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="akg-exit-with-parent", daemon=True).start()
+
+
 def _child() -> None:
     import dataclasses
 
+    _exit_with_parent()
     request = json.loads(sys.stdin.read())
     task = from_dict(Task, request["task"])
     reply: dict[str, Any]
