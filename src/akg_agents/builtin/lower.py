@@ -51,7 +51,7 @@ from akg_agents.builtin.layout import (
     varies_along,
 )
 from akg_agents.builtin.lower_reduce import ReduceRules, Value, arg_of, attr_of, op_name
-from akg_agents.builtin.lower_util import output_tensor
+from akg_agents.builtin.lower_util import is_reshape, output_tensor, reshaped_input_alignments
 
 _SPECIAL = {"pair": "max / min with a dim: only [0] and [1] of it are covered",
             "final": "a loss or mean over per-row values: it must be the output",
@@ -75,7 +75,6 @@ BINARY_FUNCS: dict[Any, str] = {
 }
 BINARY_METHODS = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "pow": "pow"}
 NO_OPS = {"contiguous", "clone", "detach", "float"}
-SHAPE_METHODS = {"view", "reshape", "squeeze", "unsqueeze"}
 
 
 class Lowerer(ReduceRules):
@@ -210,7 +209,7 @@ class Lowerer(ReduceRules):
             return lambda n: _unary("gelu_tanh" if n.kwargs.get("approximate") == "tanh" else "gelu", self._value(n.args[0]))
         if target in (torch.clamp, torch.clip) or (op == "call_method" and target in ("clamp", "clip")):
             return self._clamp
-        if (op == "call_method" and target in SHAPE_METHODS) or target in (torch.reshape, torch.squeeze, torch.unsqueeze):
+        if is_reshape(node):
             return self._reshape
         if target is operator.getitem:
             return self.getitem
@@ -239,7 +238,7 @@ class Lowerer(ReduceRules):
         unknown = self._first_unknown_op()
         if unknown is not None:
             raise NotCovered(f"{unknown} (the built-in generator covers pointwise chains, reductions, norms, softmax, scans and losses)")
-        self._align_reshaped_inputs()
+        self.aligned.update(reshaped_input_alignments(self.graph, len(self.full_shape)))
         self._plan_layout()
         output: Value | None = None
         output_shape: tuple[int, ...] = ()
@@ -251,33 +250,6 @@ class Lowerer(ReduceRules):
                 self.values[node.name] = self._node(node)
         assert output is not None
         return self.program(output, output_shape)
-
-    def _is_reshape(self, node: torch.fx.Node) -> bool:
-        return (node.op == "call_method" and node.target in SHAPE_METHODS) or node.target in (
-            torch.reshape, torch.squeeze, torch.unsqueeze)
-
-    def _align_reshaped_inputs(self) -> None:
-        """An input used only through an unsqueeze/view broadcasts as that view, not as itself:
-        KernelBench's diagonal matmul writes `A.unsqueeze(1) * B`, where A (N,) scales B's rows.
-        Aligned by its own trailing dims, A would scale B's columns instead: silently wrong
-        whenever N == M. Adding or removing size-1 dims keeps the memory order, so the kernel
-        reads A as it is and only the broadcast changes."""
-        rank = len(self.full_shape)
-        for node in self.graph.nodes:
-            meta = node.meta.get("tensor_meta")
-            if node.op != "placeholder" or meta is None or not hasattr(meta, "shape") or len(meta.shape) > rank:
-                continue
-            own = aligned_shape(tuple(meta.shape), rank)
-            views = {aligned_shape(tuple(user.meta["tensor_meta"].shape), rank) for user in node.users
-                     if self._is_reshape(user) and user.meta.get("tensor_meta") is not None
-                     and len(user.meta["tensor_meta"].shape) <= rank
-                     and [d for d in user.meta["tensor_meta"].shape if d != 1] == [d for d in meta.shape if d != 1]}
-            moved = views - {own}
-            if not moved:
-                continue  # every view broadcasts as the input itself does
-            if len(views) > 1 or not all(self._is_reshape(user) for user in node.users):
-                raise NotCovered(f"input {node.name} is used both as it is and through a view that broadcasts differently")
-            self.aligned[node.name] = moved.pop()
 
     def _value(self, arg: Any) -> Value:
         if isinstance(arg, torch.fx.Node):

@@ -64,3 +64,42 @@ def dims_of(dim: Any, rank: int, what: str) -> set[int]:
     if dims is None or not all(isinstance(d, int) for d in dims):
         raise NotCovered(f"{what} over dims that are not constants")
     return {d % rank for d in dims} if rank else set()
+
+
+SHAPE_METHODS = {"view", "reshape", "squeeze", "unsqueeze"}
+
+
+def is_reshape(node: torch.fx.Node) -> bool:
+    return (node.op == "call_method" and node.target in SHAPE_METHODS) or node.target in (
+        torch.reshape, torch.squeeze, torch.unsqueeze)
+
+
+def reshaped_input_alignments(graph: torch.fx.Graph, rank: int) -> dict[str, tuple[int, ...]]:
+    """Inputs that broadcast as a view of themselves, by name, with the view's aligned shape.
+
+    An input used only through an unsqueeze/view broadcasts as that view, not as itself:
+    KernelBench's diagonal matmul writes `A.unsqueeze(1) * B`, where A (N,) scales B's rows.
+    Aligned by its own trailing dims, A would scale B's columns instead: silently wrong whenever
+    N == M. Adding or removing size-1 dims keeps the memory order, so the kernel reads A as it is
+    and only the broadcast changes.
+    """
+    from akg_agents.builtin.layout import aligned_shape
+
+    found: dict[str, tuple[int, ...]] = {}
+    for node in graph.nodes:
+        meta = node.meta.get("tensor_meta")
+        if node.op != "placeholder" or meta is None or not hasattr(meta, "shape") or len(meta.shape) > rank:
+            continue
+        kept = [d for d in meta.shape if d != 1]
+        views = set()
+        for user in node.users:
+            shape = tuple(user.meta["tensor_meta"].shape) if is_reshape(user) and user.meta.get("tensor_meta") is not None else None
+            if shape is not None and len(shape) <= rank and [d for d in shape if d != 1] == kept:
+                views.add(aligned_shape(shape, rank))
+        moved = views - {aligned_shape(tuple(meta.shape), rank)}
+        if not moved:
+            continue  # every view broadcasts as the input itself does
+        if len(views) > 1 or not all(is_reshape(user) for user in node.users):
+            raise NotCovered(f"input {node.name} is used both as it is and through a view that broadcasts differently")
+        found[node.name] = moved.pop()
+    return found
