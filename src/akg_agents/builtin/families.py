@@ -4,6 +4,9 @@ None when the task is neither."""
 
 from __future__ import annotations
 
+import types
+from typing import Any
+
 from akg_agents.builtin.layer_task import CONVS, POOLS, find_layer_task, task_inputs
 from akg_agents.records import Candidate, Task
 
@@ -22,7 +25,7 @@ def layer_candidates(task: Task, dsl: str, count: int, threads: int = 0) -> list
         return number_input_candidates(generate(as_tensor_task(task), dsl, count, threads, precision), numbers, dtype)
     layer = find_layer_task(module, inputs)
     if layer is None:
-        return None
+        return _chain_or_attention(task, module, inputs, dsl, count, threads)
     if type(layer.layer) in POOLS:
         from akg_agents.builtin.pool import cpp_pool_candidates, triton_pool_candidates
 
@@ -35,3 +38,19 @@ def layer_candidates(task: Task, dsl: str, count: int, threads: int = 0) -> list
 
         return triton_conv_candidates(task, layer, count)
     return None  # a convolution on the CPU: the cpp / PolyTOPS path decides
+
+
+def _chain_or_attention(task: Task, module: types.ModuleType, inputs: list[Any], dsl: str, count: int,
+                        threads: int) -> list[Candidate] | None:
+    """scaled_dot_product_attention (attention.py); a chain of convolution / pooling layers
+    (conv_chain.py: on the CPU only pooling chains, the cpp / PolyTOPS path takes convolutions)."""
+    from akg_agents.builtin.attention import attention_candidates, find_attention
+    from akg_agents.builtin.conv_chain import find_layer_chain, layer_chain_candidates
+
+    attention = find_attention(module, inputs)
+    if attention is not None:
+        return attention_candidates(task, attention, dsl, count, threads)
+    chain = find_layer_chain(module, inputs)
+    if chain is None or dsl not in ("triton_cuda", "cpp"):
+        return None
+    return layer_chain_candidates(task, chain, dsl, count, threads)

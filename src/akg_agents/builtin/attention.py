@@ -1,0 +1,220 @@
+"""Tasks whose forward is one torch.nn.functional.scaled_dot_product_attention(Q, K, V) of its
+inputs (KernelBench level 1, problem 97): Triton (flash-attention style) and C++ candidates
+(kernel sources and their design in attention_kernels.py).
+
+Covered: any rank >= 3 with equal leading (batch, head) dims, any L, S, E, Ev, the default scale
+1/sqrt(E) (taken from the input in forward) or a constant `scale=`, `is_causal=True` (PyTorch's
+top-left alignment). Declined with the reason: `attn_mask` (a tensor mask or bias is not
+gathered), `dropout_p` > 0 (random: no deterministic reference to verify against),
+`enable_gqa=True`, a scale or flag computed in forward, rank 2. A candidate refuses another
+rank, dtype, or Q/K/V whose leading dims differ (PyTorch broadcasts them; the kernel does not)
+in one line.
+"""
+
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.fx
+import torch.nn.functional as F
+
+from akg_agents.builtin.attention_kernels import TRITON_ATTENTION, cpp_attention
+from akg_agents.builtin.generator import EMBEDDED_MODEL, embedded_task_source, future_imports
+from akg_agents.builtin.layer_task import DTYPES
+from akg_agents.builtin.lower import NotCovered
+from akg_agents.builtin.precision import traced_model
+from akg_agents.records import Candidate, Task
+
+SDPA_PARAMS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
+SDPA_DEFAULTS: dict[str, Any] = {"attn_mask": None, "dropout_p": 0.0, "is_causal": False, "scale": None, "enable_gqa": False}
+
+
+@dataclass
+class AttentionTask:
+    """forward(*args) = scaled_dot_product_attention(args[q], args[k], args[v], ...)."""
+
+    args: list[str]  # forward's parameter names
+    q: int
+    k: int
+    v: int
+    is_causal: bool
+    scale: float | None
+    rank: int
+    dtype: str
+    shapes: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+
+
+def _placeholder(arg: Any) -> Any:
+    while isinstance(arg, torch.fx.Node) and arg.op == "call_method" and arg.target == "contiguous":
+        arg = arg.args[0]
+    return arg
+
+
+def find_attention(module: types.ModuleType, inputs: list[Any]) -> AttentionTask | None:
+    """The attention call when forward is exactly one scaled_dot_product_attention of its
+    tensor inputs; None when it is not; NotCovered when it is, with an option not implemented."""
+    torch.manual_seed(0)
+    try:
+        traced = torch.fx.symbolic_trace(traced_model(module.Model(*module.get_init_inputs()).eval()))
+    except Exception:
+        return None
+    nodes = [n for n in traced.graph.nodes if not (n.op == "call_method" and n.target == "contiguous")]
+    placeholders = [n for n in nodes if n.op == "placeholder"]
+    rest = nodes[len(placeholders):]
+    if ([n.op for n in rest] != ["call_function", "output"] or rest[0].target is not F.scaled_dot_product_attention
+            or _placeholder(rest[1].args[0]) is not rest[0] or len(placeholders) != len(inputs)):
+        return None
+    call = rest[0]
+    bound = dict(zip(SDPA_PARAMS, call.args, strict=False))
+    bound.update(call.kwargs)
+    options = {name: bound.get(name, default) for name, default in SDPA_DEFAULTS.items()}
+    _check_options(options)
+    positions = {}
+    for name in ("query", "key", "value"):
+        arg = _placeholder(bound.get(name))
+        if arg not in placeholders:
+            raise NotCovered(f"scaled_dot_product_attention whose {name} is computed in forward (covered: forward's own inputs)")
+        positions[name] = placeholders.index(arg)
+    tensors = [inputs[positions[n]] for n in ("query", "key", "value")]
+    if not all(isinstance(t, torch.Tensor) for t in tensors):
+        return None
+    q, k, v = tensors
+    if q.dtype not in DTYPES or k.dtype != q.dtype or v.dtype != q.dtype:
+        raise NotCovered(f"scaled_dot_product_attention on {q.dtype}/{k.dtype}/{v.dtype} (covered: one of float32, float16, bfloat16)")
+    if q.dim() < 3 or k.dim() != q.dim() or v.dim() != q.dim() or not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):
+        raise NotCovered(f"scaled_dot_product_attention of shapes {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)} "
+                         "(covered: one rank >= 3 and equal batch dims, no broadcasting)")
+    return AttentionTask([str(p.target) for p in placeholders], positions["query"], positions["key"], positions["value"],
+                         bool(options["is_causal"]), None if options["scale"] is None else float(options["scale"]),
+                         q.dim(), DTYPES[q.dtype], (tuple(q.shape), tuple(k.shape), tuple(v.shape)))
+
+
+def _check_options(options: dict[str, Any]) -> None:
+    if any(isinstance(value, torch.fx.Node) for value in options.values()):
+        computed = [name for name, value in options.items() if isinstance(value, torch.fx.Node)]
+        raise NotCovered(f"scaled_dot_product_attention with {', '.join(computed)} computed in forward "
+                         "(covered: constants; attn_mask is not covered)")
+    if options["attn_mask"] is not None:
+        raise NotCovered("scaled_dot_product_attention with attn_mask (covered: no mask, or is_causal=True)")
+    if float(options["dropout_p"]) != 0.0:
+        raise NotCovered("scaled_dot_product_attention with dropout_p > 0 (random, so no reference to verify against)")
+    if options["enable_gqa"]:
+        raise NotCovered("scaled_dot_product_attention with enable_gqa=True (covered: as many K/V heads as Q heads)")
+    if not isinstance(options["is_causal"], bool) or not (options["scale"] is None or isinstance(options["scale"], (int, float))):
+        raise NotCovered("scaled_dot_product_attention with a non-constant is_causal or scale")
+
+
+def _guard(att: AttentionTask, dtypes: tuple[str, ...]) -> str:
+    """forward's lines: Q/K/V contiguous as q, k, v, refused (one line) off the specialization
+    (rank, equal leading dims, matching E and S, one dtype among `dtypes`), then the extents,
+    the batch-head count and the scale."""
+    names = [att.args[att.q], att.args[att.k], att.args[att.v]]
+    allowed = ", ".join(f"torch.{d}" for d in dtypes)
+    scale = "1.0 / math.sqrt(E) if E else 1.0" if att.scale is None else repr(att.scale)
+    return f"""        q, k, v = {names[0]}.contiguous(), {names[1]}.contiguous(), {names[2]}.contiguous()
+        if (q.dim() != {att.rank} or k.dim() != {att.rank} or v.dim() != {att.rank} or not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2])
+                or k.shape[-1] != q.shape[-1] or v.shape[-2] != k.shape[-2] or not (q.dtype == k.dtype == v.dtype)
+                or q.dtype not in ({allowed},)):
+            raise ValueError(f"this kernel was generated for scaled_dot_product_attention of rank-{att.rank} {' or '.join(dtypes)} Q (..., L, E), K (..., S, E), V (..., S, Ev) with equal leading dims; got {{tuple(q.shape)}}, {{tuple(k.shape)}}, {{tuple(v.shape)}} {{q.dtype}}, {{k.dtype}}, {{v.dtype}}")
+        L, E = q.shape[-2], q.shape[-1]
+        S, EV = v.shape[-2], v.shape[-1]
+        bh = math.prod(q.shape[:-2])
+        scale = {scale}"""
+
+
+def attention_model_new(task: Task, att: AttentionTask, imports: str, kernel_block: str, body: str, label: str) -> str:
+    return f'''{future_imports(task)}import math
+
+import torch
+import torch.nn as nn
+{imports}
+
+# ---- The task's Model, embedded so that ModelNew accepts its constructor arguments.
+{embedded_task_source(task)}
+# ---- end of the task's Model.
+
+{kernel_block}
+
+
+class ModelNew(nn.Module):
+    """Generated by akg_agents' built-in generator{label}."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        {EMBEDDED_MODEL}(*args, **kwargs)  # built for its checks of the arguments only: attention has no parameters
+
+    def forward(self, {", ".join(att.args)}):
+{body}
+        return out
+'''
+
+
+def _next_pow2(n: int) -> int:
+    return 1 << max(int(n) - 1, 0).bit_length()
+
+
+def triton_variants(att: AttentionTask) -> list[dict[str, Any]]:
+    """Tiles from the traced head dims (any extent stays correct: the kernel masks): the head
+    dim chunk BLOCK_D up to 64 (128 when it then holds E whole), Ev slices up to 128 or 256."""
+    e, ev = att.shapes[0][-1], att.shapes[2][-1]
+    block_d = min(max(_next_pow2(e), 16), 128 if e <= 128 else 64)
+    dv = max(_next_pow2(ev), 16)
+    precision = ["tf32x3", "ieee"] if att.dtype == "float32" else ["tf32"]
+    tiles = [(64, 64, block_d, min(dv, 128), 4, 2), (128, 64, block_d, min(dv, 128), 8, 2),
+             (64, 32, block_d, min(dv, 256), 8, 2)]
+    return [dict(tile=list(t), precision=p) for p in precision for t in tiles]
+
+
+def _triton_body(att: AttentionTask, params: dict[str, Any]) -> str:
+    bm, bn, bd, bdv, warps, stages = params["tile"]
+    return _guard(att, (att.dtype,)) + f"""
+        out = torch.empty((*q.shape[:-1], EV), dtype=q.dtype, device=q.device)
+        if out.numel():
+            m_tiles = triton.cdiv(L, {bm})
+            akg_attention[(bh * m_tiles, triton.cdiv(EV, {bdv}))](
+                q, k, v, out, L, S, E, EV, scale * 1.4426950408889634, m_tiles,
+                IS_CAUSAL={att.is_causal}, Q_ONCE=E <= {bd}, PRECISION={params["precision"]!r},
+                BLOCK_M={bm}, BLOCK_N={bn}, BLOCK_D={bd}, BLOCK_DV={bdv}, num_warps={warps}, num_stages={stages})"""
+
+
+def triton_attention_candidates(task: Task, att: AttentionTask, count: int) -> list[Candidate]:
+    candidates = []
+    for index, params in enumerate(triton_variants(att)[: max(count, 1)]):
+        body = _triton_body(att, params)
+        code = attention_model_new(task, att, "import triton\nimport triton.language as tl", TRITON_ATTENTION, body,
+                                   " (Triton flash attention)")
+        candidates.append(Candidate(id=f"builtin-triton-attention-{index}", dsl="triton_cuda", code=code, agent="builtin",
+                                    step=index, params=params,
+                                    note=f"Triton flash attention, tile {params['tile'][:4]}, {params['precision']} products"))
+    return candidates
+
+
+def cpp_attention_candidates(task: Task, att: AttentionTask, count: int, threads: int) -> list[Candidate]:
+    candidates = []
+    for index, rows in enumerate((4, 8, 1)[: max(count, 1)]):
+        kernel = f'KERNEL_SOURCE = r"""\n{cpp_attention(threads, rows)}"""\n\n_lib = load_cpp(KERNEL_SOURCE)'
+        body = _guard(att, ("float32", "float16", "bfloat16")) + f"""
+        dtype = q.dtype
+        q, k, v = q.to(torch.float32), k.to(torch.float32), v.to(torch.float32)  # the kernel computes in fp32
+        out = torch.empty((*q.shape[:-1], EV), dtype=torch.float32)
+        if out.numel():
+            _lib.akg_attention(q, k, v, out, bh, L, S, E, EV, float(scale), {int(att.is_causal)})
+        out = out.to(dtype)"""
+        code = attention_model_new(task, att, "from akg_agents.dsl.cpp_loader import load_cpp", kernel, body,
+                                   " (C++ attention)")
+        candidates.append(Candidate(id=f"builtin-cpp-attention-{index}", dsl="cpp", code=code, agent="builtin", step=index,
+                                    params={"threads": threads, "rows": rows},
+                                    note=f"C++/OpenMP attention, {rows} query rows per pass over K and V"))
+    return candidates
+
+
+def attention_candidates(task: Task, att: AttentionTask, dsl: str, count: int, threads: int = 0) -> list[Candidate]:
+    if dsl == "triton_cuda":
+        return triton_attention_candidates(task, att, count)
+    if dsl == "cpp":
+        return cpp_attention_candidates(task, att, count, threads)
+    raise NotCovered(f"scaled_dot_product_attention in {dsl} (the built-in generator writes it in triton_cuda and cpp)")
+

@@ -1,0 +1,139 @@
+"""Kernel sources for scaled_dot_product_attention(Q, K, V): out = softmax(Q K^T * scale) V over
+the last two dims, every leading (batch, head) dim flattened into one, Q (L, E), K (S, E),
+V (S, Ev) per batch-head.
+
+Triton (`akg_attention`, flash-attention style): one program per BLOCK_M query rows of one
+batch-head and one BLOCK_DV slice of the output's Ev columns. It walks K and V in BLOCK_N rows
+with the online softmax (running row max m and sum l, the accumulator rescaled by
+exp2(m_old - m_new) when the max grows), so the L x S score matrix never leaves the chip. Scores
+and accumulator are fp32 whatever the input dtype; fp16 / bf16 probabilities are narrowed to V's
+dtype for the tensor-core product, as FlashAttention does. The head dim E is walked in BLOCK_D
+chunks (KernelBench's E is 1024, far more than a register tile): when one chunk holds E, the Q
+tile is loaded once (Q_ONCE). Ev wider than BLOCK_DV is split across programs, which recompute
+the scores (the price of an accumulator that fits in registers). Every extent is a runtime
+argument and every load is masked, so one compilation serves any L, S, E, Ev. The causal mask
+is PyTorch's (top-left aligned: query i sees keys j <= i); a causal program stops at its last
+row's diagonal.
+
+C++ (`akg_attention`): OpenMP over (batch-head, block of ROWS query rows); each block computes
+its rows' scores against every key (one pass over K, each key row reused by ROWS queries), a
+numerically stable softmax per row in a per-thread buffer, then accumulates the probabilities
+times V's rows (contiguous, vectorized) into the output rows. fp32 throughout (the launcher
+widens fp16 / bf16 inputs and narrows the output).
+"""
+
+from __future__ import annotations
+
+TRITON_ATTENTION = '''
+@triton.jit
+def akg_attention(q, k, v, out, L, S, E, EV, qk_scale, M_TILES,
+                  IS_CAUSAL: tl.constexpr, Q_ONCE: tl.constexpr, PRECISION: tl.constexpr,
+                  BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr):
+    pid = tl.program_id(0)
+    bh = (pid // M_TILES).to(tl.int64)
+    pid_m = pid % M_TILES
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    rdv = tl.program_id(1) * BLOCK_DV + tl.arange(0, BLOCK_DV)
+    rd = tl.arange(0, BLOCK_D)
+    m_ok = rm < L
+    dv_ok = rdv < EV
+    q_base = q + bh * L * E
+    k_base = k + bh * S * E
+    v_base = v + bh * S * EV
+    if Q_ONCE:  # the whole head dim in one chunk: the Q tile stays in registers
+        q_tile = tl.load(q_base + rm[:, None] * E + rd[None, :], mask=m_ok[:, None] & (rd[None, :] < E), other=0.0)
+    m_i = tl.full((BLOCK_M,), float("-inf"), tl.float32)
+    l_i = tl.zeros((BLOCK_M,), tl.float32)
+    acc = tl.zeros((BLOCK_M, BLOCK_DV), tl.float32)
+    hi = S
+    if IS_CAUSAL:  # keys past this tile's last row are masked for every row of it
+        hi = tl.minimum(S, (pid_m + 1) * BLOCK_M)
+    for n0 in range(0, hi, BLOCK_N):
+        rn = n0 + tl.arange(0, BLOCK_N)
+        n_ok = rn < S
+        if Q_ONCE:
+            kt = tl.load(k_base + rn[None, :] * E + rd[:, None], mask=(rd[:, None] < E) & n_ok[None, :], other=0.0)
+            s = tl.dot(q_tile, kt, input_precision=PRECISION)
+        else:
+            s = tl.zeros((BLOCK_M, BLOCK_N), tl.float32)
+            for d0 in range(0, E, BLOCK_D):
+                d_ok = (d0 + rd) < E
+                a = tl.load(q_base + rm[:, None] * E + (d0 + rd)[None, :], mask=m_ok[:, None] & d_ok[None, :], other=0.0)
+                kt = tl.load(k_base + rn[None, :] * E + (d0 + rd)[:, None], mask=d_ok[:, None] & n_ok[None, :], other=0.0)
+                s = tl.dot(a, kt, s, input_precision=PRECISION)
+        valid = n_ok[None, :]
+        if IS_CAUSAL:
+            valid = valid & (rn[None, :] <= rm[:, None])
+        s = tl.where(valid, s * qk_scale, float("-inf"))  # log2 units: qk_scale holds log2(e)
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        m_use = tl.where(m_new == float("-inf"), 0.0, m_new)  # a row with nothing seen yet
+        alpha = tl.exp2(m_i - m_use)
+        p = tl.exp2(s - m_use[:, None])
+        l_i = l_i * alpha + tl.sum(p, 1)
+        vt = tl.load(v_base + rn[:, None] * EV + rdv[None, :], mask=n_ok[:, None] & dv_ok[None, :], other=0.0)
+        acc = tl.dot(p.to(vt.dtype), vt, acc * alpha[:, None], input_precision=PRECISION)
+        m_i = m_new
+    acc = acc / tl.where(l_i > 0, l_i, 1.0)[:, None]  # l_i is 0 only when there is no key (S == 0)
+    out_ptrs = out + bh * L * EV + rm[:, None] * EV + rdv[None, :]
+    tl.store(out_ptrs, acc.to(out.dtype.element_ty), mask=m_ok[:, None] & dv_ok[None, :])
+'''
+
+
+def cpp_attention(threads: int, rows: int = 4) -> str:
+    num_threads = f" num_threads({threads})" if threads > 0 else ""
+    return f"""#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+static constexpr int64_t ROWS = {rows};  // query rows sharing each pass over K and V
+
+extern "C" void akg_attention(const float* __restrict__ q, const float* __restrict__ k,
+                              const float* __restrict__ v, float* __restrict__ out, int64_t bh,
+                              int64_t L, int64_t S, int64_t E, int64_t EV, double scale, int64_t causal) {{
+  const int64_t blocks = (L + ROWS - 1) / ROWS;
+  const float sc = (float)scale;
+  #pragma omp parallel{num_threads}
+  {{
+    std::vector<float> p((size_t)(ROWS * std::max<int64_t>(S, 1)));
+    #pragma omp for schedule(static)
+    for (int64_t job = 0; job < bh * blocks; ++job) {{
+      const int64_t b = job / blocks, i0 = (job % blocks) * ROWS;
+      const int64_t rows = std::min<int64_t>(ROWS, L - i0);
+      const float* qb = q + (b * L + i0) * E;
+      const float* kb = k + b * S * E;
+      const float* vb = v + b * S * EV;
+      float* ob = out + (b * L + i0) * EV;
+      // keys seen by the block's last row: all, or (causal, top-left aligned) j <= i
+      const int64_t seen = causal ? std::min<int64_t>(S, i0 + rows) : S;
+      for (int64_t j = 0; j < seen; ++j) {{
+        const float* kj = kb + j * E;
+        for (int64_t r = 0; r < rows; ++r) {{
+          const float* qr = qb + r * E;
+          float dot = 0.0f;
+          #pragma omp simd reduction(+:dot)
+          for (int64_t e = 0; e < E; ++e) dot += qr[e] * kj[e];
+          p[r * S + j] = dot * sc;
+        }}
+      }}
+      for (int64_t r = 0; r < rows; ++r) {{
+        const int64_t n = causal ? std::min<int64_t>(S, i0 + r + 1) : S;
+        float* pr = p.data() + r * S;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < n; ++j) mx = std::max(mx, pr[j]);
+        float sum = 0.0f;
+        for (int64_t j = 0; j < n; ++j) {{ pr[j] = std::exp(pr[j] - mx); sum += pr[j]; }}
+        const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;  // no key at all (S == 0): zeros, as PyTorch
+        float* orow = ob + r * EV;
+        for (int64_t e = 0; e < EV; ++e) orow[e] = 0.0f;
+        for (int64_t j = 0; j < n; ++j) {{
+          const float w = pr[j] * inv;
+          const float* vj = vb + j * EV;
+          #pragma omp simd
+          for (int64_t e = 0; e < EV; ++e) orow[e] += w * vj[e];
+        }}
+      }}
+    }}
+  }}
+}}
+"""
