@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from akg_agents.builtin.conv_kernels import conv_direct, conv_gemm
+from akg_agents.builtin.conv_taps import conv_gemm_taps
 from akg_agents.builtin.layer_task import CONVS, TUPLE_HELPER, LayerTask, layer_model_new
 from akg_agents.builtin.lower import NotCovered
 from akg_agents.records import Candidate, Task
 
 TL_DTYPE = {"float32": "tl.float32", "float16": "tl.float16", "bfloat16": "tl.bfloat16"}
-IMPORTS = "import triton\nimport triton.language as tl"
+IMPORTS = "import math\n\nimport triton\nimport triton.language as tl"
 
 
 def _check(layer: LayerTask) -> tuple[bool, int]:
@@ -44,6 +45,7 @@ def _init(dims: int, transposed: bool) -> str:
         self.p = _tup(0 if layer.padding == "valid" else layer.padding, {dims})
         self.d = _tup(layer.dilation, {dims})
         self.op = _tup(getattr(layer, "output_padding", 0), {dims})
+        self.step = tuple(s // math.gcd(s, d) for s, d in zip(self.s, self.d))  # taps' step within an output phase
         self.transposed = {transposed}"""
 
 
@@ -82,6 +84,25 @@ def _gemm_body(dims: int, block: tuple[int, int, int, int, int]) -> str:
                        num_warps={warps}, num_stages={stages})"""
 
 
+def _taps_body(dims: int, transposed: bool, block: tuple[int, int, int, int, int]) -> str:
+    bm, bn, bk, warps, stages = block
+    if transposed:  # w: (in channels, out channels per group, *taps); rows: one output phase's positions
+        permuted = "w.reshape(self.groups, c_g, co_g, -1).permute(0, 3, 1, 2)"
+        rows = " * ".join(f"triton.cdiv(outs[{i}], self.s[{i}])" for i in range(dims))
+        phases = " * ".join(f"self.s[{i}]" for i in range(dims))
+    else:  # w: (out channels, in channels per group, *taps)
+        permuted, rows, phases = "w.reshape(self.groups, co_g, c_g, -1).permute(0, 3, 2, 1)", " * ".join(
+            f"outs[{i}]" for i in range(dims)), "1"
+    steps = ", ".join(f"STEP_{'abc'[i]}=self.step[{i}]" for i in range(dims))
+    return f"""
+        wt = {permuted}.contiguous()  # (groups, taps, in channels per group, out channels per group)
+        M = x.shape[0] * {rows}
+        grid = (triton.cdiv(M, {bm}), triton.cdiv(co_g, {bn}), self.groups * {phases})
+        akg_conv_taps[grid](x, wt, bias, out, c_g, co_g, self.groups, *ins, *outs, {_consts(dims)}, {steps},
+                            M=M, HAS_BIAS=self.bias is not None, BLOCK_M={bm}, BLOCK_N={bn}, BLOCK_K={bk},
+                            num_warps={warps}, num_stages={stages})"""
+
+
 def _direct_body(dims: int, block: int, warps: int) -> str:
     return f"""
         positions = {" * ".join(f"outs[{i}]" for i in range(dims))}
@@ -91,7 +112,9 @@ def _direct_body(dims: int, block: int, warps: int) -> str:
 
 def _variants(layer: LayerTask) -> list[dict]:
     """Implicit GEMM tiles (fp32: 3xTF32 then exact products), and the direct kernel: the direct
-    kernel first when a group has fewer than 16 output channels (depthwise).
+    kernel first when a group has fewer than 16 output channels (depthwise). The taps-outside
+    GEMM (conv_taps.py) comes first where it does less work: a group has at least 16 input
+    channels, or a strided transposed convolution (its phases skip the taps a stride leaves out).
 
     fp32 tiles are the ones checked on an H200 (Triton 3.6) over 16 KernelBench convolutions
     (benchmarks/results/kernelbench_h200/conv_tile_sweep.txt). Not offered: 64x64x32 with 4 warps
@@ -101,14 +124,27 @@ def _variants(layer: LayerTask) -> list[dict]:
     interpreter agrees): a compiler fault, not the kernel's indexing nor 3xTF32's precision."""
     conv: Any = layer.layer
     out_per_group = int(conv.out_channels) // int(conv.groups)  # nn.ConvTransposeNd keeps out_channels too
+    in_per_group = int(conv.in_channels) // int(conv.groups)
+    transposed, _ = CONVS[type(conv)]
+    strides = conv.stride if isinstance(conv.stride, tuple) else (conv.stride,)
+    use_taps = in_per_group >= 16 or (transposed and any(int(v) > 1 for v in strides))
+    bk = 32 if in_per_group >= 32 else 16
+    gemm: list[dict[str, Any]]
+    taps: list[dict[str, Any]]
     if layer.dtype == "float32":
         gemm = [dict(kind="gemm", tile=(128, 64, 32, 4, 3), precision="tf32x3"),
                 dict(kind="gemm", tile=(64, 64, 32, 4, 2), precision="tf32x3"),
                 dict(kind="gemm", tile=(128, 64, 32, 4, 3), precision="ieee")]
+        taps = [dict(kind="taps", tile=(128, 64, bk, 4, 3), precision="tf32x3"),
+                dict(kind="taps", tile=(64, 64, bk, 4, 2), precision="tf32x3")]
     else:
         gemm = [dict(kind="gemm", tile=(128, 64, 32, 4, 3), precision="ieee"),
                 dict(kind="gemm", tile=(128, 128, 32, 8, 3), precision="ieee"),
                 dict(kind="gemm", tile=(64, 64, 32, 4, 3), precision="ieee")]
+        taps = [dict(kind="taps", tile=(128, 64, bk, 4, 3), precision="ieee"),
+                dict(kind="taps", tile=(128, 128, bk, 8, 3), precision="ieee")]
+    if use_taps:  # taps first, then the flat form (the race keeps whichever is faster)
+        gemm = [taps[0], gemm[0], taps[1], *gemm[1:]]
     direct = [dict(kind="direct", block=256, warps=4), dict(kind="direct", block=1024, warps=4)]
     return [*direct, *gemm] if out_per_group < 16 else [*gemm, *direct]
 
@@ -119,7 +155,11 @@ def triton_conv_candidates(task: Task, layer: LayerTask, count: int) -> list[Can
     candidates = []
     for index, params in enumerate(_variants(layer)[: max(count, 1)]):
         tl_dtype = TL_DTYPE[layer.dtype]
-        if params["kind"] == "gemm":
+        if params["kind"] == "taps":
+            kernel = conv_gemm_taps(dims, transposed, tl_dtype, str(params["precision"]))
+            body = _taps_body(dims, transposed, params["tile"])
+            what = f"implicit GEMM, taps outside, {params['tile'][:3]} {params['precision']}"
+        elif params["kind"] == "gemm":
             kernel = conv_gemm(dims, transposed, tl_dtype, str(params["precision"]))
             body = _gemm_body(dims, params["tile"])
             what = f"implicit-GEMM {params['tile'][:3]} {params['precision']}"
