@@ -2,11 +2,11 @@
 inputs (KernelBench level 1, problem 97): Triton (flash-attention style) and C++ candidates
 (kernel sources and their design in attention_kernels.py).
 
-Covered: any rank >= 3 with equal leading (batch, head) dims, any L, S, E, Ev, the default scale
+Covered: any rank >= 2 with equal leading (batch, head) dims, any L, S, E, Ev, the default scale
 1/sqrt(E) (taken from the input in forward) or a constant `scale=`, `is_causal=True` (PyTorch's
 top-left alignment). Declined with the reason: `attn_mask` (a tensor mask or bias is not
 gathered), `dropout_p` > 0 (random: no deterministic reference to verify against),
-`enable_gqa=True`, a scale or flag computed in forward, rank 2. A candidate refuses another
+`enable_gqa=True`, a scale or flag computed in forward, other operations in forward. A candidate refuses another
 rank, dtype, or Q/K/V whose leading dims differ (PyTorch broadcasts them; the kernel does not)
 in one line.
 """
@@ -62,16 +62,19 @@ def find_attention(module: types.ModuleType, inputs: list[Any]) -> AttentionTask
     except Exception:
         return None
     nodes = [n for n in traced.graph.nodes if not (n.op == "call_method" and n.target == "contiguous")]
-    placeholders = [n for n in nodes if n.op == "placeholder"]
-    rest = nodes[len(placeholders):]
-    if ([n.op for n in rest] != ["call_function", "output"] or rest[0].target is not F.scaled_dot_product_attention
-            or _placeholder(rest[1].args[0]) is not rest[0] or len(placeholders) != len(inputs)):
+    calls = [n for n in nodes if n.op == "call_function" and n.target is F.scaled_dot_product_attention]
+    if not calls:
         return None
-    call = rest[0]
-    bound = dict(zip(SDPA_PARAMS, call.args, strict=False))
-    bound.update(call.kwargs)
+    placeholders = [n for n in nodes if n.op == "placeholder"]
+    bound = dict(zip(SDPA_PARAMS, calls[0].args, strict=False))
+    bound.update(calls[0].kwargs)
+    _check_options({name: bound.get(name, default) for name, default in SDPA_DEFAULTS.items()})
+    rest = nodes[len(placeholders):]
+    if ([n.op for n in rest] != ["call_function", "output"] or rest[0] is not calls[0]
+            or _placeholder(rest[1].args[0]) is not rest[0] or len(placeholders) != len(inputs)):
+        raise NotCovered("scaled_dot_product_attention with other operations in forward "
+                         "(covered: forward returns the attention of its inputs)")
     options = {name: bound.get(name, default) for name, default in SDPA_DEFAULTS.items()}
-    _check_options(options)
     positions = {}
     for name in ("query", "key", "value"):
         arg = _placeholder(bound.get(name))
@@ -84,27 +87,26 @@ def find_attention(module: types.ModuleType, inputs: list[Any]) -> AttentionTask
     q, k, v = tensors
     if q.dtype not in DTYPES or k.dtype != q.dtype or v.dtype != q.dtype:
         raise NotCovered(f"scaled_dot_product_attention on {q.dtype}/{k.dtype}/{v.dtype} (covered: one of float32, float16, bfloat16)")
-    if q.dim() < 3 or k.dim() != q.dim() or v.dim() != q.dim() or not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):
+    if q.dim() < 2 or k.dim() != q.dim() or v.dim() != q.dim() or not (q.shape[:-2] == k.shape[:-2] == v.shape[:-2]):
         raise NotCovered(f"scaled_dot_product_attention of shapes {tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)} "
-                         "(covered: one rank >= 3 and equal batch dims, no broadcasting)")
+                         "(covered: one rank >= 2 and equal batch dims, no broadcasting)")
     return AttentionTask([str(p.target) for p in placeholders], positions["query"], positions["key"], positions["value"],
                          bool(options["is_causal"]), None if options["scale"] is None else float(options["scale"]),
                          q.dim(), DTYPES[q.dtype], (tuple(q.shape), tuple(k.shape), tuple(v.shape)))
 
 
 def _check_options(options: dict[str, Any]) -> None:
-    if any(isinstance(value, torch.fx.Node) for value in options.values()):
-        computed = [name for name, value in options.items() if isinstance(value, torch.fx.Node)]
-        raise NotCovered(f"scaled_dot_product_attention with {', '.join(computed)} computed in forward "
-                         "(covered: constants; attn_mask is not covered)")
     if options["attn_mask"] is not None:
         raise NotCovered("scaled_dot_product_attention with attn_mask (covered: no mask, or is_causal=True)")
+    computed = [name for name, value in options.items() if isinstance(value, torch.fx.Node)]
+    if computed:
+        raise NotCovered(f"scaled_dot_product_attention with {', '.join(computed)} computed in forward (covered: constants)")
     if float(options["dropout_p"]) != 0.0:
         raise NotCovered("scaled_dot_product_attention with dropout_p > 0 (random, so no reference to verify against)")
     if options["enable_gqa"]:
         raise NotCovered("scaled_dot_product_attention with enable_gqa=True (covered: as many K/V heads as Q heads)")
     if not isinstance(options["is_causal"], bool) or not (options["scale"] is None or isinstance(options["scale"], (int, float))):
-        raise NotCovered("scaled_dot_product_attention with a non-constant is_causal or scale")
+        raise NotCovered("scaled_dot_product_attention with is_causal or scale not a constant bool / number")
 
 
 def _guard(att: AttentionTask, dtypes: tuple[str, ...]) -> str:

@@ -1,0 +1,48 @@
+"""The built-in Triton flash-attention kernel under Triton's CPU interpreter, against the task's
+Model: every tile variant on odd extents (several query tiles, a key remainder, E walked in
+chunks or held whole, Ev split across programs), causal with L > S and L < S, a constant scale,
+ranks 2 to 5, fp16 (bf16 runs on the GPU only), and the dtype guard. Skipped where triton is not installed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from attention_tasks import CASES, case_task
+from builtin_check import check_candidate, module_of
+from builtin_interp import interpreter, kernelbench
+
+from akg_agents.builtin.generator import generate
+
+interpreter()
+
+
+def test_every_variant_on_kernelbench_97_at_small_sizes() -> None:
+    """E = 80 > BLOCK_D: the head dim in chunks; Ev = 80 > BLOCK_DV: Ev split across programs."""
+    task = kernelbench("97", {"batch_size": 1, "num_heads": 2, "sequence_length": 67, "embedding_dimension": 80})
+    candidates = generate(task, "triton_cuda", 6)
+    assert [c.params["precision"] for c in candidates] == ["tf32x3"] * 3 + ["ieee"] * 3
+    module = module_of(task.source, "task")
+    for candidate in candidates:
+        assert "def akg_attention" in candidate.code
+        check_candidate(module, candidate)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_first_candidate_on_every_shape(case: str) -> None:
+    task = case_task(case)
+    check_candidate(module_of(task.source, "task"), generate(task, "triton_cuda", 1)[0])
+
+
+# fp16 only: Triton 3.6's interpreter computes tl.dot on bf16 operands wrongly (see
+# test_builtin_matmul_family.py); tests/gpu/test_gpu_builtin_attention_chain.py runs bf16 compiled.
+def test_fp16() -> None:
+    task = case_task("causal_l_gt_s")
+    candidate = generate(task, "triton_cuda", 1, precision="fp16")[0]
+    assert candidate.params["precision"] == "tf32"  # ignored by tl.dot for 16-bit operands
+    check_candidate(module_of(task.source, "task"), candidate, precision="fp16")
+
+
+def test_dtype_guard() -> None:
+    model = module_of(generate(case_task("plain"), "triton_cuda", 1)[0].code, "candidate").ModelNew()
+    with pytest.raises(ValueError, match="rank-4 float32 Q"):
+        model(*(torch.randn(1, 1, 5, 4, dtype=torch.float16),) * 3)
