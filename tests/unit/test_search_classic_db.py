@@ -15,7 +15,7 @@ from akg_agents.config.settings import Settings
 from akg_agents.records import Candidate, RunConfig, Task
 from akg_agents.store.kernel_db import KernelDB, db_path, normalized_digest
 from akg_agents.store.rundir import RunStore
-from akg_agents.workflows import adaptive_search, builtin_search, get_workflow
+from akg_agents.workflows import adaptive_search, builtin_search, get_workflow, lazy_space
 from akg_agents.workflows.base import RunContext, evaluate_one
 
 
@@ -24,7 +24,11 @@ def fake_generator(monkeypatch: pytest.MonkeyPatch) -> None:
     def generate(task: Task, dsl: str, count: int, threads: int = 0, precision: str = "fp32") -> list[Candidate]:
         return space()[:count]
 
+    def open_space(task: Task, dsl: str, limit: int, threads: int, precision: str = "fp32") -> lazy_space.Space:
+        return lazy_space.Space.of(space()[:limit])
+
     monkeypatch.setattr(builtin_search.isolated, "generate_isolated", generate)
+    monkeypatch.setattr(lazy_space, "open_space", open_space)
 
 
 def new_run(log_dir: Path, workflow: str, budget: int, evaluator: FakeEvaluator, model: str = "builtin") -> RunContext:

@@ -16,6 +16,7 @@ weights, zero-padded copies of convolution inputs).
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -32,7 +33,7 @@ from akg_agents.poly.scheduler import schedule
 from akg_agents.poly.tree import to_tree
 from akg_agents.records import Candidate, Task
 
-__all__ = ["PARAM_SPACE", "NoProduct", "PolyParams", "poly_candidate_code", "poly_candidates", "poly_variants"]
+__all__ = ["ONLY", "PARAM_SPACE", "NoProduct", "PolyParams", "poly_candidate_code", "poly_candidates", "poly_variants"]
 
 
 @dataclass(frozen=True)
@@ -214,12 +215,17 @@ def _scheduled_model_new(task: Task, program: PolyProgram, params: PolyParams) -
         raise NotCovered(f"this transposed convolution (the PolyTOPS scheduler cannot take its strided scatter: {detail})") from None
 
 
+# Set by a search that makes chosen points of the space one at a time (workflows/lazy_space.py):
+# poly_candidates then walks these parameters instead of poly_variants.
+ONLY: ContextVar[tuple[PolyParams, ...] | None] = ContextVar("poly_only", default=None)
+
+
 def poly_candidates(task: Task, count: int, threads: int = 0) -> list[Candidate]:
-    """Up to `count` candidates over poly_variants; NotCovered when the task is no loop nest here."""
+    """Up to `count` candidates over poly_variants (or ONLY); NotCovered when the task is no loop nest here."""
     programs = {True: trace_poly_program(task, True)}
     candidates: list[Candidate] = []
     seen: set[str] = set()
-    for params in poly_variants(threads):
+    for params in ONLY.get() or poly_variants(threads):
         if len(candidates) >= max(count, 1):
             break
         if params.pack not in programs:

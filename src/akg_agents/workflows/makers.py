@@ -1,7 +1,7 @@
 """Makers: the I/O half of a search step, turning a Proposal into a Candidate.
 
     BuiltinMaker  the built-in generator's parameter space (tunable parameters and template
-                  choices, generated once in a child process): a child is the parent with one
+                  choices; a point's code made when picked, lazy_space.py): a child is the parent with one
                   parameter moved to a neighbouring value (more when every near neighbour is
                   known); ties go toward the good inspiration's parameters, then to a seeded draw.
     LLMMaker      KernelGen, shown the parent's code and its evidence (the verifier's and the
@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import replace
 from typing import Any
@@ -20,6 +21,7 @@ from akg_agents.llm.meter import MeteredProvider
 from akg_agents.records import Candidate
 from akg_agents.store.kernel_db import KernelDB, normalized_digest
 from akg_agents.workflows.engine import Proposal
+from akg_agents.workflows.lazy_space import Space
 
 FASTER = ("This kernel is correct. Write a faster one: keep what makes it correct, change how it uses "
           "the hardware (memory traffic, vectorization, parallelism, fusion). The inspirations show what "
@@ -28,39 +30,64 @@ REPAIR = "This kernel failed. Fix what the evidence shows, keeping the approach 
 
 
 class BuiltinMaker:
-    def __init__(self, space: list[Candidate], db: KernelDB, seed: int = 0) -> None:
-        self.space = space
+    """`space`: the generator's points (workflows/lazy_space.py); a point's code is made only when
+    this maker picks it. A list of candidates is a space generated whole."""
+
+    def __init__(self, space: Space | list[Candidate], db: KernelDB, seed: int = 0) -> None:
+        self.space = space if isinstance(space, Space) else Space.of(space)
         self.db = db
         self.rng = random.Random(seed)
-        self.taken: set[str] = set()  # proposed by this run, maybe still in flight
-        self.values = _ordered_values(space)
+        self.taken: set[int] = set()  # points proposed by this run (maybe in flight), declined or duplicates
+        self.made_digests: set[str] = set()  # normalized sources this maker handed out
+        self.values = _ordered_values(self.space.points)
 
     def tokens_used(self) -> int:
         return 0
 
-    def _unseen(self) -> list[Candidate]:
-        return [c for c in self.space if c.digest not in self.taken and self.db.by_params(c.params) is None
-                and self.db.get(normalized_digest(c.code)) is None]
+    def _unseen(self) -> list[int]:
+        """Points not tried yet: not taken here, not in the kernel DB by parameters, nor (where the
+        code is made already) by normalized source."""
+        unseen = []
+        for index, params in enumerate(self.space.points):
+            if index in self.taken or self.db.by_params(params) is not None:
+                continue
+            made = self.space.made.get(index) if self.space.known(index) else None
+            if made is not None and self.db.get(normalized_digest(made.code)) is not None:
+                continue
+            unseen.append(index)
+        return unseen
 
     async def make(self, proposal: Proposal, candidate_id: str, step: int) -> Candidate | None:
-        unseen = self._unseen()
-        if not unseen:
-            return None
+        while True:
+            unseen = self._unseen()
+            if not unseen:
+                return None
+            index = self._choose(proposal, unseen)
+            self.taken.add(index)
+            made = self.space.made[index] if self.space.known(index) else await asyncio.to_thread(self.space.candidate, index)
+            if made is None:
+                continue  # the generator declined this point (its reason is in space.declined)
+            digest = normalized_digest(made.code)
+            if digest in self.made_digests or self.db.get(digest) is not None:
+                continue  # other parameters, the same kernel: evaluated already (or in flight)
+            self.made_digests.add(digest)
+            parent = proposal.parent
+            moved = _changes(parent.params if parent else {}, made.params)
+            return replace(made, id=candidate_id, step=step, parent_id=parent.candidate_id if parent else None,
+                           note=f"{proposal.note}; {moved or 'the generator default'}")
+
+    def _choose(self, proposal: Proposal, unseen: list[int]) -> int:
+        points = self.space.points
         parent = proposal.parent
         if parent is None or not parent.params:
-            chosen = unseen[0]  # the generator's own order: its default parameters first
-        else:
-            good = next((e for tier, e in proposal.inspirations if tier == "good"), None)
-            distances = [self.distance(parent.params, c.params) for c in unseen]
-            nearest = [c for c, d in zip(unseen, distances, strict=True) if d == min(distances)]
-            if good is not None and good.params:
-                toward = [self.distance(good.params, c.params) for c in nearest]
-                nearest = [c for c, d in zip(nearest, toward, strict=True) if d == min(toward)]
-            chosen = self.rng.choice(nearest)
-        self.taken.add(chosen.digest)
-        moved = _changes(parent.params if parent else {}, chosen.params)
-        return replace(chosen, id=candidate_id, step=step, parent_id=parent.candidate_id if parent else None,
-                       note=f"{proposal.note}; {moved or 'the generator default'}")
+            return unseen[0]  # the generator's own order: its default parameters first
+        distances = [self.distance(parent.params, points[i]) for i in unseen]
+        nearest = [i for i, d in zip(unseen, distances, strict=True) if d == min(distances)]
+        good = next((e for tier, e in proposal.inspirations if tier == "good"), None)
+        if good is not None and good.params:
+            toward = [self.distance(good.params, points[i]) for i in nearest]
+            nearest = [i for i, d in zip(nearest, toward, strict=True) if d == min(toward)]
+        return self.rng.choice(nearest)
 
     def distance(self, a: dict[str, Any], b: dict[str, Any]) -> int:
         """Steps between two parameter settings: a numeric value's position in its sorted list,
@@ -76,11 +103,10 @@ class BuiltinMaker:
                 total += 1
         return total
 
-
-def _ordered_values(space: list[Candidate]) -> dict[str, list[Any]]:
+def _ordered_values(points: list[dict[str, Any]]) -> dict[str, list[Any]]:
     found: dict[str, list[Any]] = {}
-    for candidate in space:
-        for name, value in candidate.params.items():
+    for params in points:
+        for name, value in params.items():
             if value not in found.setdefault(name, []):
                 found[name].append(value)
     for name, values in found.items():

@@ -17,7 +17,7 @@ from akg_agents.store.kernel_db import Entry, KernelDB, db_path
 from akg_agents.workflows.base import RunContext
 from akg_agents.workflows.engine import Budget, Maker, Search, Strategy
 
-SPACE_LIMIT = 512  # the built-in generator's whole parameter grid, bounded
+SPACE_LIMIT = 512  # points of the built-in generator's parameter grid, bounded (made lazily: lazy_space.py)
 StrategyFactory = Callable[[SearchSettings], Strategy]
 
 
@@ -33,14 +33,23 @@ async def run_search(ctx: RunContext, make_strategy: StrategyFactory, prefix: st
         _start_from_known(ctx, db, search.known_seeds)
         budget = Budget(ctx.config.max_candidates, search.max_wall_s, search.max_tokens)
         if ctx.config.model == "builtin":
-            from akg_agents.workflows.builtin_search import builtin_space
+            from akg_agents.workflows import lazy_space
             from akg_agents.workflows.makers import BuiltinMaker
 
-            space = builtin_space(ctx.task, ctx.config.dsl, SPACE_LIMIT, ctx.config.threads, ctx.config.precision)
-            ctx.store.event("search_space", agent="builtin", size=len(space), note=space[0].note)
-            ctx.reporter.info(f"built-in search space: {len(space)} distinct candidate(s); {space[0].note}")
-            maker: Maker = BuiltinMaker(space, db, search.seed)
-            await Search(ctx, db, make_strategy(search), maker, budget, prefix).run()
+            space = lazy_space.open_space(ctx.task, ctx.config.dsl, SPACE_LIMIT, ctx.config.threads, ctx.config.precision)
+            try:
+                lazy = sum(not space.known(i) for i in range(len(space)))
+                ctx.store.event("search_space", agent="builtin", size=len(space), made=len(space) - lazy,
+                                note=space.note)
+                ctx.reporter.info(f"built-in search space: {len(space)} point(s)"
+                                  + (", each made when the search picks it" if lazy else "") + f"; {space.note}")
+                maker: Maker = BuiltinMaker(space, db, search.seed)
+                await Search(ctx, db, make_strategy(search), maker, budget, prefix).run()
+            finally:
+                if space.generated or space.declined:
+                    ctx.store.event("search_space_made", generated=space.generated,
+                                    declined={str(i): why[:200] for i, why in space.declined.items()})
+                space.close()
         else:
             from akg_agents.workflows.llm_search import run_llm_search
 
