@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import akg_agents.workflows.builtin_search as builtin_search
+import akg_agents.workflows.lazy_space as lazy_space
 from akg_agents.bench.collect import task_result
 from akg_agents.bench.suite import load_suite
 from akg_agents.config.settings import load_settings
@@ -194,6 +195,7 @@ def run_all(tasks: list[Task], workflows: tuple[str, ...], args: argparse.Namesp
     probe = RunConfig("torch", "cpu", os.uname().machine, "cpp", "default", "builtin", threads=args.threads)
     evaluator = make_evaluator(probe, load_settings("cpp"))
     builtin_search.SPACE_CACHE = {}  # the three runs of a task trace its Model once per count
+    lazy_space.memo_on()  # and the searches make each point of its space once
     try:
         for index, original in enumerate(tasks):
             order = workflows[index % len(workflows):] + workflows[: index % len(workflows)]

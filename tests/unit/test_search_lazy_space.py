@@ -99,6 +99,21 @@ def test_a_point_made_alone_is_the_generators_candidate_for_those_parameters() -
         space.close()
 
 
+def test_with_the_memo_on_a_second_search_on_the_task_makes_nothing_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lazy_space, "OPENED", None)
+    monkeypatch.setattr(lazy_space, "MADE", None)
+    lazy_space.memo_on()
+    first = lazy_space.open_space(MATMUL, "cpp", 512, 0)
+    try:
+        code = first.candidate(7)
+    finally:
+        first.close()
+    second = lazy_space.open_space(MATMUL, "cpp", 512, 0)
+    assert second.child is None and second.candidate(7) == code and second.generated == 0
+    assert second.candidate(8) is not None and second.generated == 1 and second.child is not None  # started when needed
+    second.close()
+
+
 def test_a_row_program_space_is_generated_whole(tmp_path: Path) -> None:
     task = Task(name="relu", source=MATMUL.source.replace("torch.matmul(a, b)", "torch.relu(a) + b.sum()")
                 .replace("torch.randn(24, 8)", "torch.randn(16, 24)"))
@@ -129,7 +144,7 @@ def test_declined_points_and_a_second_source_for_a_known_kernel_are_never_evalua
 
     first = Candidate(id="builtin-0", dsl="cpp", code="SPEED = 1.0\n", agent="builtin", params={"p": 0})
     generator = _Generator()
-    space = lazy_space.Space([{"p": i} for i in range(6)], {0: first}, "fake", generator)  # type: ignore[arg-type]
+    space = lazy_space.Space([{"p": i} for i in range(6)], {0: first}, "fake", child=generator)
     evaluator = FakeEvaluator()
     ctx = context(tmp_path, evaluator, budget=10)
     db = KernelDB(tmp_path / "k.sqlite")

@@ -33,27 +33,43 @@ from akg_agents.records import Candidate, Task, from_dict, to_dict
 TIMEOUT_S = 600.0
 REPLY = "@@lazy_space "  # reply lines start with this (the task's code may print anything)
 
-# Opt-in memo of made points, for a process that runs several searches on the same task (a
-# benchmark comparing workflows): key (task digest, dsl, threads, precision, params as JSON).
-CODE_CACHE: dict[tuple[str, str, int, str, str], Candidate | None] | None = None
-CODE_CACHE_LIMIT = 4096
+# Opt-in memos, for a process that runs several searches on the same task (a benchmark comparing
+# workflows): None (the default) generates every time; memo_on() turns both on. OPENED: a space's
+# points and the candidates made with it, by (task digest, dsl, limit, threads, precision); MADE: a
+# point's candidate (None: declined), by (task digest, dsl, threads, precision, params as JSON).
+OPENED: dict[tuple[str, str, int, int, str], tuple[list[dict[str, Any]], list[Candidate]]] | None = None
+MADE: dict[tuple[str, str, int, str, str], Candidate | str] | None = None
+MEMO_LIMIT = 4096
+
+
+def memo_on() -> None:
+    global OPENED, MADE
+    OPENED, MADE = {}, {}
 
 
 def params_key(params: dict[str, Any]) -> str:
     return json.dumps(params, sort_keys=True, default=str)
 
 
+def _remember(memo: dict[Any, Any] | None, key: Any, value: Any) -> None:
+    if memo is not None:
+        if len(memo) >= MEMO_LIMIT:
+            memo.pop(next(iter(memo)))
+        memo[key] = value
+
+
 class Space:
-    """Points (parameter dicts, generator order) and their candidates, made on demand."""
+    """Points (parameter dicts, generator order) and their candidates, made on demand by a tracing
+    child (started when first needed, bound to the task by `binding`)."""
 
     def __init__(self, points: list[dict[str, Any]], made: dict[int, Candidate | None], note: str,
-                 child: _Child | None = None, key: tuple[str, str, int, str] | None = None) -> None:
+                 binding: dict[str, Any] | None = None, child: Any = None) -> None:
         self.points = points
         self.made = made  # index -> candidate (None: the generator declined that point)
         self.note = note
-        self.child = child
-        self.key = key
-        self.generated = 0  # points whose code this space asked the generator for (the memo's not counted)
+        self.binding = binding  # the child's bind request: task, dsl, threads, precision
+        self.child = child  # anything with make(params) -> Candidate | str and close()
+        self.generated = 0  # points whose code this space asked the generator for (memo hits not counted)
         self.declined: dict[int, str] = {}
 
     @classmethod
@@ -71,21 +87,23 @@ class Space:
     def candidate(self, index: int) -> Candidate | None:
         if index in self.made:
             return self.made[index]
-        memo_key = (*self.key, params_key(self.points[index])) if self.key else None
-        if CODE_CACHE is not None and memo_key in CODE_CACHE:
-            made = CODE_CACHE[memo_key]
-        else:
+        key = None
+        if self.binding is not None:
+            b = self.binding
+            key = (str(b["digest"]), str(b["dsl"]), int(b["threads"]), str(b["precision"]), params_key(self.points[index]))
+        answer = MADE.get(key) if MADE is not None and key is not None else None
+        if answer is None:
             if self.child is None:
-                raise TaskError("this search space has no generator to make its points")
+                if self.binding is None:
+                    raise TaskError("this search space has no generator to make its points")
+                self.child = _Child(str(self.binding["task"]["name"]))
+                self.child.request({"job": "bind", **self.binding})
             answer = self.child.make(self.points[index])
             self.generated += 1
-            if isinstance(answer, str):
-                self.declined[index] = answer
-            made = answer if isinstance(answer, Candidate) else None
-            if CODE_CACHE is not None and memo_key is not None:
-                if len(CODE_CACHE) >= CODE_CACHE_LIMIT:
-                    CODE_CACHE.pop(next(iter(CODE_CACHE)))
-                CODE_CACHE[memo_key] = made
+            _remember(MADE, key, answer)
+        if isinstance(answer, str):
+            self.declined[index] = answer
+        made = answer if isinstance(answer, Candidate) else None
         self.made[index] = made
         return made
 
@@ -100,10 +118,16 @@ def open_space(task: Task, dsl: str, limit: int, threads: int, precision: str = 
     (loop nests) or all made now (every other generator). NotCovered when the task is declined."""
     from akg_agents.builtin.lower import NotCovered
 
-    child = _Child(task)
+    binding = {"task": to_dict(task), "digest": task.digest, "dsl": dsl, "threads": threads, "precision": precision}
+    key = (task.digest, dsl, limit, threads, precision)
+    if OPENED is not None and key in OPENED:
+        points, first = OPENED[key]
+        if len(points) == 0:
+            return Space.of(list(first))
+        return Space([dict(p) for p in points], dict(enumerate(first)), first[0].note, binding)
+    child = _Child(task.name)
     try:
-        reply = child.request({"job": "open", "task": to_dict(task), "dsl": dsl, "limit": limit, "threads": threads,
-                               "precision": precision})
+        reply = child.request({"job": "open", "limit": limit, **binding})
     except BaseException:
         child.close()
         raise
@@ -111,20 +135,21 @@ def open_space(task: Task, dsl: str, limit: int, threads: int, precision: str = 
         child.close()
         raise NotCovered(reply["declined"])
     first = [from_dict(Candidate, c) for c in reply["candidates"]]
-    if not reply["points"]:  # generated whole: no child needed any more
+    points = [dict(p) for p in reply["points"]]
+    _remember(OPENED, key, (points, first))
+    if not points:  # generated whole: no child needed any more
         child.close()
         return Space.of(first)
-    points = [dict(p) for p in reply["points"]]
-    return Space(points, dict(enumerate(first)), first[0].note, child, (task.digest, dsl, threads, precision))
+    return Space(points, dict(enumerate(first)), first[0].note, binding, child)
 
 
 class _Child:
     """One long-lived tracing child (scrubbed environment, its own session, ends with its parent)."""
 
-    def __init__(self, task: Task) -> None:
+    def __init__(self, name: str) -> None:
         from akg_agents.verify.sandbox import scrubbed_env
 
-        self.task = task
+        self.name = name
         cache = os.environ.get("AKG_AGENTS_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "akg_agents"))
         self.proc = subprocess.Popen([sys.executable, "-m", "akg_agents.workflows.lazy_space"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=scrubbed_env(cache),
@@ -159,13 +184,13 @@ class _Child:
                     if line.startswith(REPLY):
                         reply: dict[str, Any] = json.loads(line[len(REPLY):])
                         if "error" in reply:
-                            raise TaskError(f"task '{self.task.name}': generating its search space failed: "
+                            raise TaskError(f"task '{self.name}': generating its search space failed: "
                                             f"{reply['error'][:200]}")
                         return reply
             finally:
                 timer.cancel()
             if expired.is_set():
-                raise TaskError(f"task '{self.task.name}': no answer within {TIMEOUT_S:.0f} s while generating a candidate")
+                raise TaskError(f"task '{self.name}': no answer within {TIMEOUT_S:.0f} s while generating a candidate")
             return self._failed()
 
     def _failed(self) -> dict[str, Any]:
@@ -173,7 +198,7 @@ class _Child:
         tail = (self.stderr or ["no output"])[-1]
         if code < 0:
             tail = f"killed by signal {-code} ({tail})"
-        raise TaskError(f"task '{self.task.name}': tracing its Model failed: {tail[:200]}")
+        raise TaskError(f"task '{self.name}': tracing its Model failed: {tail[:200]}")
 
     def make(self, params: dict[str, Any]) -> Candidate | str:
         """The candidate at `params`, or the generator's reason for declining that point."""
@@ -217,9 +242,11 @@ def _loop_nest_points(threads: int, limit: int) -> list[dict[str, Any]]:
 def _answer(state: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     from akg_agents.builtin.lower import NotCovered
 
-    if request["job"] == "open":
+    if request["job"] in ("open", "bind"):
         task = from_dict(Task, request["task"])
         state.update(task=task, dsl=request["dsl"], threads=request["threads"], precision=request["precision"])
+        if request["job"] == "bind":
+            return {}
         try:
             first = _generate(task, request["dsl"], 1, request["threads"], request["precision"])
         except NotCovered as why:
@@ -266,4 +293,4 @@ if __name__ == "__main__":
     _child()
 
 
-__all__ = ["CODE_CACHE", "Space", "open_space", "params_key"]
+__all__ = ["MADE", "OPENED", "Space", "memo_on", "open_space", "params_key"]
