@@ -128,7 +128,7 @@ def test_guard_and_declines() -> None:
 # Tiles that Triton 3.6 miscompiles on an H200 with TF32 operands on problems 55 and 57 (every
 # output tile off by up to 0.07 on "tf32" and "tf32x3" alike, exact with "ieee" products):
 # benchmarks/results/kernelbench_h200/conv_tile_sweep.txt. (block_m, block_n, block_k, warps, stages)
-MISCOMPILED_TF32_TILES = {(64, 64, 32, 4, 3), (64, 128, 32, 4, 3), (128, 128, 32, 8, 3)}
+MISCOMPILED_TF32_TILES = {(64, 64, 32, 4, 3), (64, 128, 32, 4, 3), (128, 128, 32, 8, 3), (64, 64, 32, 4, 2)}  # the last: problem 59
 
 
 @pytest.mark.parametrize(("problem", "sizes"), [

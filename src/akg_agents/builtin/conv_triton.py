@@ -110,6 +110,12 @@ def _direct_body(dims: int, block: int, warps: int) -> str:
                         {_consts(dims)}, CO=co, HAS_BIAS=self.bias is not None, BLOCK={block}, num_warps={warps})"""
 
 
+def _block_n(out_per_group: int) -> int:
+    """Output channels per tile: 64, or the next power of two (at least 16, tl.dot's least) where a
+    group has fewer, so that a tile is not mostly padding (16 out channels in a 64-wide tile)."""
+    return 64 if out_per_group >= 64 else max(16, 1 << (out_per_group - 1).bit_length())
+
+
 def _variants(layer: LayerTask) -> list[dict]:
     """Implicit GEMM tiles (fp32: 3xTF32 then exact products), and the direct kernel: the direct
     kernel first when a group has fewer than 16 output channels (depthwise). The taps-outside
@@ -117,32 +123,36 @@ def _variants(layer: LayerTask) -> list[dict]:
     channels, or a strided transposed convolution (its phases skip the taps a stride leaves out).
 
     fp32 tiles are the ones checked on an H200 (Triton 3.6) over 16 KernelBench convolutions
-    (benchmarks/results/kernelbench_h200/conv_tile_sweep.txt). Not offered: 64x64x32 with 4 warps
-    and 3 stages (and 64x128x32/4/3, 128x128x32/8/3) with TF32 operands: Triton miscompiles it on
-    problems 55 and 57 (error 0.07 where TF32 rounding gives 3e-4, on both "tf32" and "tf32x3",
-    in every output tile, while the same kernel with "ieee" products is exact and the CPU
-    interpreter agrees): a compiler fault, not the kernel's indexing nor 3xTF32's precision."""
+    (benchmarks/results/kernelbench_h200/conv_tile_sweep.txt) and timed over all 35
+    (benchmarks/results/kernelbench_h200/session6/conv_sweep/: the taps form at 128 x 64 was the
+    fastest on 24 of the 25 where it was offered). Not offered for the flat form: 64x64x32 with 4
+    warps and 3 stages (and 64x128x32/4/3, 128x128x32/8/3) with TF32 operands: Triton miscompiles
+    it on problems 55 and 57 (error 0.07 where TF32 rounding gives 3e-4, on both "tf32" and
+    "tf32x3", in every output tile, while the same kernel with "ieee" products is exact and the
+    CPU interpreter agrees): a compiler fault, not the kernel's indexing nor 3xTF32's precision;
+    nor 64x64x32/4/2, wrong the same way on problem 59 (error 1.2 x RMS)."""
     conv: Any = layer.layer
     out_per_group = int(conv.out_channels) // int(conv.groups)  # nn.ConvTransposeNd keeps out_channels too
     in_per_group = int(conv.in_channels) // int(conv.groups)
     transposed, _ = CONVS[type(conv)]
     strides = conv.stride if isinstance(conv.stride, tuple) else (conv.stride,)
     use_taps = in_per_group >= 16 or (transposed and any(int(v) > 1 for v in strides))
-    bk = 32 if in_per_group >= 32 else 16
+    bn = _block_n(out_per_group)
+    bk = min((32, 16), key=lambda b: (-(-in_per_group // b) * b, -b))  # least channel padding; 32 on ties
     gemm: list[dict[str, Any]]
     taps: list[dict[str, Any]]
     if layer.dtype == "float32":
-        gemm = [dict(kind="gemm", tile=(128, 64, 32, 4, 3), precision="tf32x3"),
-                dict(kind="gemm", tile=(64, 64, 32, 4, 2), precision="tf32x3"),
-                dict(kind="gemm", tile=(128, 64, 32, 4, 3), precision="ieee")]
-        taps = [dict(kind="taps", tile=(128, 64, bk, 4, 3), precision="tf32x3"),
-                dict(kind="taps", tile=(64, 64, bk, 4, 2), precision="tf32x3")]
+        gemm = [dict(kind="gemm", tile=(128, bn, 32, 4, 3), precision="tf32x3"),
+                dict(kind="gemm", tile=(128, bn, 16, 4, 3), precision="tf32x3"),
+                dict(kind="gemm", tile=(128, bn, 32, 4, 3), precision="ieee")]
+        taps = [dict(kind="taps", tile=(128, bn, bk, 4, 3), precision="tf32x3"),
+                dict(kind="taps", tile=(64, bn, bk, 4, 2), precision="tf32x3")]
     else:
-        gemm = [dict(kind="gemm", tile=(128, 64, 32, 4, 3), precision="ieee"),
-                dict(kind="gemm", tile=(128, 128, 32, 8, 3), precision="ieee"),
-                dict(kind="gemm", tile=(64, 64, 32, 4, 3), precision="ieee")]
-        taps = [dict(kind="taps", tile=(128, 64, bk, 4, 3), precision="ieee"),
-                dict(kind="taps", tile=(128, 128, bk, 8, 3), precision="ieee")]
+        gemm = [dict(kind="gemm", tile=(128, bn, 32, 4, 3), precision="ieee"),
+                dict(kind="gemm", tile=(128, 2 * bn if bn == 64 else bn, 32, 8, 3), precision="ieee"),
+                dict(kind="gemm", tile=(64, bn, 32, 4, 3), precision="ieee")]
+        taps = [dict(kind="taps", tile=(128, bn, bk, 4, 3), precision="ieee"),
+                dict(kind="taps", tile=(128, 2 * bn if bn == 64 else bn, bk, 8, 3), precision="ieee")]
     if use_taps:  # taps first, then the flat form (the race keeps whichever is faster)
         gemm = [taps[0], gemm[0], taps[1], *gemm[1:]]
     direct = [dict(kind="direct", block=256, warps=4), dict(kind="direct", block=1024, warps=4)]
