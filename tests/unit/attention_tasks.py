@@ -48,7 +48,8 @@ def attention_task(name: str, shapes: list[tuple[int, ...]], dyn: list[list[tupl
 # name -> (shapes, other shapes of the same rank, options)
 CASES: dict[str, tuple[list[tuple[int, ...]], list[list[tuple[int, ...]]], str]] = {
     "plain": ([(2, 3, 37, 21)] * 3, [[(1, 2, 70, 80), (1, 2, 45, 80), (1, 2, 45, 33)], [(1, 1, 1, 5)] * 3], ""),
-    "causal_l_gt_s": ([(2, 2, 29, 19), (2, 2, 13, 19), (2, 2, 13, 7)], [[(1, 3, 9, 5), (1, 3, 40, 5), (1, 3, 40, 3)]],
+    "causal_l_gt_s": ([(2, 2, 29, 19), (2, 2, 13, 19), (2, 2, 13, 7)], [[(1, 3, 9, 5), (1, 3, 40, 5), (1, 3, 40, 3)],
+                                                                   [(1, 1, 100, 4), (1, 1, 90, 4), (1, 1, 90, 5)]],
                       ", is_causal=True"),
     "scaled_rank3": ([(3, 17, 9), (3, 23, 9), (3, 23, 11)], [[(2, 5, 40), (2, 66, 40), (2, 66, 40)]], ", scale=0.3"),
     "rank2_causal": ([(13, 6), (9, 6), (9, 4)], [[(3, 17), (40, 17), (40, 2)]], ", is_causal=True"),

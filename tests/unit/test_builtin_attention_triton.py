@@ -1,5 +1,5 @@
 """The built-in Triton flash-attention kernel under Triton's CPU interpreter, against the task's
-Model: every tile variant on odd extents (several query tiles, a key remainder, E walked in
+Model: every variant (flash, and probabilities then P @ V) on odd extents (several query tiles, a key remainder, E walked in
 chunks or held whole, Ev split across programs), causal with L > S and L < S, a constant scale,
 ranks 2 to 5, fp16 (bf16 runs on the GPU only), and the dtype guard. Skipped where triton is not installed."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from attention_tasks import CASES, case_task
+from attention_tasks import CASES, attention_task, case_task
 from builtin_check import check_candidate, module_of
 from builtin_interp import interpreter, kernelbench
 
@@ -19,12 +19,32 @@ interpreter()
 def test_every_variant_on_kernelbench_97_at_small_sizes() -> None:
     """E = 80 > BLOCK_D: the head dim in chunks; Ev = 80 > BLOCK_DV: Ev split across programs."""
     task = kernelbench("97", {"batch_size": 1, "num_heads": 2, "sequence_length": 67, "embedding_dimension": 80})
-    candidates = generate(task, "triton_cuda", 6)
-    assert [c.params["precision"] for c in candidates] == ["tf32x3"] * 3 + ["ieee"] * 3
+    candidates = generate(task, "triton_cuda", 8)
+    assert [(c.params["kind"], c.params["precision"]) for c in candidates] == [
+        *[("flash", "tf32x3")] * 3, ("two_pass", "tf32x3"), *[("flash", "ieee")] * 3, ("two_pass", "ieee")]
     module = module_of(task.source, "task")
     for candidate in candidates:
         assert "def akg_attention" in candidate.code
         check_candidate(module, candidate)
+
+
+@pytest.mark.parametrize("case", ["causal_l_gt_s", "rank2_causal", "scaled_rank3"])
+def test_two_kernel_form(case: str) -> None:
+    """Probabilities to a scratch, then P @ V: causal rows whose keys end inside a tile, L < S
+    and L > S, a tile of keys never written (causal) read as probability 0."""
+    task = case_task(case)
+    candidate = generate(task, "triton_cuda", 4)[3]
+    assert candidate.params["kind"] == "two_pass" and "def akg_attention_pv" in candidate.code
+    check_candidate(module_of(task.source, "task"), candidate)
+
+
+def test_wide_values_put_the_two_kernel_form_first() -> None:
+    """Ev > 256: a flash program per Ev slice would recompute Q K^T once per slice."""
+    task = attention_task("wide", [(1, 2, 19, 8), (1, 2, 23, 8), (1, 2, 23, 300)], [[(1, 1, 70, 3), (1, 1, 9, 3), (1, 1, 9, 257)]])
+    candidates = generate(task, "triton_cuda", 2)
+    assert [c.params["kind"] for c in candidates] == ["two_pass", "flash"]
+    for candidate in candidates:
+        check_candidate(module_of(task.source, "task"), candidate)
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -21,7 +21,7 @@ import torch
 import torch.fx
 import torch.nn.functional as F
 
-from akg_agents.builtin.attention_kernels import TRITON_ATTENTION, cpp_attention
+from akg_agents.builtin.attention_kernels import TRITON_ATTENTION, TRITON_ATTENTION_TWO_PASS, cpp_attention
 from akg_agents.builtin.generator import EMBEDDED_MODEL, embedded_task_source, future_imports
 from akg_agents.builtin.layer_task import DTYPES
 from akg_agents.builtin.lower import NotCovered
@@ -159,38 +159,65 @@ def _next_pow2(n: int) -> int:
 
 
 def triton_variants(att: AttentionTask) -> list[dict[str, Any]]:
-    """Tiles from the traced head dims (any extent stays correct: the kernel masks): the head
-    dim chunk BLOCK_D up to 64 (128 when it then holds E whole), Ev slices up to 128 or 256."""
+    """Tiles from the traced head dims (any extent stays correct: the kernels mask): the head
+    dim chunk BLOCK_D up to 64 (128 when it then holds E whole), Ev slices up to 128 or 256.
+    Flash first; the two-kernel form first when Ev > 256 (a flash program per Ev slice would
+    recompute Q K^T Ev / BLOCK_DV times)."""
     e, ev = att.shapes[0][-1], att.shapes[2][-1]
     block_d = min(max(_next_pow2(e), 16), 128 if e <= 128 else 64)
     dv = max(_next_pow2(ev), 16)
-    precision = ["tf32x3", "ieee"] if att.dtype == "float32" else ["tf32"]
-    tiles = [(64, 64, block_d, min(dv, 128), 4, 2), (128, 64, block_d, min(dv, 128), 8, 2),
-             (64, 32, block_d, min(dv, 256), 8, 2)]
-    return [dict(tile=list(t), precision=p) for p in precision for t in tiles]
+    precisions = ["tf32x3", "ieee"] if att.dtype == "float32" else ["tf32"]
+    flash = [dict(kind="flash", tile=list(t), precision=p) for p in precisions
+             for t in ((64, 64, block_d, min(dv, 128), 4, 2), (128, 64, block_d, min(dv, 128), 8, 2),
+                       (64, 32, block_d, min(dv, 256), 8, 2))]
+    # (probs: BLOCK_M, BLOCK_N, BLOCK_D, warps, stages; pv: BLOCK_M, BLOCK_N, BLOCK_K, warps, stages)
+    pv = (128, 64, 32, 4, 3) if att.dtype == "float32" else (128, 128, 32, 8, 3)
+    two_pass = [dict(kind="two_pass", probs=[64, 64, block_d, 4, 2], pv=list(pv), precision=p) for p in precisions]
+    if ev > 256:
+        return [two_pass[0], *flash[:3], *two_pass[1:], *flash[3:]]
+    return [*flash[:3], two_pass[0], *flash[3:], *two_pass[1:]]
 
 
 def _triton_body(att: AttentionTask, params: dict[str, Any]) -> str:
-    bm, bn, bd, bdv, warps, stages = params["tile"]
-    return _guard(att, (att.dtype,)) + f"""
+    head = _guard(att, (att.dtype,)) + """
         out = torch.empty((*q.shape[:-1], EV), dtype=q.dtype, device=q.device)
-        if out.numel():
+        if out.numel():"""
+    causal, precision = att.is_causal, repr(params["precision"])
+    if params["kind"] == "two_pass":
+        bm, bn, bd, warps, stages = params["probs"]
+        pm, pn, pk, pwarps, pstages = params["pv"]
+        return head + f"""
+            probs = torch.empty((bh, L, S), dtype=torch.float32, device=q.device)  # softmax(Q K^T * scale)
+            m_tiles = triton.cdiv(L, {bm})
+            akg_attention_probs[(bh * m_tiles,)](
+                q, k, probs, L, S, E, scale * 1.4426950408889634, m_tiles,
+                IS_CAUSAL={causal}, Q_ONCE=E <= {bd}, PRECISION={precision},
+                BLOCK_M={bm}, BLOCK_N={bn}, BLOCK_D={bd}, num_warps={warps}, num_stages={stages})
+            m_tiles, n_tiles = triton.cdiv(L, {pm}), triton.cdiv(EV, {pn})
+            akg_attention_pv[(bh * m_tiles * n_tiles,)](
+                probs, v, out, L, S, EV, m_tiles, n_tiles, IS_CAUSAL={causal}, PRECISION={precision},
+                BLOCK_M={pm}, BLOCK_N={pn}, BLOCK_K={pk}, num_warps={pwarps}, num_stages={pstages})"""
+    bm, bn, bd, bdv, warps, stages = params["tile"]
+    return head + f"""
             m_tiles = triton.cdiv(L, {bm})
             akg_attention[(bh * m_tiles, triton.cdiv(EV, {bdv}))](
                 q, k, v, out, L, S, E, EV, scale * 1.4426950408889634, m_tiles,
-                IS_CAUSAL={att.is_causal}, Q_ONCE=E <= {bd}, PRECISION={params["precision"]!r},
+                IS_CAUSAL={causal}, Q_ONCE=E <= {bd}, PRECISION={precision},
                 BLOCK_M={bm}, BLOCK_N={bn}, BLOCK_D={bd}, BLOCK_DV={bdv}, num_warps={warps}, num_stages={stages})"""
 
 
 def triton_attention_candidates(task: Task, att: AttentionTask, count: int) -> list[Candidate]:
     candidates = []
     for index, params in enumerate(triton_variants(att)[: max(count, 1)]):
-        body = _triton_body(att, params)
-        code = attention_model_new(task, att, "import triton\nimport triton.language as tl", TRITON_ATTENTION, body,
-                                   " (Triton flash attention)")
+        flash = params["kind"] == "flash"
+        kernels = TRITON_ATTENTION if flash else TRITON_ATTENTION_TWO_PASS
+        code = attention_model_new(task, att, "import triton\nimport triton.language as tl", kernels,
+                                   _triton_body(att, params), " (Triton flash attention)" if flash else
+                                   " (Triton attention: probabilities, then their product with V)")
+        what = (f"flash attention, tile {params['tile'][:4]}" if flash else
+                f"softmax(QK^T) to a scratch, then P @ V, tiles {params['probs'][:3]} / {params['pv'][:3]}")
         candidates.append(Candidate(id=f"builtin-triton-attention-{index}", dsl="triton_cuda", code=code, agent="builtin",
-                                    step=index, params=params,
-                                    note=f"Triton flash attention, tile {params['tile'][:4]}, {params['precision']} products"))
+                                    step=index, params=params, note=f"Triton {what}, {params['precision']} products"))
     return candidates
 
 

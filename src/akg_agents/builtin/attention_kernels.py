@@ -79,6 +79,93 @@ def akg_attention(q, k, v, out, L, S, E, EV, qk_scale, M_TILES,
 '''
 
 
+# Large head dims (KernelBench's E = Ev = 1024): an Ev slice per program would recompute Q K^T
+# once per slice (8 times at Ev = 1024, BLOCK_DV = 128), and a whole-Ev accumulator does not fit
+# in registers. Then two kernels: `akg_attention_probs` writes softmax(Q K^T * scale) to a
+# float32 scratch (L x S per batch-head: at KernelBench's sizes half the size of Q), and `akg_attention_pv` multiplies it by V as a tiled GEMM. Per program of the first: pass 1
+# writes the raw scores (log2 units, -inf where masked) while keeping the running row max and
+# sum, a barrier makes them visible to the whole program, pass 2 rewrites them as probabilities.
+TRITON_ATTENTION_TWO_PASS = '''
+@triton.jit
+def akg_attention_probs(q, k, p, L, S, E, qk_scale, M_TILES,
+                        IS_CAUSAL: tl.constexpr, Q_ONCE: tl.constexpr, PRECISION: tl.constexpr,
+                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr):
+    pid = tl.program_id(0)
+    bh = (pid // M_TILES).to(tl.int64)
+    pid_m = pid % M_TILES
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    rd = tl.arange(0, BLOCK_D)
+    m_ok = rm < L
+    q_base = q + bh * L * E
+    k_base = k + bh * S * E
+    p_base = p + bh * L * S
+    if Q_ONCE:
+        q_tile = tl.load(q_base + rm[:, None] * E + rd[None, :], mask=m_ok[:, None] & (rd[None, :] < E), other=0.0)
+    m_i = tl.full((BLOCK_M,), float("-inf"), tl.float32)
+    l_i = tl.zeros((BLOCK_M,), tl.float32)
+    hi = S
+    if IS_CAUSAL:
+        hi = tl.minimum(S, (pid_m + 1) * BLOCK_M)
+    for n0 in range(0, hi, BLOCK_N):
+        rn = n0 + tl.arange(0, BLOCK_N)
+        n_ok = rn < S
+        if Q_ONCE:
+            kt = tl.load(k_base + rn[None, :] * E + rd[:, None], mask=(rd[:, None] < E) & n_ok[None, :], other=0.0)
+            s = tl.dot(q_tile, kt, input_precision=PRECISION)
+        else:
+            s = tl.zeros((BLOCK_M, BLOCK_N), tl.float32)
+            for d0 in range(0, E, BLOCK_D):
+                d_ok = (d0 + rd) < E
+                a = tl.load(q_base + rm[:, None] * E + (d0 + rd)[None, :], mask=m_ok[:, None] & d_ok[None, :], other=0.0)
+                kt = tl.load(k_base + rn[None, :] * E + (d0 + rd)[:, None], mask=d_ok[:, None] & n_ok[None, :], other=0.0)
+                s = tl.dot(a, kt, s, input_precision=PRECISION)
+        valid = n_ok[None, :]
+        if IS_CAUSAL:
+            valid = valid & (rn[None, :] <= rm[:, None])
+        s = tl.where(valid, s * qk_scale, float("-inf"))
+        m_new = tl.maximum(m_i, tl.max(s, 1))
+        m_use = tl.where(m_new == float("-inf"), 0.0, m_new)
+        l_i = l_i * tl.exp2(m_i - m_use) + tl.sum(tl.exp2(s - m_use[:, None]), 1)
+        m_i = m_new
+        tl.store(p_base + rm[:, None] * S + rn[None, :], s, mask=m_ok[:, None] & n_ok[None, :])
+    tl.debug_barrier()  # pass 2 reads scores other threads of this program wrote
+    m_use = tl.where(m_i == float("-inf"), 0.0, m_i)
+    inv = 1.0 / tl.where(l_i > 0, l_i, 1.0)
+    for n0 in range(0, S, BLOCK_N):  # keys past `hi` (causal) were never written: probability 0
+        rn = n0 + tl.arange(0, BLOCK_N)
+        offs = p_base + rm[:, None] * S + rn[None, :]
+        s = tl.load(offs, mask=m_ok[:, None] & (rn[None, :] < hi), other=float("-inf"))
+        tl.store(offs, tl.exp2(s - m_use[:, None]) * inv[:, None], mask=m_ok[:, None] & (rn[None, :] < S))
+
+
+@triton.jit
+def akg_attention_pv(p, v, out, L, S, EV, M_TILES, N_TILES, IS_CAUSAL: tl.constexpr, PRECISION: tl.constexpr,
+                     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr):
+    pid = tl.program_id(0)  # Ev tiles fastest: neighbours share the probability rows and V
+    pid_n = pid % N_TILES
+    pid_m = (pid // N_TILES) % M_TILES
+    bh = (pid // (N_TILES * M_TILES)).to(tl.int64)
+    rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
+    rn = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
+    m_ok = rm < L
+    n_ok = rn < EV
+    p_base = p + bh * L * S
+    v_base = v + bh * S * EV
+    acc = tl.zeros((BLOCK_M, BLOCK_N), tl.float32)
+    hi = S
+    if IS_CAUSAL:  # probabilities past the tile's last row are zero
+        hi = tl.minimum(S, (pid_m + 1) * BLOCK_M)
+    for k0 in range(0, hi, BLOCK_K):
+        rk = k0 + tl.arange(0, BLOCK_K)
+        k_ok = rk < S
+        a = tl.load(p_base + rm[:, None] * S + rk[None, :], mask=m_ok[:, None] & k_ok[None, :], other=0.0)
+        b = tl.load(v_base + rk[:, None] * EV + rn[None, :], mask=k_ok[:, None] & n_ok[None, :], other=0.0)
+        acc = tl.dot(a.to(b.dtype), b, acc, input_precision=PRECISION)
+    out_ptrs = out + bh * L * EV + rm[:, None] * EV + rn[None, :]
+    tl.store(out_ptrs, acc.to(out.dtype.element_ty), mask=m_ok[:, None] & n_ok[None, :])
+'''
+
+
 def cpp_attention(threads: int, rows: int = 4) -> str:
     num_threads = f" num_threads({threads})" if threads > 0 else ""
     return f"""#include <algorithm>
