@@ -21,7 +21,7 @@ from akg_agents.records import Task
 def test_cpp_attention_matches_on_every_shape(case: str) -> None:
     task = case_task(case)
     candidates = generate(task, "cpp", 3)
-    assert [c.params["rows"] for c in candidates] == [4, 8, 1]
+    assert [c.params["block"] for c in candidates] == [32, 16, 64]
     for candidate in candidates:
         check_candidate(module_of(task.source, "task"), candidate)
 

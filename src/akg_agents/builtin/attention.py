@@ -223,8 +223,8 @@ def triton_attention_candidates(task: Task, att: AttentionTask, count: int) -> l
 
 def cpp_attention_candidates(task: Task, att: AttentionTask, count: int, threads: int) -> list[Candidate]:
     candidates = []
-    for index, rows in enumerate((4, 8, 1)[: max(count, 1)]):
-        kernel = f'KERNEL_SOURCE = r"""\n{cpp_attention(threads, rows)}"""\n\n_lib = load_cpp(KERNEL_SOURCE)'
+    for index, block in enumerate((32, 16, 64)[: max(count, 1)]):
+        kernel = f'KERNEL_SOURCE = r"""\n{cpp_attention(threads, block)}"""\n\n_lib = load_cpp(KERNEL_SOURCE)'
         body = _guard(att, ("float32", "float16", "bfloat16")) + f"""
         dtype = q.dtype
         q, k, v = q.to(torch.float32), k.to(torch.float32), v.to(torch.float32)  # the kernel computes in fp32
@@ -235,8 +235,8 @@ def cpp_attention_candidates(task: Task, att: AttentionTask, count: int, threads
         code = attention_model_new(task, att, "from akg_agents.dsl.cpp_loader import load_cpp", kernel, body,
                                    " (C++ attention)")
         candidates.append(Candidate(id=f"builtin-cpp-attention-{index}", dsl="cpp", code=code, agent="builtin", step=index,
-                                    params={"threads": threads, "rows": rows},
-                                    note=f"C++/OpenMP attention, {rows} query rows per pass over K and V"))
+                                    params={"threads": threads, "block": block},
+                                    note=f"C++/OpenMP attention, {block} query rows per job, 4 x 64 register tiles"))
     return candidates
 
 

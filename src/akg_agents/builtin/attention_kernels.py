@@ -15,14 +15,18 @@ argument and every load is masked, so one compilation serves any L, S, E, Ev. Th
 is PyTorch's (top-left aligned: query i sees keys j <= i); a causal program stops at its last
 row's diagonal.
 
-C++ (`akg_attention`): OpenMP over (batch-head, block of ROWS query rows); each block computes
-its rows' scores against every key (one pass over K, each key row reused by ROWS queries), a
-numerically stable softmax per row in a per-thread buffer, then accumulates the probabilities
-times V's rows (contiguous, vectorized) into the output rows. fp32 throughout (the launcher
-widens fp16 / bf16 inputs and narrows the output).
+Large head dims put the two-kernel form first (TRITON_ATTENTION_TWO_PASS, see there).
+
+C++ (`akg_attention`): OpenMP over (batch-head, block of query rows); K transposed once per
+batch-head and thread, so the scores (Q rows x K^T) and the output (P rows x V) are both small
+GEMMs done by one R x C register-tile micro-kernel that g++ vectorizes; a numerically stable
+softmax per row in between (akg_exp, vectorizable). fp32 throughout (the launcher widens fp16 /
+bf16 inputs and narrows the output).
 """
 
 from __future__ import annotations
+
+from akg_agents.builtin.cpp_expr import math_prelude
 
 TRITON_ATTENTION = '''
 @triton.jit
@@ -166,61 +170,110 @@ def akg_attention_pv(p, v, out, L, S, EV, M_TILES, N_TILES, IS_CAUSAL: tl.conste
 '''
 
 
-def cpp_attention(threads: int, rows: int = 4) -> str:
-    num_threads = f" num_threads({threads})" if threads > 0 else ""
-    return f"""#include <algorithm>
+CPP_ATTENTION = r"""
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
 
-static constexpr int64_t ROWS = {rows};  // query rows sharing each pass over K and V
+static constexpr int64_t R = 4;   // rows of the register tile
+static constexpr int64_t C = 64;  // columns of the register tile (4 AVX-512 / 8 AVX2 vectors)
+
+// out[r][0:cols] = alpha * sum over t < T of a[r][t] * b[t][0:cols], r < rows <= R, cols <= C.
+// A full tile has constant bounds, so g++ keeps its R x C accumulators in vector registers:
+// per t, R broadcasts and C / lanes loads of b feed R * C / lanes FMAs.
+static inline void tile(int64_t rows, int64_t cols, int64_t T, const float* a, int64_t lda,
+                        const float* b, int64_t ldb, float* out, int64_t ldo, float alpha) {
+  float acc[R][C] = {};
+  const float* ar[R];
+  for (int64_t r = 0; r < R; ++r) ar[r] = a + std::min(r, rows - 1) * lda;  // a short tile repeats its last row
+  if (cols == C) {
+    for (int64_t t = 0; t < T; ++t) {
+      const float* bt = b + t * ldb;
+      for (int64_t r = 0; r < R; ++r) {
+        const float x = ar[r][t];
+        #pragma omp simd
+        for (int64_t c = 0; c < C; ++c) acc[r][c] += x * bt[c];
+      }
+    }
+  } else {
+    for (int64_t t = 0; t < T; ++t) {
+      const float* bt = b + t * ldb;
+      for (int64_t r = 0; r < R; ++r) {
+        const float x = ar[r][t];
+        #pragma omp simd
+        for (int64_t c = 0; c < cols; ++c) acc[r][c] += x * bt[c];
+      }
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out[r * ldo + c] = alpha * acc[r][c];
+}
 
 extern "C" void akg_attention(const float* __restrict__ q, const float* __restrict__ k,
                               const float* __restrict__ v, float* __restrict__ out, int64_t bh,
-                              int64_t L, int64_t S, int64_t E, int64_t EV, double scale, int64_t causal) {{
-  const int64_t blocks = (L + ROWS - 1) / ROWS;
+                              int64_t L, int64_t S, int64_t E, int64_t EV, double scale, int64_t causal) {
+  const int64_t blocks = (L + BLOCK - 1) / BLOCK;
   const float sc = (float)scale;
-  #pragma omp parallel{num_threads}
-  {{
-    std::vector<float> p((size_t)(ROWS * std::max<int64_t>(S, 1)));
+  #pragma omp parallel NUM_THREADS
+  {
+    std::vector<float> kt_buf((size_t)std::max<int64_t>(E * S, 1));   // K^T of the job's batch-head
+    std::vector<float> p_buf((size_t)std::max<int64_t>(BLOCK * S, 1));  // scores, then probabilities
+    float* __restrict__ kt = kt_buf.data();
+    float* __restrict__ p = p_buf.data();
+    int64_t kt_of = -1;
     #pragma omp for schedule(static)
-    for (int64_t job = 0; job < bh * blocks; ++job) {{
-      const int64_t b = job / blocks, i0 = (job % blocks) * ROWS;
-      const int64_t rows = std::min<int64_t>(ROWS, L - i0);
-      const float* qb = q + (b * L + i0) * E;
-      const float* kb = k + b * S * E;
-      const float* vb = v + b * S * EV;
-      float* ob = out + (b * L + i0) * EV;
+    for (int64_t job = 0; job < bh * blocks; ++job) {
+      const int64_t b = job / blocks, i0 = (job % blocks) * BLOCK;
+      const int64_t rows = std::min<int64_t>(BLOCK, L - i0);
       // keys seen by the block's last row: all, or (causal, top-left aligned) j <= i
-      const int64_t seen = causal ? std::min<int64_t>(S, i0 + rows) : S;
-      for (int64_t j = 0; j < seen; ++j) {{
-        const float* kj = kb + j * E;
-        for (int64_t r = 0; r < rows; ++r) {{
-          const float* qr = qb + r * E;
-          float dot = 0.0f;
-          #pragma omp simd reduction(+:dot)
-          for (int64_t e = 0; e < E; ++e) dot += qr[e] * kj[e];
-          p[r * S + j] = dot * sc;
-        }}
-      }}
-      for (int64_t r = 0; r < rows; ++r) {{
+      const int64_t jn = causal ? std::min<int64_t>(S, i0 + rows) : S;
+      if (kt_of != b) {  // consecutive jobs of a thread share a batch-head: transpose K once
+        const float* kb = k + b * S * E;
+        for (int64_t j = 0; j < S; ++j)
+          for (int64_t e = 0; e < E; ++e) kt[e * S + j] = kb[j * E + e];
+        kt_of = b;
+      }
+      const float* vb = v + b * S * EV;
+      for (int64_t r0 = 0; r0 < rows; r0 += R) {
+        const int64_t rr = std::min<int64_t>(R, rows - r0);
+        const int64_t n_tile = causal ? std::min<int64_t>(S, i0 + r0 + rr) : S;
+        for (int64_t j0 = 0; j0 < n_tile; j0 += C)  // scores: Q rows x K^T columns
+          tile(rr, std::min<int64_t>(C, n_tile - j0), E, q + (b * L + i0 + r0) * E, E, kt + j0, S,
+               p + r0 * S + j0, S, sc);
+      }
+      for (int64_t r = 0; r < rows; ++r) {
         const int64_t n = causal ? std::min<int64_t>(S, i0 + r + 1) : S;
-        float* pr = p.data() + r * S;
+        float* pr = p + r * S;
         float mx = -INFINITY;
+        #pragma omp simd reduction(max:mx)
         for (int64_t j = 0; j < n; ++j) mx = std::max(mx, pr[j]);
         float sum = 0.0f;
-        for (int64_t j = 0; j < n; ++j) {{ pr[j] = std::exp(pr[j] - mx); sum += pr[j]; }}
+        #pragma omp simd reduction(+:sum)
+        for (int64_t j = 0; j < n; ++j) { const float x = akg_exp(pr[j] - mx); pr[j] = x; sum += x; }
         const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;  // no key at all (S == 0): zeros, as PyTorch
-        float* orow = ob + r * EV;
-        for (int64_t e = 0; e < EV; ++e) orow[e] = 0.0f;
-        for (int64_t j = 0; j < n; ++j) {{
-          const float w = pr[j] * inv;
-          const float* vj = vb + j * EV;
-          #pragma omp simd
-          for (int64_t e = 0; e < EV; ++e) orow[e] += w * vj[e];
-        }}
-      }}
-    }}
-  }}
-}}
+        #pragma omp simd
+        for (int64_t j = 0; j < n; ++j) pr[j] *= inv;
+        for (int64_t j = n; j < jn; ++j) pr[j] = 0.0f;  // causal: keys this row does not see
+      }
+      for (int64_t r0 = 0; r0 < rows; r0 += R) {  // out rows = P rows x V
+        const int64_t rr = std::min<int64_t>(R, rows - r0);
+        const int64_t n_tile = causal ? std::min<int64_t>(S, i0 + r0 + rr) : S;
+        for (int64_t c0 = 0; c0 < EV; c0 += C)
+          tile(rr, std::min<int64_t>(C, EV - c0), n_tile, p + r0 * S, S, vb + c0, EV,
+               out + (b * L + i0 + r0) * EV + c0, EV, 1.0f);
+      }
+    }
+  }
+}
 """
+
+
+def cpp_attention(threads: int, block: int = 32) -> str:
+    """One OpenMP job per (batch-head, `block` query rows): K transposed once per batch-head and
+    thread, scores and P V as R x C register tiles (a small GEMM micro-kernel that g++
+    vectorizes), the softmax with akg_exp (vectorizable, akg_math.h)."""
+    num_threads = f"num_threads({threads})" if threads > 0 else ""
+    source = CPP_ATTENTION.replace("NUM_THREADS", num_threads).replace("BLOCK", str(block))
+    head, rest = source.split("static constexpr int64_t R", 1)
+    return f"{head}{math_prelude()}\n\nstatic constexpr int64_t R{rest}"
