@@ -72,6 +72,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search_workflows import geomean, result_row, retime, summarize, summarize_retimed  # noqa: E402
 
 import akg_agents.workflows.builtin_search as builtin_search  # noqa: E402
+import akg_agents.workflows.lazy_space as lazy_space  # noqa: E402
 from akg_agents.bench.suite import load_suite  # noqa: E402
 from akg_agents.builtin.lower import NotCovered  # noqa: E402
 from akg_agents.config.settings import Settings, load_settings  # noqa: E402
@@ -82,7 +83,7 @@ from akg_agents.store.rundir import RunStore  # noqa: E402
 from akg_agents.store.saved_settings import save_settings  # noqa: E402
 from akg_agents.tasks.scale import shrink, shrink_while, with_sizes  # noqa: E402
 from akg_agents.verify.evaluate import ReferenceInfo  # noqa: E402
-from akg_agents.workflows.builtin_search import builtin_space  # noqa: E402
+from akg_agents.workflows.lazy_space import Space, open_space  # noqa: E402
 from akg_agents.workflows.runner import execute, make_evaluator  # noqa: E402
 
 WORKFLOWS = ("default", "evolve", "adaptive_search")
@@ -184,7 +185,7 @@ def task_bytes(evaluator: Evaluator, task: Task) -> int:
 
 
 def prepare(task: Task, evaluator: Evaluator, args: argparse.Namespace, journal: Journal,
-            clock: Clock) -> tuple[Task, ReferenceInfo, list[Candidate]] | None:
+            clock: Clock) -> tuple[Task, ReferenceInfo, Space] | None:
     """The task at its benchmark sizes, its reference on every device of `evaluator`, and its
     built-in search space; None when the built-in generator declines it. Sizes and space
     come from the journal when an earlier call prepared this task."""
@@ -197,14 +198,16 @@ def prepare(task: Task, evaluator: Evaluator, args: argparse.Namespace, journal:
         if args.scale_budget_ms and evaluator.quick_eager_ms(sized) > args.scale_budget_ms:
             sized, _ = shrink(sized, evaluator.quick_eager_ms, args.scale_budget_ms)
         try:
-            space = builtin_space(sized, args.dsl, SPACE_LIMIT, args.threads)
+            opened: Space | None = open_space(sized, args.dsl, SPACE_LIMIT, args.threads)
             declined = None
         except NotCovered as reason:
-            space, declined = [], str(reason)
+            opened, declined = None, str(reason)
+        if opened is not None:
+            opened.close()  # its points are in lazy_space's memo: the runs reuse them
         info = None if declined else evaluator.reference(sized)
         known = {"kind": "prep", "task": task.name, "digest": task.digest, "sizes": dict(sized.sizes),
-                 "bytes": task_bytes(evaluator, sized), "space": len(space), "declined": declined,
-                 "eager_ms": info.eager_ms if info else None, "note": space[0].note if space else "",
+                 "bytes": task_bytes(evaluator, sized), "space": len(opened) if opened else 0, "declined": declined,
+                 "eager_ms": info.eager_ms if info else None, "note": opened.note if opened else "",
                  "prep_s": round(time.monotonic() - started, 1)}
         journal.add(known)
         clock.prep_s.append(known["prep_s"])
@@ -215,7 +218,17 @@ def prepare(task: Task, evaluator: Evaluator, args: argparse.Namespace, journal:
         return None
     sized = with_sizes(task, known["sizes"]) if known["sizes"] else task
     info = evaluator.reference(sized)
-    return sized, info, builtin_space(sized, args.dsl, SPACE_LIMIT, args.threads)
+    return sized, info, open_space(sized, args.dsl, SPACE_LIMIT, args.threads)
+
+
+def last_made(space: Space) -> Candidate:
+    """The last point whose code is made already (the whole space's last, or a lazy space's first)."""
+    made = [space.made[i] for i in sorted(space.made) if space.made[i] is not None]
+    if not made:
+        raise TaskError("the built-in search space has no candidate made")
+    last = made[-1]
+    assert last is not None
+    return last
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,7 +309,9 @@ def throughput_section(tasks: list[Task], args: argparse.Namespace, journal: Jou
             print(f"throughput {label}: skipped, {clock.left():.0f} s left < {estimate:.0f} s estimated", flush=True)
             continue
         started = time.monotonic()
-        # Nothing compiled or timed by the other side is reused: its own caches, emptied.
+        # Nothing compiled or timed by the other side is reused: its own caches, emptied; nor a
+        # point of a lazily made space (loop nests) that the other side generated.
+        lazy_space.MADE = {}
         cache = args.work / f"cache_throughput_{label}_{repeat}"
         evaluator = open_evaluator(args, devices, f"throughput_{label}_{repeat}", cache)
         try:
@@ -304,7 +319,8 @@ def throughput_section(tasks: list[Task], args: argparse.Namespace, journal: Jou
             if prepared is None:
                 return
             task, _, space = prepared
-            warm(evaluator, task, space[-1])
+            space.close()
+            warm(evaluator, task, last_made(space))
             startup = time.monotonic() - started
             slots = evaluator.width  # the cpu backend is one device whatever --devices says
             log_dir = args.out / "runs" / "throughput" / f"{label}dev_r{repeat}"
@@ -338,7 +354,9 @@ def pick_throughput_task(tasks: list[Task], args: argparse.Namespace, journal: J
             size = 0 if known["declined"] else int(known["space"])
         else:
             try:
-                size = len(builtin_space(task, args.dsl, SPACE_LIMIT, args.threads))
+                opened = open_space(task, args.dsl, SPACE_LIMIT, args.threads)
+                opened.close()
+                size = len(opened)
             except NotCovered:
                 size = 0
         if size and (best is None or size > best[0]):
@@ -385,8 +403,9 @@ def search_section(tasks: list[Task], args: argparse.Namespace, journal: Journal
                     journal.add({"kind": "search", "task": original.name, "workflow": workflow, "budget": args.budget,
                                  "status": "declined"})
                 continue
-            task, _, space_list = prepared
-            space = len(space_list)
+            task, _, space_made = prepared
+            space_made.close()
+            space = len(space_made)
             for workflow in missing:
                 row = run_workflow(task, workflow, args, evaluator, args.devices, args.budget,
                                    args.out / "runs" / "search" / workflow / task.name)
@@ -553,7 +572,8 @@ def main(argv: list[str] | None = None) -> None:
         print((args.out / "summary.md").read_text() if write_summary(args, journal) else "", end="")
         return
     clock = Clock(args.deadline_s, args.prior_eval_s)
-    builtin_search.SPACE_CACHE = {}  # every run on a task reuses one tracing of its Model
+    builtin_search.SPACE_CACHE = {}  # every run on a task reuses one tracing of its Model (default workflow)
+    lazy_space.memo_on()  # and the searches' space, each point made once per task
     _, loaded = load_suite(str(args.kb), problems=args.problems)
     order = [int(p) for p in args.problems.split(",") if p.strip().isdigit()]
     tasks = sorted(loaded, key=lambda t: order.index(int(t.name.split("_", 1)[0])) if t.name.split("_", 1)[0].isdigit()
