@@ -5,6 +5,7 @@ convolution) on a real GPU.
    L != S, E != Ev (E = 1024 walked in chunks, Ev split across programs), causal, a constant
    scale, fp32 (3xTF32 and exact products), fp16 and bf16 (bf16 is not checked on the CPU: the
    Triton interpreter's bf16 dot is wrong).
+   The same for every KernelBench 86 candidate, fused depthwise + pointwise kernel included.
 2. Through the verifier at KernelBench's published sizes (97 in fp32 / fp16 / bf16, 86 in fp32):
    every candidate (AKG_FAMILY_COUNT, default all) must pass; per candidate it prints status,
    candidate / eager medians and the speedup, and with AKG_CHAIN_JSON set writes them as JSON."""
@@ -101,6 +102,26 @@ def test_attention_rank3_and_guard() -> None:
     assert float((model(q, k, v).double() - _reference(q, k, v, False, None)).abs().max()) < 1e-3
     with pytest.raises(ValueError, match="rank-3 float32"):
         model(q.half(), k.half(), v.half())
+
+
+@pytest.mark.parametrize("precision", sorted(PRECISIONS))
+def test_chain_86_candidates_against_float64(precision: str) -> None:
+    """Every 86 candidate (per layer, and the fused depthwise + pointwise kernel) compiled, at odd
+    sizes with several channel chunks and N tiles, in each precision (weights cast too)."""
+    dtype = PRECISIONS[precision]
+    task = _task("86", {"batch_size": 3, "in_channels": 70, "out_channels": 130, "height": 37, "width": 53}, "float32")
+    ref = _load(task.source)
+    for candidate in generate(task, "triton_cuda", 8, precision=precision):
+        torch.manual_seed(0)
+        model = ref.Model(*ref.get_init_inputs()).cuda().double()
+        torch.manual_seed(0)
+        new = _load(candidate.code).ModelNew(*ref.get_init_inputs()).cuda().to(dtype)
+        x = torch.rand(3, 70, 37, 53, device="cuda").to(dtype)
+        with torch.no_grad():
+            got, want = new(x), model(x.double())
+        err = float((got.double() - want).abs().max())
+        bound = (1e-4 if dtype == torch.float32 else 3e-2) * max(float(want.abs().max()), 1.0)
+        assert err <= bound, f"{candidate.id} {candidate.params}: max error {err} > {bound}"
 
 
 def _task(problem: str, sizes: dict[str, int], dtype: str) -> Task:

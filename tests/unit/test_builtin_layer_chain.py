@@ -10,7 +10,7 @@ import torch
 from builtin_interp import kernelbench, load, run_against_model
 from chain_tasks import chain_task
 
-from akg_agents.builtin.conv_chain import find_layer_chain
+from akg_agents.builtin.conv_chain import find_layer_chain, traced_task_model
 from akg_agents.builtin.generator import generate
 from akg_agents.builtin.layer_task import task_inputs
 from akg_agents.records import Task
@@ -68,7 +68,9 @@ def get_init_inputs():
 def test_what_is_a_chain(name: str) -> None:
     line, is_chain = CHAINS[name]
     module, inputs = task_inputs(Task(name, SOURCE.format(line=line)))
-    chain = find_layer_chain(module, inputs)
+    traced = traced_task_model(module)
+    assert traced is not None
+    chain = find_layer_chain(traced, inputs)
     assert (chain is not None) == is_chain
     if chain is not None:
         assert [layer.name for layer in chain] == ["conv", "pool"] and chain[1].input_shape == (1, 3, 5, 5)

@@ -13,7 +13,6 @@ in one line.
 
 from __future__ import annotations
 
-import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +24,6 @@ from akg_agents.builtin.attention_kernels import TRITON_ATTENTION, TRITON_ATTENT
 from akg_agents.builtin.generator import EMBEDDED_MODEL, embedded_task_source, future_imports
 from akg_agents.builtin.layer_task import DTYPES
 from akg_agents.builtin.lower import NotCovered
-from akg_agents.builtin.precision import traced_model
 from akg_agents.records import Candidate, Task
 
 SDPA_PARAMS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
@@ -53,14 +51,10 @@ def _placeholder(arg: Any) -> Any:
     return arg
 
 
-def find_attention(module: types.ModuleType, inputs: list[Any]) -> AttentionTask | None:
-    """The attention call when forward is exactly one scaled_dot_product_attention of its
-    tensor inputs; None when it is not; NotCovered when it is, with an option not implemented."""
-    torch.manual_seed(0)
-    try:
-        traced = torch.fx.symbolic_trace(traced_model(module.Model(*module.get_init_inputs()).eval()))
-    except Exception:
-        return None
+def find_attention(traced: torch.fx.GraphModule, inputs: list[Any]) -> AttentionTask | None:
+    """The attention call when forward (traced) is exactly one scaled_dot_product_attention of
+    its tensor inputs; None when there is none; NotCovered when there is, with an option or a
+    structure not implemented."""
     nodes = [n for n in traced.graph.nodes if not (n.op == "call_method" and n.target == "contiguous")]
     calls = [n for n in nodes if n.op == "call_function" and n.target is F.scaled_dot_product_attention]
     if not calls:

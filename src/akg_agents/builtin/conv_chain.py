@@ -30,16 +30,21 @@ from akg_agents.records import Candidate, Task
 LAYER_TYPES = (*CONVS, *POOLS)
 
 
-def find_layer_chain(module: types.ModuleType, inputs: list[Any]) -> list[LayerTask] | None:
-    """The layers when forward applies two or more convolution / pooling modules in sequence to
-    its single tensor input, each to the previous one's output; None otherwise."""
-    if len(inputs) != 1 or not isinstance(inputs[0], torch.Tensor):
-        return None
+def traced_task_model(module: types.ModuleType) -> torch.fx.GraphModule | None:
+    """The task's Model (built as the verifier builds it, in the traced precision) traced by
+    torch.fx; None when it does not trace. Built once for every structural check here."""
     torch.manual_seed(0)
     model = traced_model(module.Model(*module.get_init_inputs()).eval())
     try:
-        traced = torch.fx.symbolic_trace(model)
+        return torch.fx.symbolic_trace(model)
     except Exception:
+        return None
+
+
+def find_layer_chain(traced: torch.fx.GraphModule, inputs: list[Any]) -> list[LayerTask] | None:
+    """The layers when forward applies two or more convolution / pooling modules in sequence to
+    its single tensor input, each to the previous one's output; None otherwise."""
+    if len(inputs) != 1 or not isinstance(inputs[0], torch.Tensor):
         return None
     nodes = [n for n in traced.graph.nodes if not (n.op == "call_method" and n.target == "contiguous")]
     calls = nodes[1:-1]

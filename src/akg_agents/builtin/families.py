@@ -45,12 +45,15 @@ def _chain_or_attention(task: Task, module: types.ModuleType, inputs: list[Any],
     """scaled_dot_product_attention (attention.py); a chain of convolution / pooling layers
     (conv_chain.py: on the CPU only pooling chains, the cpp / PolyTOPS path takes convolutions)."""
     from akg_agents.builtin.attention import attention_candidates, find_attention
-    from akg_agents.builtin.conv_chain import find_layer_chain, layer_chain_candidates
+    from akg_agents.builtin.conv_chain import find_layer_chain, layer_chain_candidates, traced_task_model
 
-    attention = find_attention(module, inputs)
+    traced = traced_task_model(module)
+    if traced is None:
+        return None
+    attention = find_attention(traced, inputs)
     if attention is not None:
         return attention_candidates(task, attention, dsl, count, threads)
-    chain = find_layer_chain(module, inputs)
+    chain = find_layer_chain(traced, inputs)
     if chain is None or dsl not in ("triton_cuda", "cpp"):
         return None
     return layer_chain_candidates(task, chain, dsl, count, threads)
