@@ -28,7 +28,9 @@ from akg_agents.verify.evaluate import Verifier, VerifySettings
 from akg_agents.verify.sandbox import Sandbox
 
 pytestmark = pytest.mark.gpu
-LEVEL1 = Path(__file__).resolve().parents[3] / "shared" / "kernelbench" / "KernelBench" / "level1"
+# KernelBench beside the checkout (../shared/kernelbench), or where AKG_KERNELBENCH points (a KernelBench
+# folder holding level1/: on a GPU machine the checkout is copied without ../shared).
+LEVEL1 = Path(os.environ.get("AKG_KERNELBENCH") or Path(__file__).resolve().parents[3] / "shared" / "kernelbench" / "KernelBench") / "level1"
 COUNT = int(os.environ.get("AKG_FAMILY_COUNT", "8"))
 RESULTS: list[dict] = []
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}

@@ -23,7 +23,9 @@ from akg_agents.verify.evaluate import Verifier, VerifySettings
 from akg_agents.verify.sandbox import Sandbox
 
 pytestmark = pytest.mark.gpu
-LEVEL1 = Path(__file__).resolve().parents[3] / "shared" / "kernelbench" / "KernelBench" / "level1"
+# KernelBench beside the checkout (../shared/kernelbench), or where AKG_KERNELBENCH points (a KernelBench
+# folder holding level1/: on a GPU machine the checkout is copied without ../shared).
+LEVEL1 = Path(os.environ.get("AKG_KERNELBENCH") or Path(__file__).resolve().parents[3] / "shared" / "kernelbench" / "KernelBench") / "level1"
 COUNT = int(os.environ.get("AKG_FAMILY_COUNT", "2"))
 RESULTS: list[dict] = []
 

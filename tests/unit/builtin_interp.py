@@ -18,7 +18,9 @@ import torch
 from akg_agents.records import Task
 from akg_agents.tasks.scale import with_sizes
 
-KERNELBENCH = Path(__file__).resolve().parents[3] / "shared" / "kernelbench" / "KernelBench" / "level1"
+# KernelBench beside the checkout (../shared/kernelbench), or where AKG_KERNELBENCH points (a KernelBench
+# folder holding level1/: on a GPU machine the checkout is copied without ../shared).
+KERNELBENCH = Path(os.environ.get("AKG_KERNELBENCH") or Path(__file__).resolve().parents[3] / "shared" / "kernelbench" / "KernelBench") / "level1"
 
 
 def interpreter() -> Any:
