@@ -193,9 +193,9 @@ def _triton_body(att: AttentionTask, params: dict[str, Any]) -> str:
                 BLOCK_M={pm}, BLOCK_N={pn}, BLOCK_K={pk}, num_warps={pwarps}, num_stages={pstages})"""
     bm, bn, bd, bdv, warps, stages = params["tile"]
     return head + f"""
-            m_tiles = triton.cdiv(L, {bm})
-            akg_attention[(bh * m_tiles, triton.cdiv(EV, {bdv}))](
-                q, k, v, out, L, S, E, EV, scale * 1.4426950408889634, m_tiles,
+            m_tiles, dv_tiles = triton.cdiv(L, {bm}), triton.cdiv(EV, {bdv})
+            akg_attention[(bh * m_tiles * dv_tiles,)](
+                q, k, v, out, L, S, E, EV, scale * 1.4426950408889634, m_tiles, dv_tiles,
                 IS_CAUSAL={causal}, Q_ONCE=E <= {bd}, PRECISION={precision},
                 BLOCK_M={bm}, BLOCK_N={bn}, BLOCK_D={bd}, BLOCK_DV={bdv}, num_warps={warps}, num_stages={stages})"""
 

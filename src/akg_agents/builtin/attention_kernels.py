@@ -30,14 +30,15 @@ from akg_agents.builtin.cpp_expr import math_prelude
 
 TRITON_ATTENTION = '''
 @triton.jit
-def akg_attention(q, k, v, out, L, S, E, EV, qk_scale, M_TILES,
+def akg_attention(q, k, v, out, L, S, E, EV, qk_scale, M_TILES, DV_TILES,
                   IS_CAUSAL: tl.constexpr, Q_ONCE: tl.constexpr, PRECISION: tl.constexpr,
                   BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_DV: tl.constexpr):
-    pid = tl.program_id(0)
-    bh = (pid // M_TILES).to(tl.int64)
-    pid_m = pid % M_TILES
+    pid = tl.program_id(0)  # Ev slices fastest: the programs sharing Q and K rows run together
+    pid_dv = pid % DV_TILES
+    pid_m = (pid // DV_TILES) % M_TILES
+    bh = (pid // (DV_TILES * M_TILES)).to(tl.int64)
     rm = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
-    rdv = tl.program_id(1) * BLOCK_DV + tl.arange(0, BLOCK_DV)
+    rdv = pid_dv * BLOCK_DV + tl.arange(0, BLOCK_DV)
     rd = tl.arange(0, BLOCK_D)
     m_ok = rm < L
     dv_ok = rdv < EV
