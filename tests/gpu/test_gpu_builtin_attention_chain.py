@@ -31,7 +31,7 @@ pytestmark = pytest.mark.gpu
 # KernelBench beside the checkout (../shared/kernelbench), or where AKG_KERNELBENCH points (a KernelBench
 # folder holding level1/: on a GPU machine the checkout is copied without ../shared).
 LEVEL1 = Path(os.environ.get("AKG_KERNELBENCH") or Path(__file__).resolve().parents[3] / "shared" / "kernelbench" / "KernelBench") / "level1"
-COUNT = int(os.environ.get("AKG_FAMILY_COUNT", "8"))
+COUNT = int(os.environ.get("AKG_FAMILY_COUNT", "9"))
 RESULTS: list[dict] = []
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -47,7 +47,7 @@ class Model(nn.Module):
 
 
 def get_inputs():
-    return [torch.randn(2, 3, 37, 21), torch.randn(2, 3, 37, 21), torch.randn(2, 3, 37, 21)]
+    return [torch.randn(2, 3, 37, 21), torch.randn(2, 3, 37, 21), torch.randn(2, 3, 37, {ev})]
 
 
 def get_init_inputs():
@@ -76,13 +76,15 @@ def _reference(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool, 
     return torch.softmax(scores, -1) @ v64
 
 
+@pytest.mark.parametrize("traced_ev", [21, 300])  # 300: the two-kernel variants first, a wider tile among them
 @pytest.mark.parametrize("precision", sorted(PRECISIONS))
 @pytest.mark.parametrize(("options", "causal", "scale"), [("", False, None), (", is_causal=True", True, None),
                                                           (", scale=0.05", False, 0.05)])
-def test_attention_variants_against_float64(precision: str, options: str, causal: bool, scale: float | None) -> None:
+def test_attention_variants_against_float64(precision: str, options: str, causal: bool, scale: float | None,
+                                            traced_ev: int) -> None:
     dtype = PRECISIONS[precision]
-    task = Task("sdpa", SDPA_TASK.format(options=options))
-    for candidate in generate(task, "triton_cuda", 8, precision=precision):
+    task = Task("sdpa", SDPA_TASK.format(options=options, ev=traced_ev))
+    for candidate in generate(task, "triton_cuda", 9, precision=precision):
         model = _load(candidate.code).ModelNew()
         for shapes in SHAPES:
             if len(shapes[0]) != 4:
@@ -98,7 +100,7 @@ def test_attention_variants_against_float64(precision: str, options: str, causal
 
 
 def test_attention_rank3_and_guard() -> None:
-    task = Task("sdpa3", SDPA_TASK.format(options="").replace("torch.randn(2, 3, 37, 21)", "torch.randn(3, 37, 21)"))
+    task = Task("sdpa3", SDPA_TASK.format(options="", ev=21).replace("torch.randn(2, 3, 37, 21)", "torch.randn(3, 37, 21)"))
     model = _load(generate(task, "triton_cuda", 1)[0].code).ModelNew()
     q, k, v = (torch.randn(s, device="cuda") for s in SHAPES[2])
     assert float((model(q, k, v).double() - _reference(q, k, v, False, None)).abs().max()) < 1e-3

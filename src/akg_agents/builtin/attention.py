@@ -167,8 +167,10 @@ def triton_variants(att: AttentionTask) -> list[dict[str, Any]]:
     # (probs: BLOCK_M, BLOCK_N, BLOCK_D, warps, stages; pv: BLOCK_M, BLOCK_N, BLOCK_K, warps, stages)
     pv = (128, 64, 32, 4, 3) if att.dtype == "float32" else (128, 128, 32, 8, 3)
     two_pass = [dict(kind="two_pass", probs=[64, 64, block_d, 4, 2], pv=list(pv), precision=p) for p in precisions]
-    if ev > 256:
-        return [two_pass[0], *flash[:3], *two_pass[1:], *flash[3:]]
+    if ev > 256:  # also larger tiles: twice the products per byte loaded for the scores
+        wide = dict(kind="two_pass", probs=[128, 64, min(block_d, 32), 8, 2], pv=[128, 128, 32, 8, 2],
+                    precision=precisions[0])
+        return [two_pass[0], wide, *flash[:3], *two_pass[1:], *flash[3:]]
     return [*flash[:3], two_pass[0], *flash[3:], *two_pass[1:]]
 
 
