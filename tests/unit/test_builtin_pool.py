@@ -93,6 +93,16 @@ def test_max_pool_propagates_nan_and_reads_constructor_arguments() -> None:
         assert torch.allclose(want.nan_to_num(), got.nan_to_num())
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_cpp_half_precisions(dtype: torch.dtype) -> None:
+    """fp16 / bf16 (KernelBench's precision option): computed in float32, narrowed back; max
+    pooling equals PyTorch's exactly, average pooling within the half tolerance."""
+    for problem in ("42", "44", "45"):  # (PyTorch's CPU AvgPool3d has no fp16: no reference for 46)
+        task = in_dtype(kernelbench(problem, PROBLEMS[problem]), dtype)
+        code = generate(task, "cpp", 1)[0].code
+        run_against_model(task, code, dtype=dtype, tol=0.0 if problem == "42" else 1e-2)
+
+
 def test_cpp_guards_and_declines() -> None:
     task = kernelbench("42", PROBLEMS["42"])
     model = load(generate(task, "cpp", 1)[0].code, "cand").ModelNew(*load(task.source, "ref").get_init_inputs())
@@ -100,8 +110,9 @@ def test_cpp_guards_and_declines() -> None:
         model(torch.randn(2, 3, 8))
     with pytest.raises(ValueError, match="of float32"):
         model(torch.randn(1, 2, 8, 8, dtype=torch.float64))
-    with pytest.raises(NotCovered, match="float32 only"):
-        generate(in_dtype(task, torch.float16), "cpp", 1)
+    half = load(generate(in_dtype(task, torch.float16), "cpp", 1)[0].code, "half").ModelNew(*load(task.source, "ref").get_init_inputs())
+    with pytest.raises(ValueError, match="of float16"):
+        half(torch.randn(2, 3, 8, 8))
     with pytest.raises(NotCovered, match="return_indices"):
         generate(_config_task("nn.MaxPool1d(3, return_indices=True)", "2, 3, 9"), "cpp", 1)
 

@@ -3,7 +3,7 @@
 The layer's configuration is read from the embedded Model's layer when ModelNew is built, and
 the output size from the input's shape in forward (PyTorch's formula, ceil_mode included), so a
 candidate is right for any constructor arguments and any input of the layer's rank; another rank
-or (cpp) a dtype other than float32 is refused in one line.
+or (cpp) a dtype other than the task's is refused in one line (fp16 / bf16 computed in float32).
 """
 
 from __future__ import annotations
@@ -47,9 +47,12 @@ def _init(dims: int) -> str:
         self.divisor = int(getattr(layer, "divisor_override", None) or 0)"""
 
 
-def _sizes(dims: int, dtype_guard: str) -> str:
-    return f"""        if x.dim() != {dims + 2}{dtype_guard}:
-            raise ValueError(f"this kernel was generated for {dims}-D pooling of (N, C, {dims} spatial dims) inputs{{' of float32' if {bool(dtype_guard)} else ''}}, got {{tuple(x.shape)}} {{x.dtype}}")
+def _sizes(dims: int, dtype: str | None) -> str:
+    """Shape checks and the output; `dtype`: the one input dtype accepted (None: any)."""
+    guard = f" or x.dtype != torch.{dtype}" if dtype else ""
+    named = f" of {dtype}" if dtype else ""
+    return f"""        if x.dim() != {dims + 2}{guard}:
+            raise ValueError(f"this kernel was generated for {dims}-D pooling of (N, C, {dims} spatial dims) inputs{named}, got {{tuple(x.shape)}} {{x.dtype}}")
         ins = tuple(x.shape[2:])
         outs = tuple(_pool_out(ins[i], self.k[i], self.s[i], self.p[i], self.d[i], self.ceil) for i in range({dims}))
         out = torch.empty((*x.shape[:2], *outs), dtype=x.dtype, device=x.device)"""
@@ -61,7 +64,7 @@ def triton_pool_candidates(task: Task, layer: LayerTask, count: int) -> list[Can
     candidates = []
     for index, (block, warps) in enumerate([(1024, 4), (512, 4), (2048, 8), (256, 2)][: max(count, 1)]):
         consts = ", ".join(f"{n}_{AXES[i]}=self.{n.lower()}[{i}]" for n in ("K", "S", "P", "D") for i in range(dims))
-        body = _sizes(dims, "") + f"""
+        body = _sizes(dims, None) + f"""
         total = out.numel()
         akg_pool[(triton.cdiv(total, {block}),)](x, out, total, *ins, *outs, {consts},
                  DIVISOR=self.divisor, INCLUDE_PAD=self.include_pad, BLOCK={block}, num_warps={warps})"""
@@ -74,16 +77,24 @@ def triton_pool_candidates(task: Task, layer: LayerTask, count: int) -> list[Can
 
 
 def cpp_pool_candidates(task: Task, layer: LayerTask, count: int, threads: int) -> list[Candidate]:
+    """The C++ kernel reads and writes float32. fp16 / bf16 tasks get a widened copy of the input
+    and the result narrowed back (max pooling is then exact, average pooling sums in fp32, which
+    is what "accumulate in fp32" asks)."""
     kind, dims = _check(layer)
-    if layer.dtype != "float32":
-        raise NotCovered(f"{type(layer.layer).__name__} on {layer.dtype}: the cpp pooling kernel is float32 only")
     source = pool_cpp(dims, kind == "max", threads)
     kernel = f'KERNEL_SOURCE = r"""\n{source}"""\n\n_lib = load_cpp(KERNEL_SOURCE)' + TUPLE_HELPER + OUT_SIZE_HELPER
-    body = _sizes(dims, " or x.dtype != torch.float32") + """
+    call = """
         _lib.akg_pool(x, out, x.shape[0] * x.shape[1], *ins, *outs, *self.k, *self.s, *self.p, *self.d,
                       self.divisor, int(self.include_pad))"""
+    if layer.dtype != "float32":  # compute in float32 on a widened copy, narrow the result
+        call = f"""
+        narrow, x = out, x.float()
+        out = torch.empty(narrow.shape, dtype=torch.float32){call}
+        out = narrow.copy_(out)"""
+    body = _sizes(dims, layer.dtype) + call
     code = layer_model_new(task, layer, "from akg_agents.dsl.cpp_loader import load_cpp", kernel, _init(dims), body,
                            f" (C++ {kind} pool {dims}-D)")
     del count  # one kernel: its parallel loop has no parameter worth a second candidate
+    precision = "" if layer.dtype == "float32" else f", on {layer.dtype} widened to float32"
     return [Candidate(id="builtin-cpp-pool-0", dsl="cpp", code=code, agent="builtin", step=0,
-                      params={"threads": threads}, note=f"C++/OpenMP {kind} pooling over {dims} dims")]
+                      params={"threads": threads}, note=f"C++/OpenMP {kind} pooling over {dims} dims{precision}")]
