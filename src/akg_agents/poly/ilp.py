@@ -65,12 +65,18 @@ class System:
     def matrix(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Bounds and every constraint as one dense system (coefficients, constants, equality
         flags), duplicate rows dropped (Farkas systems of similar dependences repeat rows)."""
+        a, b, e, _group = self.grouped_matrix()
+        return a, b, e
+
+    def grouped_matrix(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``matrix`` and, per row, the block it came from (-1: bounds and single rows)."""
         n = self.n
-        parts_a, parts_b, parts_e = [], [], []
+        parts_a, parts_b, parts_e, parts_g = [], [], [], []
         lo = np.eye(n, dtype=np.int64)
         parts_a.append(lo)
         parts_b.append(-np.array(self.lower, dtype=np.int64))
         parts_e.append(np.zeros(n, dtype=bool))
+        parts_g.append(np.full(n, -1))
         his = [i for i, h in enumerate(self.upper) if h is not None]
         if his:
             up = np.zeros((len(his), n), dtype=np.int64)
@@ -78,6 +84,7 @@ class System:
             parts_a.append(up)
             parts_b.append(np.array([self.upper[i] for i in his], dtype=np.int64))
             parts_e.append(np.zeros(len(his), dtype=bool))
+            parts_g.append(np.full(len(his), -1))
         if self.rows:
             a = np.zeros((len(self.rows), n), dtype=np.int64)
             for r, row in enumerate(self.rows):
@@ -86,17 +93,41 @@ class System:
             parts_a.append(a)
             parts_b.append(np.array([row.const for row in self.rows], dtype=np.int64))
             parts_e.append(np.array([row.eq for row in self.rows], dtype=bool))
-        for cols, ba, bb, be in self.blocks:
+            parts_g.append(np.full(len(self.rows), -1))
+        for index, (cols, ba, bb, be) in enumerate(self.blocks):
             a = np.zeros((len(bb), n), dtype=np.int64)
             a[:, cols] = ba
             parts_a.append(a)
             parts_b.append(bb.astype(np.int64))
             parts_e.append(be)
+            parts_g.append(np.full(len(bb), index))
         a, b, e = np.vstack(parts_a), np.concatenate(parts_b), np.concatenate(parts_e)
-        full = np.ascontiguousarray(np.hstack([a, b[:, None], e[:, None].astype(np.int64)]))
-        first = list({row.tobytes(): i for i, row in reversed(list(enumerate(full)))}.values())
-        first.sort()  # the first occurrence of each row, in the original order
-        return a[first], b[first], e[first]
+        return _tightest(a, b, e, np.concatenate(parts_g))
+
+
+def _tightest(a: np.ndarray, b: np.ndarray, e: np.ndarray, group: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The same integer points with fewer rows: every inequality divided by the gcd g of its
+    coefficients (a.x + b >= 0 iff (a/g).x + floor(b/g) >= 0 for integer x), then, of the
+    inequalities with the same coefficients, only the one with the smallest constant (it
+    implies the others); duplicate equalities dropped.  Farkas rows of similar dependences
+    are mostly such parallel rows.  Rows keep the order of their first occurrence."""
+    a, b = a.copy(), b.copy()
+    ineq = ~e
+    g = np.gcd.reduce(a[ineq], axis=1) if a.shape[1] else np.zeros(int(ineq.sum()), dtype=np.int64)
+    g = np.where(g == 0, 1, g)
+    a[ineq] //= g[:, None]
+    b[ineq] //= g  # floor division: the integer tightening
+    first: dict[bytes, int] = {}
+    for i in range(len(b)):
+        key = a[i].tobytes() + (b"=" + b[i].tobytes() if e[i] else b">")
+        j = first.get(key)
+        if j is None:
+            first[key] = i
+        elif not e[i] and b[i] < b[j]:
+            b[j] = b[i]
+    keep = sorted(first.values())
+    return a[keep], b[keep], e[keep], group[keep]
 
 
 def add(a: LinExpr, b: LinExpr, scale: int = 1) -> LinExpr:
@@ -136,7 +167,6 @@ def _lexmin(a: np.ndarray, b: np.ndarray, eq: np.ndarray) -> list[int] | None:
 
 
 LAZY_ROWS = 1000  # systems with more inequalities: objectives by HiGHS, then lazy constraint generation
-LAZY_ADD = 64  # violated inequalities added per round (the most violated first)
 
 
 def _solve_isl(system: System) -> list[int] | None:
@@ -144,55 +174,76 @@ def _solve_isl(system: System) -> list[int] | None:
 
     Farkas systems of dependences over constant-size domains (the built-in generator's
     convolutions) have one row per vertex of each dependence polytope: thousands of rows,
-    most of them redundant.  Solving a subset is a relaxation: if its lexicographic minimum
-    satisfies every row, it is the minimum of the whole system (the lexmin point is
-    unique), so the answer is identical; otherwise the most violated rows join the subset
-    and the solve repeats.  An empty subset means an infeasible system.  Only for ``lazy``
-    systems: on parametric ones (deriche) isl's lexmin of the whole system was faster.
+    most of them redundant.  Solving a subset is a relaxation: if its optimum satisfies
+    every row, it is the optimum of the whole system, so the answer is identical (the
+    lexmin point is unique; each objective's minimum value is unique); otherwise the most
+    violated row of each Farkas block joins the subset and the solve repeats (``_grow``).
+    An infeasible subset means an infeasible system.  The objective variables come first,
+    one HiGHS minimisation each, then isl's lexmin of the rest.  Only for ``lazy`` systems:
+    on parametric ones (deriche) isl's lexmin of the whole system was faster.
     """
-    a, b, eq = system.matrix()
+    a, b, eq, group = system.grouped_matrix()
     if not system.lazy or int((~eq).sum()) <= LAZY_ROWS:
         return _lexmin(a, b, eq)
-    fixed = _objectives_first(a, b, eq, system.n_objective)
+    active = eq | ((a != 0).sum(axis=1) <= 1)  # equalities and single-variable bounds: always in
+    fixed = _objectives_first(a, b, eq, system.n_objective, active, group)
     if fixed is None:
         return None
     # the objective variables at their (lexicographic) minimum: equalities from here on
     a = np.vstack([a, np.eye(a.shape[1], dtype=np.int64)[:len(fixed)]])
     b = np.concatenate([b, -np.array(fixed, dtype=np.int64)])
     eq = np.concatenate([eq, np.ones(len(fixed), dtype=bool)])
-    base = eq | ((a != 0).sum(axis=1) <= 1)  # equalities and single-variable bounds: always in
-    pool = np.nonzero(~base)[0]
-    active = base.copy()
+    group = np.concatenate([group, np.full(len(fixed), -1)])
+    active = np.concatenate([active, np.ones(len(fixed), dtype=bool)])
     while True:
         x = _lexmin(a[active], b[active], eq[active])
         if x is None:
             return None
-        slack = a[pool] @ np.array(x, dtype=np.int64) + b[pool]
-        bad = [i for i in np.argsort(slack, kind="stable") if slack[i] < 0 and not active[pool[i]]]
-        if not bad:
+        if not _grow(a, b, np.array(x, dtype=np.int64), active, group):
             return x
-        active[pool[bad[:LAZY_ADD]]] = True
 
 
-def _objectives_first(a: np.ndarray, b: np.ndarray, eq: np.ndarray, k: int) -> list[int] | None:
+def _grow(a: np.ndarray, b: np.ndarray, x: np.ndarray, active: np.ndarray, group: np.ndarray) -> bool:
+    """Activate the most violated inactive inequality of each block at ``x`` (all rows not in
+    a block: their most violated ones); False when ``x`` satisfies every row."""
+    pool = np.nonzero(~active)[0]
+    slack = a[pool] @ x + b[pool]
+    bad = pool[slack < 0]
+    if not len(bad):
+        return False
+    order = np.lexsort((bad, slack[slack < 0]))  # most violated first, then row order
+    seen: set[int] = set()
+    for r in bad[order]:
+        g = int(group[r])
+        if g not in seen:
+            seen.add(g)
+            active[r] = True
+    return True
+
+
+def _objectives_first(a: np.ndarray, b: np.ndarray, eq: np.ndarray, k: int, active: np.ndarray,
+                      group: np.ndarray) -> list[int] | None:
     """The first ``k`` variables of the lexicographic minimum, one integer minimisation each
-    (HiGHS; exact: each variable at its minimum given the earlier ones).  isl's lexmin of the
-    whole system could run for minutes on these objective rows; once they are fixed it is
-    fast."""
+    (HiGHS; exact: each variable at its minimum given the earlier ones), each over the
+    ``active`` rows, grown (``_grow``) until the optimum satisfies every row.  isl's lexmin
+    of the whole system could run for minutes on these objective rows; once they are
+    fixed it is fast."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     n = a.shape[1]
-    lo_row = -b.astype(float)
-    cons = [LinearConstraint(a.astype(float), lo_row, np.where(eq, lo_row, np.inf))]
     lb, ub = np.full(n, -np.inf), np.full(n, np.inf)
     out: list[int] = []
     for v in range(k):
         c = np.zeros(n)
         c[v] = 1.0
-        res = milp(c, constraints=cons, integrality=np.ones(n), bounds=Bounds(lb, ub),
-                   options={"mip_rel_gap": 0.0})
-        if res.status != 0 or res.x is None:
-            return None
+        while True:
+            sa, sb, se = a[active].astype(float), -b[active].astype(float), eq[active]
+            res = milp(c, constraints=[LinearConstraint(sa, sb, np.where(se, sb, np.inf))],
+                       integrality=np.ones(n), bounds=Bounds(lb, ub), options={"mip_rel_gap": 0.0})
+            if res.status != 0 or res.x is None:
+                return None
+            if not _grow(a, b, np.round(res.x).astype(np.int64), active, group):
+                break
         out.append(round(res.x[v]))
         lb[v] = ub[v] = out[-1]
     return out
