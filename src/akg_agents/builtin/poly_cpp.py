@@ -157,11 +157,17 @@ def poly_model_new(task: Task, program: PolyProgram, params: PolyParams) -> str:
         raise NotCovered("forward takes no tensor input")
     device = f"{first}.device"
     lines = _shape_guard(program)
+    args = [*launch_args(program), *(f"_s{j}" for j in range(len(program.scratch)))]
+    if program.dtype != "float32":  # the kernel reads and writes float32: widen, and narrow the result
+        widened = {a: f"_f{i}" for i, a in enumerate(a for a in args if a != "out" and not a.startswith("_s"))}
+        lines += [f"        {w} = {a}.float().contiguous()" for a, w in widened.items()]
+        args = [widened.get(a, a) for a in args]
     lines.append(f"        out = torch.empty({program.output_shape}, dtype=torch.float32, device={device})")
     lines += [f"        _s{j} = torch.empty({shape}, dtype=torch.float32, device={device})"
               for j, (_, shape) in enumerate(program.scratch)]
-    args = [*launch_args(program), *(f"_s{j}" for j in range(len(program.scratch)))]
     lines.append(f"        _lib.akg_kernel({', '.join(args)})")
+    if program.dtype != "float32":
+        lines.append(f"        out = out.to(torch.{program.dtype})")
     label = f" (PolyTOPS {params.preset}, tile {params.tile or 'off'})"
     return model_new_source(task, program, "from akg_agents.dsl.cpp_loader import load_cpp", kernel,
                             "\n".join(lines), label)
@@ -174,9 +180,9 @@ def _shape_guard(program: PolyProgram) -> list[str]:
     tensors = [a for a in launch_args(program) if a != "out"]
     expected = tuple(tuple(spec.shape) for spec in program.inputs)
     got = f"tuple(tuple(t.shape) for t in ({', '.join(tensors)},))"
-    dtypes = f"any(t.dtype != torch.float32 for t in ({', '.join(tensors)},))"
+    dtypes = f"any(t.dtype != torch.{program.dtype} for t in ({', '.join(tensors)},))"
     return [f"        if {got} != {expected!r} or {dtypes}:",
-            f"            raise ValueError(f'this kernel was generated for float32 tensors of shapes {expected!r}, "
+            f"            raise ValueError(f'this kernel was generated for {program.dtype} tensors of shapes {expected!r}, "
             f"got {{{got}}}')"]
 
 

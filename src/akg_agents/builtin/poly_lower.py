@@ -69,9 +69,13 @@ class PolyProgram:
     ops: list[str] = field(default_factory=list)
     output_kind: str = "full"
     reductions: tuple = ()
+    dtype: str = "float32"  # the task's tensors' dtype; the kernel computes in float32 whatever it is
 
 
 TRANSPOSE_METHODS = ("t", "transpose", "swapaxes")
+# fp16 / bf16 tasks (KernelBench's precision option): ModelNew widens the tensors to float32, the
+# loop nest computes and accumulates in float32, and the result is narrowed back once.
+HALF_OR_SINGLE = (torch.float32, torch.float16, torch.bfloat16)
 PACK_MIN_ROWS = 8  # below this many rows a linear layer reads W directly (the copy would dominate)
 
 
@@ -88,12 +92,16 @@ class PolyLowerer:
         self.values: dict[str, Value] = {}
         self.ops: list[str] = []
         self.products = 0
+        self.dtype: torch.dtype | None = None  # every tensor of the task has this one float dtype
 
     # -- arrays ---------------------------------------------------------------------------------
 
     def _input(self, name: str, tensor_shape: tuple[int, ...], dtype: torch.dtype) -> Value:
-        if dtype != torch.float32:
-            raise NotCovered(f"{name} is {dtype}; the loop-nest lowering handles float32 only")
+        if dtype not in HALF_OR_SINGLE:
+            raise NotCovered(f"{name} is {dtype}; the loop-nest lowering handles float32, float16 and bfloat16")
+        if self.dtype not in (None, dtype):
+            raise NotCovered(f"{name} is {dtype} beside {self.dtype} tensors (one dtype per loop nest)")
+        self.dtype = dtype
         array = f"X{len(self.inputs)}"
         self.kernel.array(array, [str(max(n, 1)) for n in tensor_shape] or ["1"], output=False)
         self.inputs.append(InputSpec(name, "full", tuple(tensor_shape)))
@@ -138,7 +146,10 @@ class PolyLowerer:
             self.values[node.name] = self._node(node)
         out_shape = tuple(arg.meta["tensor_meta"].shape)
         scratch = [(n, s) for n, s in self.scratch if n != result]
-        return PolyProgram(self.kernel, self.inputs, self.input_arrays, result, out_shape, scratch, self.ops)
+        dtype = str(self.dtype or torch.float32).removeprefix("torch.")
+        if arg.meta["tensor_meta"].dtype != (self.dtype or torch.float32):
+            raise NotCovered(f"the result is {arg.meta['tensor_meta'].dtype}, the inputs {dtype}")
+        return PolyProgram(self.kernel, self.inputs, self.input_arrays, result, out_shape, scratch, self.ops, dtype=dtype)
 
     def _node(self, node: torch.fx.Node) -> Value:
         meta = node.meta.get("tensor_meta")
@@ -365,8 +376,8 @@ class PolyLowerer:
                  write: str, increment: str, where: str | None = None) -> Value:
         """out = init over the output; then, over `loops` (reduction loops named r*): out[write] += increment."""
         shape = tuple(node.meta["tensor_meta"].shape)
-        if node.meta["tensor_meta"].dtype != torch.float32:
-            raise NotCovered("a product whose result is not float32")
+        if node.meta["tensor_meta"].dtype not in HALF_OR_SINGLE:
+            raise NotCovered(f"a product whose result is {node.meta['tensor_meta'].dtype}")
         out = self._new_array(shape)
         idx = [f"o{d}" for d in range(len(shape))]
         self._stmt_over(shape, f"{access(out, shape, idx)} = {init(idx)}")
