@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from akg_agents.bench.metrics import CORRECT, DECLINED, INCORRECT, TaskResult
+from akg_agents.bench.metrics import CORRECT, DECLINED, INCORRECT, TIMED_OUT, TaskResult
 from akg_agents.llm.meter import USAGE_FILE, Tally
 from akg_agents.records import Status
 from akg_agents.store.rundir import RunStore
@@ -82,6 +82,8 @@ def task_result(run_dir: str | Path, name: str = "", wall_s: float = 0.0) -> Tas
         return TaskResult(status=DECLINED, reason=declined or "not covered by the built-in generator", **common)
     if not pairs:
         return TaskResult(status=INCORRECT, reason="no candidate was evaluated", **common)
+    if all(r.status == Status.TIMEOUT for _, r in pairs):  # none was shown wrong: a loaded machine or a hang
+        return TaskResult(status=TIMED_OUT, reason=f"every candidate ({len(pairs)}) timed out: {pairs[0][1].message}", **common)
     furthest = max(pairs, key=lambda cr: _STATUS_ORDER.index(cr[1].status))[1]
     return TaskResult(status=INCORRECT, reason=f"{furthest.status.value}: {furthest.message}", **common)
 

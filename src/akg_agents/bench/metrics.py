@@ -1,6 +1,6 @@
 """Bench metrics, as the field reports them (KernelBench's fast_p, geometric-mean speedup).
 
-    correctness   correct tasks / ALL tasks (declined and broken tasks count as not correct)
+    correctness   correct tasks / ALL tasks (declined, timed-out and broken tasks count as not correct)
     fast_p        tasks that are correct AND whose speedup is strictly above p, / ALL tasks
     geomean       geometric mean of the speedups of the correct (and timed) tasks only
 
@@ -16,7 +16,8 @@ FAST_P = (0.0, 0.5, 0.8, 1.0, 1.5, 2.0)
 
 # TaskResult.status values
 CORRECT = "correct"  # a candidate passed verification
-INCORRECT = "incorrect"  # candidates were evaluated, none passed
+INCORRECT = "incorrect"  # candidates were evaluated, none passed, at least one failed otherwise than by time
+TIMED_OUT = "timeout"  # every candidate evaluated ran out of time: slow or hung, never shown wrong
 DECLINED = "declined"  # the built-in generator does not cover the task
 ERROR = "error"  # the task itself could not be used (did not run, not deterministic, ...)
 
@@ -60,6 +61,7 @@ class Metrics:
     geomean_compile: float | None = None
     declined: int = 0
     errors: int = 0
+    timeouts: int = 0  # tasks whose every candidate timed out (counted as not correct)
     flagged: int = 0
     tokens: int = 0
     cost_usd: float = 0.0
@@ -106,6 +108,7 @@ def compute(results: list[TaskResult], thresholds: tuple[float, ...] = FAST_P) -
         geomean_compile=geomean_speedup(results, True) if with_compile else None,
         declined=sum(r.status == DECLINED for r in results),
         errors=sum(r.status == ERROR for r in results),
+        timeouts=sum(r.status == TIMED_OUT for r in results),
         flagged=sum(bool(r.flags) for r in results if r.correct),
         tokens=sum(r.tokens for r in results),
         cost_usd=sum(r.cost_usd for r in results),
@@ -113,4 +116,4 @@ def compute(results: list[TaskResult], thresholds: tuple[float, ...] = FAST_P) -
     )
 
 
-__all__ = ["CORRECT", "DECLINED", "ERROR", "FAST_P", "INCORRECT", "Metrics", "TaskResult", "compute", "fast_p", "geomean", "geomean_speedup"]
+__all__ = ["CORRECT", "DECLINED", "ERROR", "FAST_P", "INCORRECT", "TIMED_OUT", "Metrics", "TaskResult", "compute", "fast_p", "geomean", "geomean_speedup"]

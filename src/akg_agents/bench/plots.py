@@ -94,7 +94,7 @@ def speedup_bars(results: list[TaskResult], path: Path, title: str, compile_base
     ax.set_title(f"{title}\n{_headline(results, compile_baseline)}", fontweight="bold")
     ax.grid(axis="x", which="major", alpha=0.3, zorder=0)
     names = {"correct": "correct, >= 1.0x", "slower": "correct, < 1.0x", "incorrect": "incorrect",
-             "declined": "declined (not covered)", "error": "task error"}
+             "declined": "declined (not covered)", "error": "task error", "timeout": "timed out (not shown wrong)"}
     handles = [Patch(color=STATUS_COLOR[k], label=label) for k, label in names.items() if k in shown]
     if any(r.flags for r in results if r.correct):
         handles.append(Patch(color="white", label="(!) flagged: check by hand"))

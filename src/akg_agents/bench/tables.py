@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from akg_agents.bench.metrics import CORRECT, DECLINED, ERROR, FAST_P, Metrics, TaskResult, compute
+from akg_agents.bench.metrics import CORRECT, DECLINED, ERROR, FAST_P, TIMED_OUT, Metrics, TaskResult, compute
 from akg_agents.records import RunConfig
 
 
@@ -38,6 +38,8 @@ def metrics_table(metrics: Metrics) -> str:
             row(f"fast_{p:g}", _pct(metrics.fast_p[p]), compiled)
     row("geomean speedup (correct tasks)", _x(metrics.geomean), _x(metrics.geomean_compile))
     row("declined / task errors", f"{metrics.declined} / {metrics.errors}", "")
+    if metrics.timeouts:
+        row("timed out (every candidate)", str(metrics.timeouts), "")
     row("flagged speedups", str(metrics.flagged), "")
     row("tokens / cost", f"{metrics.tokens} / ${metrics.cost_usd:.4f}", "")
     row("wall time (sum over tasks)", f"{metrics.wall_s:.1f} s", "")
@@ -72,6 +74,7 @@ def lists(results: list[TaskResult]) -> str:
         parts += [f"- {r.name}: {_x(r.speedup)}: {'; '.join(r.flags)}" for r in flagged]
         parts.append("")
     for status, title in ((DECLINED, "Declined (counted as not correct)"), (ERROR, "Task errors (counted as not correct)"),
+                          (TIMED_OUT, "Timed out: every candidate ran out of time, none was shown wrong (counted as not correct)"),
                           ("incorrect", "Not correct")):
         chosen = [r for r in results if r.status == status]
         if chosen:
