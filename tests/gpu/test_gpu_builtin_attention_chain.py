@@ -17,6 +17,7 @@ import math
 import os
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.gpu
 # folder holding level1/: on a GPU machine the checkout is copied without ../shared).
 LEVEL1 = Path(os.environ.get("AKG_KERNELBENCH") or Path(__file__).resolve().parents[3] / "shared" / "kernelbench" / "KernelBench") / "level1"
 COUNT = int(os.environ.get("AKG_FAMILY_COUNT", "9"))
-RESULTS: list[dict] = []
+RESULTS: list[dict[str, Any]] = []
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 SDPA_TASK = '''
@@ -163,7 +164,7 @@ def test_kernelbench_candidates_pass(verifier: Verifier, problem: str, sizes: di
     failures = []
     for cand in generate(task, "triton_cuda", COUNT):
         result = verifier.evaluate(task, cand)
-        row = {"task": task.name, "candidate": cand.id, "params": cand.params, "status": result.status.value,
+        row: dict[str, Any] = {"task": task.name, "candidate": cand.id, "params": cand.params, "status": result.status.value,
                "message": result.message}
         if result.profile is not None:
             p = result.profile
