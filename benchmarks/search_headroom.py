@@ -154,10 +154,21 @@ def summarize(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
             + (f"{head:.3f} | {r['control']:.3f} |" if head is not None else "- (nothing outside the budget) | - |"))
     mean = search_workflows.geomean(ratios)
     control = search_workflows.geomean(controls)
-    lines += ["", f"Geometric mean of the raced headroom W/D over {len(ratios)} task(s) (1.0 where nothing outside "
-              f"the default's budget verified): {mean:.3f}" if mean else "", ""]
+    ceiling = search_workflows.geomean([max(1.0, r) for r in ratios])
+    ok = [r for r in rows if r["status"] == "ok"]
+    closed = [r["task"] for r in ok if r["space"] <= args.budget]
+    lines += ["", f"Geometric mean of the raced W/D over {len(ratios)} task(s) (1.0 where nothing outside the "
+              f"default's budget verified): {mean:.3f}" if mean else ""]
     if control:
         lines.append(f"Geometric mean of the control (the default's pick against itself): {control:.3f}")
+    if ceiling and ok:
+        rest = len(ok) - len(closed)
+        need = 1.15 ** (len(ok) / rest) if rest else float("inf")
+        lines += ["", f"Ceiling of any search with this budget (an oracle that evaluates W whenever it beats D, "
+                  f"max(1, W/D) per task): geomean {ceiling:.3f} over {len(ok)} task(s).",
+                  f"{len(closed)} of {len(ok)} task(s) have a whole space of at most {args.budget} kernels, which the "
+                  f"default evaluates entirely ({', '.join(closed)}): no search can beat it there. For a geomean "
+                  f"of 1.15 over all {len(ok)}, the other {rest} would need a geomean of {need:.3f} each."]
     return "\n".join(lines) + "\n"
 
 
