@@ -181,10 +181,11 @@ def cpp_candidates(task: Task, count: int, threads: int = 0) -> list[Candidate]:
 def _poly_fallback(task: Task, count: int, threads: int, row_reason: NotCovered) -> list[Candidate]:
     """Products and convolutions (and chains of them) as PolyTOPS-scheduled loop nests
     (poly_cpp.py); the row program's reason stands when the task has no product either."""
+    from akg_agents.builtin.cpp_gemm import race_with_gemm
     from akg_agents.builtin.poly_cpp import NoProduct, poly_candidates
 
     try:
-        return poly_candidates(task, count, threads)
+        return race_with_gemm(task, count, threads, poly_candidates)
     except NoProduct:
         raise row_reason from None
 

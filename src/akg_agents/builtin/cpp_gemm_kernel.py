@@ -1,0 +1,358 @@
+"""C++ source of the packed, cache-blocked GEMM for a MatmulProgram (cpp_gemm.py builds the
+candidates around it).
+
+BLIS-style, sized at run time (M, N, K and the batch are arguments, so one compilation serves
+every shape of the task's rank):
+
+- both operands are packed once per call into contiguous, zero-padded panels: A into MR-row
+  panels (Ap[panel][k][0:MR]), B into NR-column panels (Bp[panel][k][0:NR]). A transposed
+  operand is only a different gather in its packing routine; the micro-kernel never sees strides
+  or edges (the padding holds zeros);
+- the output is cut into MC x NC tiles, OpenMP hands them out (rows of tiles fastest, so the two
+  tiles running at once share their B panels); in a tile, K is walked in KC-deep slices, then the
+  NR-wide B micro-panel (KC x NR floats, L1-sized) is held while every MR-row A micro-panel of the
+  tile (the MC x KC block, L2-sized) streams past it;
+- the micro-kernel keeps an MR x NR fp32 accumulator in vector registers (MR * NR / lanes FMA
+  chains, one broadcast of A and NR / lanes loads of B per k) with FMA intrinsics: AVX-512 or
+  AVX2 + FMA, GCC vector extensions elsewhere;
+- the epilogue (triu / tril mask, bias, activation, residual ...: the program's expression over
+  the fp32 accumulator) is applied once, on the last K slice, as the tile is stored;
+- one output column or one output row (matrix-vector, vector-matrix) skips packing: a dot-product
+  or an axpy GEMV over the operand as it lies in memory, then the epilogue.
+"""
+
+from __future__ import annotations
+
+from akg_agents.builtin.cpp_expr import expr_c, math_prelude
+from akg_agents.builtin.ir import Binary, Const, Expr, Load, Unary, Where
+from akg_agents.builtin.matmul_ir import ACC_INPUT, MatmulProgram, acc_as_load
+
+VECTOR_PRELUDE = r"""
+#if defined(__AVX512F__)
+#include <immintrin.h>
+typedef __m512 vf;
+static constexpr int64_t VL = 16;
+static inline vf v_load(const float* p) { return _mm512_load_ps(p); }
+static inline vf v_set1(float x) { return _mm512_set1_ps(x); }
+static inline vf v_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+static inline vf v_zero() { return _mm512_setzero_ps(); }
+static inline void v_store(float* p, vf x) { _mm512_store_ps(p, x); }
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+typedef __m256 vf;
+static constexpr int64_t VL = 8;
+static inline vf v_load(const float* p) { return _mm256_load_ps(p); }
+static inline vf v_set1(float x) { return _mm256_set1_ps(x); }
+static inline vf v_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline vf v_zero() { return _mm256_setzero_ps(); }
+static inline void v_store(float* p, vf x) { _mm256_store_ps(p, x); }
+#else
+typedef float vf __attribute__((vector_size(16)));
+static constexpr int64_t VL = 4;
+static inline vf v_load(const float* p) { vf x; __builtin_memcpy(&x, p, sizeof x); return x; }
+static inline vf v_set1(float x) { return vf{x, x, x, x}; }
+static inline vf v_fma(vf a, vf b, vf c) { return a * b + c; }
+static inline vf v_zero() { return vf{0.0f, 0.0f, 0.0f, 0.0f}; }
+static inline void v_store(float* p, vf x) { __builtin_memcpy(p, &x, sizeof x); }
+#endif
+"""
+
+KERNEL = r"""
+static constexpr int64_t MR = @MR@;           // rows of the register tile
+static constexpr int64_t NR = @NV@ * VL;      // columns of the register tile
+static constexpr int64_t MC = @MC@;           // rows of an output tile (a multiple of MR)
+static constexpr int64_t KC = @KC@;           // depth of a K slice
+static constexpr int64_t NC = @NC@;           // columns of an output tile (a multiple of NR)
+static constexpr int64_t PACK_K = 64;         // K chunk of the strided packing loops
+
+// tmp[MR][NR] = Ap (kc x MR micro-panel) times Bp (kc x NR micro-panel). Constant trip counts:
+// g++ unrolls the r / v loops, the accumulators live in vector registers.
+static inline void micro(int64_t kc, const float* __restrict__ ap, const float* __restrict__ bp,
+                         float* __restrict__ tmp) {
+  vf acc[MR][@NV@];
+  #pragma GCC unroll 32
+  for (int64_t r = 0; r < MR; ++r) {
+    #pragma GCC unroll 8
+    for (int64_t v = 0; v < @NV@; ++v) acc[r][v] = v_zero();
+  }
+  for (int64_t k = 0; k < kc; ++k) {
+    vf b[@NV@];
+    #pragma GCC unroll 8
+    for (int64_t v = 0; v < @NV@; ++v) b[v] = v_load(bp + k * NR + v * VL);
+    #pragma GCC unroll 32
+    for (int64_t r = 0; r < MR; ++r) {
+      const vf a = v_set1(ap[k * MR + r]);
+      #pragma GCC unroll 8
+      for (int64_t v = 0; v < @NV@; ++v) acc[r][v] = v_fma(a, b[v], acc[r][v]);
+    }
+  }
+  #pragma GCC unroll 32
+  for (int64_t r = 0; r < MR; ++r) {
+    #pragma GCC unroll 8
+    for (int64_t v = 0; v < @NV@; ++v) v_store(tmp + r * NR + v * VL, acc[r][v]);
+  }
+}
+
+// Panel `p` of A (logical M x K) as Ap[k][0:MR], rows past M zero.
+static void pack_a(const float* __restrict__ a, int64_t M, int64_t K, int64_t p, float* __restrict__ dst) {
+  const int64_t i0 = p * MR, rows = std::min<int64_t>(MR, M - i0);
+@PACK_A@
+}
+
+// Panel `p` of B (logical K x N) as Bp[k][0:NR], columns past N zero.
+static void pack_b(const float* __restrict__ b, int64_t N, int64_t K, int64_t p, float* __restrict__ dst) {
+  const int64_t j0 = p * NR, cols = std::min<int64_t>(NR, N - j0);
+@PACK_B@
+}
+
+// One row segment of the output: value = acc (+ what earlier K slices stored), on the last
+// slice through the epilogue. `src` may be `orow` itself (the GEMV path).
+static inline void store_row(const float* src, float* orow, @EXTRA_PARAMS@int64_t b, int64_t m, int64_t j0,
+                             int64_t cols, int64_t M, int64_t N, bool first, bool last) {
+  (void)b; (void)M; (void)N;
+  if (!last) {
+    if (first) {
+      #pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) orow[c] = src[c];
+    } else {
+      #pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) orow[c] += src[c];
+    }
+    return;
+  }
+  #pragma omp simd
+  for (int64_t c = 0; c < cols; ++c) {
+    const int64_t n = j0 + c;
+    (void)n;
+    float acc = first ? src[c] : orow[c] + src[c];
+@TRIANGLE@    orow[c] = @EPILOGUE@;
+  }
+}
+
+@DEAD_TILE@
+
+// y[i] = sum_k mat(i, k) v[k], i < I: mat(i, k) = mat[i * ld + k] (dot form) or mat[k * ld + i]
+// (axpy form). The matrix is read once, as it lies: no packing for a single output row / column.
+static void gemv(const float* __restrict__ mat, int64_t ld, bool dot_form, const float* __restrict__ v,
+                 int64_t I, int64_t K, float* __restrict__ y) {
+  if (dot_form) {
+    #pragma omp for schedule(static)
+    for (int64_t i0 = 0; i0 < I; i0 += 4) {
+      const int64_t rows = std::min<int64_t>(4, I - i0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* row = mat + (i0 + r) * ld;
+        float s = 0.0f;
+        #pragma omp simd reduction(+:s)
+        for (int64_t k = 0; k < K; ++k) s += row[k] * v[k];
+        y[i0 + r] = s;
+      }
+    }
+  } else {
+    constexpr int64_t CH = 256;
+    #pragma omp for schedule(static)
+    for (int64_t i0 = 0; i0 < I; i0 += CH) {
+      const int64_t cols = std::min<int64_t>(CH, I - i0);
+      alignas(64) float acc[CH] = {};
+      for (int64_t k = 0; k < K; ++k) {
+        const float x = v[k];
+        const float* row = mat + k * ld + i0;
+        #pragma omp simd
+        for (int64_t c = 0; c < cols; ++c) acc[c] += x * row[c];
+      }
+      for (int64_t c = 0; c < cols; ++c) y[i0 + c] = acc[c];
+    }
+  }
+}
+
+extern "C" void akg_kernel(@SIGNATURE@, float* __restrict__ out, int64_t batch, int64_t M, int64_t N, int64_t K) {
+  const float* a_all = in@A@;
+  const float* b_all = in@B@;
+  if (batch <= 0 || M <= 0 || N <= 0) return;
+  if (N == 1 || M == 1) {  // matrix-vector / vector-matrix: no packing
+    #pragma omp parallel @THREADS@
+    for (int64_t b = 0; b < batch; ++b) {
+      const float* a = a_all + b * M * K;
+      const float* bm = b_all + b * K * N;
+      float* o = out + b * M * N;
+      if (N == 1) gemv(a, @A_LD@, @A_DOT@, bm, M, K, o);  // out[m] = A(m, :) . b
+      else gemv(bm, @B_LD@, @B_DOT@, a, N, K, o);         // out[n] = B(:, n) . a
+      #pragma omp barrier
+      #pragma omp for schedule(static)
+      for (int64_t m = 0; m < M; ++m) store_row(o + m * N, o + m * N, @EXTRA_ARGS@b, m, 0, N, M, N, true, true);
+    }
+    return;
+  }
+  const int64_t mp = (M + MR - 1) / MR, np = (N + NR - 1) / NR;
+  const int64_t a_size = ((mp * MR * K + 15) / 16) * 16, b_size = ((np * NR * K + 15) / 16) * 16;
+  thread_local std::vector<float> buffer;  // reused across calls: no page faults per call
+  const size_t need = (size_t)(batch * (a_size + b_size) + 16);
+  if (buffer.size() < need) buffer.resize(need);
+  float* ap = buffer.data();
+  ap += (16 - ((uintptr_t)ap / sizeof(float)) % 16) % 16;  // 64-byte aligned panels
+  float* bp = ap + batch * a_size;
+  const int64_t mcp = MC / MR;
+  const int64_t tiles_m = (mp + mcp - 1) / mcp;
+  int64_t ncp = NC / NR;
+  int threads = @NUM_THREADS@;
+  if (threads <= 0) threads = omp_get_max_threads();
+  if (batch * tiles_m * ((np + ncp - 1) / ncp) < 4 * threads) {  // too few tiles: narrower columns
+    const int64_t want = (4 * threads + batch * tiles_m - 1) / (batch * tiles_m);
+    ncp = std::max<int64_t>(1, (np + want - 1) / want);
+  }
+  const int64_t tiles_n = (np + ncp - 1) / ncp;
+  const int64_t tiles = batch * tiles_m * tiles_n;
+  const int64_t slices = std::max<int64_t>(1, (K + KC - 1) / KC);
+  #pragma omp parallel @THREADS@
+  {
+    #pragma omp for schedule(static) nowait
+    for (int64_t t = 0; t < batch * mp; ++t)
+      pack_a(a_all + (t / mp) * M * K, M, K, t % mp, ap + (t / mp) * a_size + (t % mp) * MR * K);
+    #pragma omp for schedule(static)
+    for (int64_t t = 0; t < batch * np; ++t)
+      pack_b(b_all + (t / np) * K * N, N, K, t % np, bp + (t / np) * b_size + (t % np) * NR * K);
+    alignas(64) float tmp[MR * NR];
+    #pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t b = t / (tiles_m * tiles_n), im = t % tiles_m, jn = (t / tiles_m) % tiles_n;
+      const int64_t ip_end = std::min(mp, (im + 1) * mcp), jp_end = std::min(np, (jn + 1) * ncp);
+      for (int64_t s = 0; s < slices; ++s) {
+        const int64_t k0 = s * KC, kc = std::min<int64_t>(KC, K - k0);
+        for (int64_t jp = jn * ncp; jp < jp_end; ++jp) {
+          const float* bpanel = bp + b * b_size + jp * NR * K + k0 * NR;
+          const int64_t j0 = jp * NR, cols = std::min<int64_t>(NR, N - j0);
+          for (int64_t ip = im * mcp; ip < ip_end; ++ip) {
+            const int64_t i0 = ip * MR, rows = std::min<int64_t>(MR, M - i0);
+            if (dead_tile(i0, j0)) {
+              for (int64_t e = 0; e < MR * NR; ++e) tmp[e] = 0.0f;
+            } else {
+              micro(kc, ap + b * a_size + ip * MR * K + k0 * MR, bpanel, tmp);
+            }
+            for (int64_t r = 0; r < rows; ++r)
+              store_row(tmp + r * NR, out + (b * M + i0 + r) * N + j0, @EXTRA_ARGS@b, i0 + r, j0, cols, M, N,
+                        s == 0, s == slices - 1);
+          }
+        }
+      }
+    }
+  }
+}
+"""
+
+PACK_A_ROWS = """  // A stored (M, K): row r of the panel is contiguous; K in chunks keeps the writes in cache
+  for (int64_t k0 = 0; k0 < K; k0 += PACK_K) {
+    const int64_t k1 = std::min<int64_t>(K, k0 + PACK_K);
+    for (int64_t r = 0; r < MR; ++r) {
+      if (r < rows) {
+        const float* src = a + (i0 + r) * K;
+        for (int64_t k = k0; k < k1; ++k) dst[k * MR + r] = src[k];
+      } else {
+        for (int64_t k = k0; k < k1; ++k) dst[k * MR + r] = 0.0f;
+      }
+    }
+  }"""
+
+PACK_A_COLS = """  // A stored (K, M) (a transposed operand): the panel's MR rows are contiguous per k
+  for (int64_t k = 0; k < K; ++k) {
+    const float* src = a + k * M + i0;
+    for (int64_t r = 0; r < MR; ++r) dst[k * MR + r] = r < rows ? src[r] : 0.0f;
+  }"""
+
+PACK_B_ROWS = """  // B stored (K, N): the panel's NR columns are contiguous per k
+  for (int64_t k = 0; k < K; ++k) {
+    const float* src = b + k * N + j0;
+    float* d = dst + k * NR;
+    for (int64_t c = 0; c < NR; ++c) d[c] = c < cols ? src[c] : 0.0f;
+  }"""
+
+PACK_B_COLS = """  // B stored (N, K) (nn.Linear's weight, a transposed operand): column c is contiguous
+  for (int64_t k0 = 0; k0 < K; k0 += PACK_K) {
+    const int64_t k1 = std::min<int64_t>(K, k0 + PACK_K);
+    for (int64_t c = 0; c < NR; ++c) {
+      if (c < cols) {
+        const float* src = b + (j0 + c) * K;
+        for (int64_t k = k0; k < k1; ++k) dst[k * NR + c] = src[k];
+      } else {
+        for (int64_t k = k0; k < k1; ++k) dst[k * NR + c] = 0.0f;
+      }
+    }
+  }"""
+
+
+class EpilogueNotCovered(ValueError):
+    """The epilogue uses a leaf the GEMM's store loop does not index (row / column numbers ...)."""
+
+
+def _check_leaves(expr: Expr) -> None:
+    if isinstance(expr, (Load, Const)):
+        return
+    if isinstance(expr, Unary):
+        _check_leaves(expr.a)
+    elif isinstance(expr, Binary):
+        _check_leaves(expr.a)
+        _check_leaves(expr.b)
+    elif isinstance(expr, Where):
+        _check_leaves(expr.cond)
+        _check_leaves(expr.a)
+        _check_leaves(expr.b)
+    else:
+        raise EpilogueNotCovered(f"an epilogue leaf {type(expr).__name__}")
+
+
+def epilogue_c(program: MatmulProgram) -> str:
+    """The epilogue as a C expression over `acc` and the extra inputs at output (b, m, n)."""
+    expr = acc_as_load(program.epilogue)
+    _check_leaves(expr)
+    names = {ACC_INPUT: "acc"}
+    for i in program.extras:
+        kind = program.inputs[i].kind
+        if kind == "full":
+            names[i] = f"in{i}[(b * M + m) * N + n]"
+        elif kind == "col":
+            names[i] = f"in{i}[n]"
+        elif kind == "scalar":
+            names[i] = f"in{i}[0]"
+        else:
+            raise EpilogueNotCovered(f"an epilogue input of kind {kind}")
+    return expr_c(expr, names)
+
+
+def _triangle(program: MatmulProgram) -> tuple[str, str]:
+    """(the store loop's mask line, the dead_tile function): triu keeps n - m >= diagonal, tril
+    n - m <= diagonal; a register tile wholly outside the triangle skips its products."""
+    d = program.diagonal
+    if program.triangle == "upper":
+        return (f"    acc = (n - m >= {d}) ? acc : 0.0f;\n",
+                f"static inline bool dead_tile(int64_t i0, int64_t j0) {{ return (j0 + NR - 1) - i0 < {d}; }}")
+    if program.triangle == "lower":
+        return (f"    acc = (n - m <= {d}) ? acc : 0.0f;\n",
+                f"static inline bool dead_tile(int64_t i0, int64_t j0) {{ return j0 - (i0 + MR - 1) > {d}; }}")
+    return "", "static inline bool dead_tile(int64_t, int64_t) { return false; }"
+
+
+def gemm_cpp(program: MatmulProgram, mr: int, nv: int, mc: int, kc: int, nc: int, threads: int) -> str:
+    """The kernel's C++ source. `mc` is rounded to a multiple of `mr`; `nc` counts NR panels."""
+    n_in = len(program.inputs)
+    extras = program.extras
+    mask, dead = _triangle(program)
+    subs = {
+        "@MR@": str(mr), "@NV@": str(nv), "@MC@": str(max(mr, mc // mr * mr)), "@KC@": str(kc),
+        "@NC@": f"({nc} * NR)",
+        "@PACK_A@": PACK_A_COLS if program.a_transposed else PACK_A_ROWS,
+        "@PACK_B@": PACK_B_COLS if program.b_transposed else PACK_B_ROWS,
+        "@EXTRA_PARAMS@": "".join(f"const float* __restrict__ in{i}, " for i in extras),
+        "@EXTRA_ARGS@": "".join(f"in{i}, " for i in extras),
+        "@TRIANGLE@": mask, "@DEAD_TILE@": dead, "@EPILOGUE@": epilogue_c(program),
+        "@SIGNATURE@": ", ".join(f"const float* __restrict__ in{i}" for i in range(n_in)),
+        "@A@": str(program.a), "@B@": str(program.b),
+        # A (M x K) as gemv's matrix over i = m: stored (M, K) -> dot form; (K, M) -> axpy form.
+        "@A_LD@": "M" if program.a_transposed else "K", "@A_DOT@": "false" if program.a_transposed else "true",
+        # B^T (N x K) as gemv's matrix over i = n: stored (N, K) -> dot form; (K, N) -> axpy form.
+        "@B_LD@": "K" if program.b_transposed else "N", "@B_DOT@": "true" if program.b_transposed else "false",
+        "@THREADS@": f"num_threads({threads})" if threads > 0 else "",
+        "@NUM_THREADS@": str(threads),
+    }
+    body = KERNEL
+    for key, value in subs.items():
+        body = body.replace(key, value)
+    headers = "#include <algorithm>\n#include <cmath>\n#include <cstdint>\n#include <vector>\n#include <omp.h>\n"
+    return f"{headers}{VECTOR_PRELUDE}\n{math_prelude()}\n{body}"
