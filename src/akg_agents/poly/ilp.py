@@ -9,6 +9,7 @@ variable, then a weighted tie-break over the rest).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import islpy as isl
@@ -151,7 +152,13 @@ def _to_isl(a: np.ndarray, b: np.ndarray, eq: np.ndarray) -> isl.BasicSet:
     """
     n = a.shape[1]
     mat = np.hstack([(~eq).astype(np.int64)[:, None], a, b[:, None]])
-    text = f"{len(mat)} {n + 2}\n" + "\n".join(" ".join(map(str, r)) for r in mat.tolist())
+    lo, hi = (int(mat.min()), int(mat.max())) if mat.size else (0, 0)
+    if hi - lo <= 4096:  # each number's text looked up once (half the time of str() per entry)
+        table = np.array([str(v) for v in range(lo, hi + 1)], dtype=object)
+        lines: Iterable[str] = map(" ".join, table[mat - lo].tolist())
+    else:
+        lines = (" ".join(map(str, r)) for r in mat.tolist())
+    text = f"{len(mat)} {n + 2}\n" + "\n".join(lines)
     return isl.BasicSet.read_from_str(isl.DEFAULT_CONTEXT, text)
 
 
@@ -186,6 +193,8 @@ def _solve_isl(system: System) -> list[int] | None:
     if not system.lazy or int((~eq).sum()) <= LAZY_ROWS:
         return _lexmin(a, b, eq)
     active = eq | ((a != 0).sum(axis=1) <= 1)  # equalities and single-variable bounds: always in
+    keys = [r.tobytes() for r in np.hstack([a, b[:, None]])]
+    active |= np.array([k in _SEEN for k in keys], dtype=bool)  # rows the previous system needed
     fixed = _objectives_first(a, b, eq, system.n_objective, active, group)
     if fixed is None:
         return None
@@ -200,7 +209,14 @@ def _solve_isl(system: System) -> list[int] | None:
         if x is None:
             return None
         if not _grow(a, b, np.array(x, dtype=np.int64), active, group):
+            _SEEN.clear()
+            _SEEN.update(k for k, on in zip(keys, active[:len(keys)], strict=True) if on)
             return x
+
+
+# the rows a lazy system ended with: the next dimension's system (same dependences, mostly the
+# same rows) starts from them; only saves rounds, the answer is the same
+_SEEN: set[bytes] = set()
 
 
 def _grow(a: np.ndarray, b: np.ndarray, x: np.ndarray, active: np.ndarray, group: np.ndarray) -> bool:
