@@ -30,6 +30,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -388,11 +389,25 @@ def _protocol_stream() -> Any:
     return protocol
 
 
+def _exit_with_parent(parent: int, root: str, poll_s: float = 1.0) -> None:
+    """Ends the referee when its parent is gone, even in the middle of a request (a full-size
+    reference can take minutes): it runs in its own session, so a CLI killed with SIGKILL would
+    otherwise leave it computing until the request ends. Its shared-memory slots go with it."""
+    import shutil
+
+    while os.getppid() == parent:
+        time.sleep(poll_s)
+    shutil.rmtree(root, ignore_errors=True)
+    os._exit(3)
+
+
 def serve() -> None:
     _not_dumpable()
     protocol = _protocol_stream()
     referee = Referee()
     threading.Thread(target=referee.serve_candidates, daemon=True).start()
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(), referee.root), name="akg-exit-with-parent",
+                     daemon=True).start()
     protocol.write(json.dumps({"ready": True, "pid": os.getpid(), "root": referee.root}) + "\n")
     for line in sys.stdin:
         if not line.strip():

@@ -90,7 +90,15 @@ def _child(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
-def _wait(pid: int, timeout_s: float) -> tuple[int | None, int | None, bool]:
+class Orphaned(Exception):
+    """The process that sent the job is gone: nobody will read the reply."""
+
+
+def _wait(pid: int, timeout_s: float, parent: int) -> tuple[int | None, int | None, bool]:
+    """Waits for the job `pid`; kills its group at the timeout, or at once (raising Orphaned) when
+    the server's parent `parent` is gone: a CLI killed with SIGKILL must not leave a hung candidate
+    spinning until its own timeout (the server is a subreaper in its own session, so nothing else
+    would stop it)."""
     deadline = time.monotonic() + timeout_s
     delay = 0.001
     while True:
@@ -99,6 +107,10 @@ def _wait(pid: int, timeout_s: float) -> tuple[int | None, int | None, bool]:
             if os.WIFSIGNALED(status):
                 return None, os.WTERMSIG(status), False
             return os.WEXITSTATUS(status), None, False
+        if os.getppid() != parent:
+            _kill_group(pid)
+            os.waitpid(pid, 0)
+            raise Orphaned
         if time.monotonic() > deadline:
             _kill_group(pid)
             os.waitpid(pid, 0)
@@ -108,8 +120,12 @@ def _wait(pid: int, timeout_s: float) -> tuple[int | None, int | None, bool]:
 
 
 def _kill_group(pid: int) -> None:
+    """The job's group (it calls setsid first thing) and the job itself, in case it was killed
+    before its setsid ran: then there is no such group yet and waiting for it would hang."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def _preload() -> None:
@@ -129,6 +145,7 @@ def _preload() -> None:
 
 def serve() -> None:
     become_subreaper()  # processes a job sets loose (fork + setsid) come back to us
+    parent = os.getppid()
     _preload()
     print(json.dumps({"ready": True, "pid": os.getpid()}), flush=True)
     for line in sys.stdin:
@@ -139,7 +156,11 @@ def serve() -> None:
         pid = os.fork()
         if pid == 0:
             _child(request)
-        returncode, sig, timed_out = _wait(pid, float(request["timeout_s"]))
+        try:
+            returncode, sig, timed_out = _wait(pid, float(request["timeout_s"]), parent)
+        except Orphaned:
+            kill_orphans()
+            os._exit(3)
         # Anything the job left running in its group (a stray g++, a daemonized helper) dies too.
         _kill_group(pid)
         escaped = kill_orphans()
