@@ -12,9 +12,11 @@ convolution) on a real GPU.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import tempfile
 import types
 from pathlib import Path
 from typing import Any
@@ -63,8 +65,15 @@ SHAPES = [  # Q, K, V
 
 
 def _load(code: str) -> types.ModuleType:
-    module = types.ModuleType("candidate")
-    exec(compile(code, "<candidate>", "exec"), module.__dict__)
+    """Triton's @jit reads a kernel's source from its file (compiled, not interpreted): the module
+    is written out and compiled from that path, one file per source."""
+    folder = Path(tempfile.gettempdir()) / "akg_gpu_test_modules"
+    folder.mkdir(exist_ok=True)
+    path = folder / f"candidate_{hashlib.sha256(code.encode()).hexdigest()[:16]}.py"
+    path.write_text(code)
+    module = types.ModuleType(path.stem)
+    module.__file__ = str(path)
+    exec(compile(code, str(path), "exec"), module.__dict__)
     return module
 
 
