@@ -50,13 +50,13 @@ def _cast(values: list[Any], dtype: torch.dtype) -> list[Any]:
     return [v.to(dtype) if isinstance(v, torch.Tensor) and v.is_floating_point() else v for v in values]
 
 
-def race(path: Path, sizes: dict[str, int], rounds: int, n_poly: int, precision: str) -> str:
+def race(path: Path, sizes: dict[str, int], rounds: int, n_poly: int, precision: str, threads: int) -> str:
     task = Task(path.stem, path.read_text())
     task = with_sizes(task, sizes) if sizes else task
     dtype = PRECISIONS[precision]
     with tracing_precision(precision):
-        gemms, why = gemm_candidates(task, len(GEMM_VARIANTS))
-        nests = poly_candidates(task, n_poly) if n_poly else []
+        gemms, why = gemm_candidates(task, len(GEMM_VARIANTS), threads)
+        nests = poly_candidates(task, n_poly, threads) if n_poly else []
     ref = _module(task.source, "ref")
     init = list(ref.get_init_inputs())
     torch.manual_seed(0)
@@ -100,15 +100,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--poly", type=int, default=4)
     parser.add_argument("--precision", default="fp32")
-    parser.add_argument("--only", default="")
+    parser.add_argument("--only", default="", help="comma-separated task number prefixes")
+    parser.add_argument("--threads", type=int, default=0, help="eager's and the kernels' threads (0: all)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"rounds {args.rounds}, precision {args.precision}, torch threads {torch.get_num_threads()}")
     print("| task | inputs | eager ms | PolyTOPS best ms (vs eager) | GEMM best ms (vs eager) | gemm-0 vs eager | GEMM over PolyTOPS |")
     print("|---|---|---|---|---|---|---|")
     for path, sizes in TASKS:
         if args.only and not any(path.stem.startswith(p + "_") for p in args.only.split(",")):
             continue
-        print(race(path, sizes, args.rounds, args.poly, args.precision), flush=True)
+        print(race(path, sizes, args.rounds, args.poly, args.precision, args.threads), flush=True)
     sys.stdout.flush()
 
 

@@ -74,14 +74,14 @@ def _gemm(task: Task, precision: str = "fp32") -> Candidate:
 # (forward, "args: inputs", other input sets of the same ranks the kernel must also be right for)
 PRODUCTS = {
     "odd": ("torch.matmul(a, b)", "a, b: torch.randn(37, 19), torch.randn(19, 45)",
-            [(53, 300, 7), (1, 5, 9), (9, 1, 1), (64, 1, 33), (33, 64, 1), (16, 0, 8)]),
-    "a_t": ("a.T @ b", "a, b: torch.randn(19, 37), torch.randn(19, 45)", [(70, 257, 40), (5, 3, 1)]),
+            [(53, 300, 7), (1, 5, 9), (9, 1, 1), (64, 1, 33), (33, 64, 1), (16, 0, 8), (201, 300, 77)]),
+    "a_t": ("a.T @ b", "a, b: torch.randn(19, 37), torch.randn(19, 45)", [(70, 257, 40), (5, 3, 1), (170, 257, 60)]),
     "b_t": ("torch.matmul(a, b.t())", "a, b: torch.randn(37, 19), torch.randn(45, 19)", [(70, 257, 40), (1, 3, 5)]),
     "both_t": ("a.T @ b.T", "a, b: torch.randn(19, 37), torch.randn(45, 19)", [(70, 257, 40), (40, 9, 1)]),
-    "bmm": ("torch.bmm(a, b)", "a, b: torch.randn(3, 37, 19), torch.randn(3, 19, 45)", [(2, 50, 70, 33), (4, 9, 1, 5)]),
+    "bmm": ("torch.bmm(a, b)", "a, b: torch.randn(3, 37, 19), torch.randn(3, 19, 45)", [(2, 50, 70, 33), (4, 9, 1, 5), (5, 70, 130, 41)]),
     "bmm_t": ("torch.bmm(a.transpose(1, 2), b.transpose(1, 2))",
               "a, b: torch.randn(3, 19, 37), torch.randn(3, 45, 19)", [(2, 50, 70, 33)]),
-    "folded": ("torch.matmul(a, b)", "a, b: torch.randn(2, 21, 19), torch.randn(19, 45)", [(3, 30, 70, 33)]),
+    "folded": ("torch.matmul(a, b)", "a, b: torch.randn(2, 21, 19), torch.randn(19, 45)", [(3, 30, 70, 33), (3, 100, 130, 97)]),
     "matvec": ("torch.matmul(a, b)", "a, b: torch.randn(67, 301), torch.randn(301, 1)", [(5, 4096, 1)]),
     "matvec_t": ("a.T @ b", "a, b: torch.randn(301, 67), torch.randn(301, 1)", [(700, 9, 1)]),
     "vecmat": ("torch.matmul(a, b)", "a, b: torch.randn(1, 301), torch.randn(301, 67)", [(1, 9, 700)]),
@@ -116,6 +116,17 @@ def test_products_match_torch_at_the_task_shape_and_others(name: str) -> None:
     _check(task, candidate)
     for dims in others:  # sizes are run-time arguments: other shapes of the same rank
         _check(task, candidate, _inputs(name, dims))
+
+
+def test_threads_sharing_lazily_packed_panels_agree_with_torch() -> None:
+    """Big enough to run on every thread: tiles that share panels start together, so some threads
+    find a panel being packed by another and pack a private copy; every call must be right."""
+    task = _task("torch.matmul(a, b.T)", "a, b: torch.randn(37, 19), torch.randn(45, 19)")
+    new = module_of(_gemm(task).code, "cand").ModelNew()
+    torch.manual_seed(5)
+    for _ in range(20):
+        a, b = torch.randn(301, 520), torch.randn(263, 520)
+        torch.testing.assert_close(new(a, b), a @ b.T, rtol=1e-4, atol=1e-3)
 
 
 def test_linear_bias_relu_and_every_variant() -> None:

@@ -33,6 +33,7 @@ class GemmParams:
     mc: int = 256  # output tile rows
     kc: int = 256  # K slice
     nc: int = 16  # output tile columns, in register tiles
+    rows_outer: bool = True  # in a tile, finish a band of rows before the next (else a column band)
     threads: int = 0
 
 
@@ -40,9 +41,9 @@ class GemmParams:
 # then other register / cache tiles.
 GEMM_VARIANTS = [
     GemmParams(),
-    GemmParams(mr=12, nv=2, mc=192, kc=384),
     GemmParams(mr=6, nv=4, mc=96, kc=256),
-    GemmParams(mr=4, nv=4, mc=128, kc=512),
+    GemmParams(mr=12, nv=2, mc=192, kc=384),
+    GemmParams(rows_outer=False),
 ]
 
 
@@ -112,7 +113,7 @@ def _guard_lines(program: MatmulProgram, names: list[str]) -> list[str]:
 
 
 def gemm_model_new(task: Task, program: MatmulProgram, params: GemmParams) -> str:
-    source = gemm_cpp(program, params.mr, params.nv, params.mc, params.kc, params.nc, params.threads)
+    source = gemm_cpp(program, params.mr, params.nv, params.mc, params.kc, params.nc, params.threads, params.rows_outer)
     kernel = f'KERNEL_SOURCE = r"""\n{source}"""\n\n_lib = load_cpp(KERNEL_SOURCE)'
     args = launch_args(program)
     names = args[:-1]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from akg_agents.builtin.cpp_expr import expr_c, math_prelude
 from akg_agents.builtin.ir import Binary, Const, Expr, Load, Unary, Where
-from akg_agents.builtin.matmul_ir import ACC_INPUT, MatmulProgram, acc_as_load
+from akg_agents.builtin.matmul_ir import ACC_INPUT, Acc, MatmulProgram, acc_as_load
 
 VECTOR_PRELUDE = r"""
 #if defined(__AVX512F__)
@@ -33,6 +33,8 @@ VECTOR_PRELUDE = r"""
 typedef __m512 vf;
 static constexpr int64_t VL = 16;
 static inline vf v_load(const float* p) { return _mm512_load_ps(p); }
+static inline vf v_loadu(const float* p) { return _mm512_loadu_ps(p); }
+static inline void v_storeu(float* p, vf x) { _mm512_storeu_ps(p, x); }
 static inline vf v_set1(float x) { return _mm512_set1_ps(x); }
 static inline vf v_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 static inline vf v_zero() { return _mm512_setzero_ps(); }
@@ -42,6 +44,8 @@ static inline void v_store(float* p, vf x) { _mm512_store_ps(p, x); }
 typedef __m256 vf;
 static constexpr int64_t VL = 8;
 static inline vf v_load(const float* p) { return _mm256_load_ps(p); }
+static inline vf v_loadu(const float* p) { return _mm256_loadu_ps(p); }
+static inline void v_storeu(float* p, vf x) { _mm256_storeu_ps(p, x); }
 static inline vf v_set1(float x) { return _mm256_set1_ps(x); }
 static inline vf v_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
 static inline vf v_zero() { return _mm256_setzero_ps(); }
@@ -50,6 +54,8 @@ static inline void v_store(float* p, vf x) { _mm256_store_ps(p, x); }
 typedef float vf __attribute__((vector_size(16)));
 static constexpr int64_t VL = 4;
 static inline vf v_load(const float* p) { vf x; __builtin_memcpy(&x, p, sizeof x); return x; }
+static inline vf v_loadu(const float* p) { return v_load(p); }
+static inline void v_storeu(float* p, vf x) { __builtin_memcpy(p, &x, sizeof x); }
 static inline vf v_set1(float x) { return vf{x, x, x, x}; }
 static inline vf v_fma(vf a, vf b, vf c) { return a * b + c; }
 static inline vf v_zero() { return vf{0.0f, 0.0f, 0.0f, 0.0f}; }
@@ -63,17 +69,20 @@ static constexpr int64_t NR = @NV@ * VL;      // columns of the register tile
 static constexpr int64_t MC = @MC@;           // rows of an output tile (a multiple of MR)
 static constexpr int64_t KC = @KC@;           // depth of a K slice
 static constexpr int64_t NC = @NC@;           // columns of an output tile (a multiple of NR)
-static constexpr int64_t PACK_K = 64;         // K chunk of the strided packing loops
+static constexpr int64_t PACK_K = 64;
+static constexpr bool ROWS_OUTER = @ROWS_OUTER@;
+static constexpr bool DIRECT = @DIRECT@;  // the epilogue is the product itself         // K chunk of the strided packing loops
 
-// tmp[MR][NR] = Ap (kc x MR micro-panel) times Bp (kc x NR micro-panel). Constant trip counts:
-// g++ unrolls the r / v loops, the accumulators live in vector registers.
+// c[MR][NR] (row stride ldc) = Ap (kc x MR micro-panel) times Bp (kc x NR micro-panel), plus what c
+// held when `accumulate`. Constant trip counts: g++ unrolls the r / v loops, the accumulators
+// live in vector registers.
 static inline void micro(int64_t kc, const float* __restrict__ ap, const float* __restrict__ bp,
-                         float* __restrict__ tmp) {
+                         float* __restrict__ c, int64_t ldc, bool accumulate) {
   vf acc[MR][@NV@];
   #pragma GCC unroll 32
   for (int64_t r = 0; r < MR; ++r) {
     #pragma GCC unroll 8
-    for (int64_t v = 0; v < @NV@; ++v) acc[r][v] = v_zero();
+    for (int64_t v = 0; v < @NV@; ++v) acc[r][v] = accumulate ? v_loadu(c + r * ldc + v * VL) : v_zero();
   }
   for (int64_t k = 0; k < kc; ++k) {
     vf b[@NV@];
@@ -89,18 +98,20 @@ static inline void micro(int64_t kc, const float* __restrict__ ap, const float* 
   #pragma GCC unroll 32
   for (int64_t r = 0; r < MR; ++r) {
     #pragma GCC unroll 8
-    for (int64_t v = 0; v < @NV@; ++v) v_store(tmp + r * NR + v * VL, acc[r][v]);
+    for (int64_t v = 0; v < @NV@; ++v) v_storeu(c + r * ldc + v * VL, acc[r][v]);
   }
 }
 
-// Panel `p` of A (logical M x K) as Ap[k][0:MR], rows past M zero.
-static void pack_a(const float* __restrict__ a, int64_t M, int64_t K, int64_t p, float* __restrict__ dst) {
+// Rows k_lo..k_hi of panel `p` of A (logical M x K) as Ap[k][0:MR], rows past M zero.
+static void pack_a(const float* __restrict__ a, int64_t M, int64_t K, int64_t p, float* __restrict__ dst,
+                   int64_t k_lo, int64_t k_hi) {
   const int64_t i0 = p * MR, rows = std::min<int64_t>(MR, M - i0);
 @PACK_A@
 }
 
-// Panel `p` of B (logical K x N) as Bp[k][0:NR], columns past N zero.
-static void pack_b(const float* __restrict__ b, int64_t N, int64_t K, int64_t p, float* __restrict__ dst) {
+// Rows k_lo..k_hi of panel `p` of B (logical K x N) as Bp[k][0:NR], columns past N zero.
+static void pack_b(const float* __restrict__ b, int64_t N, int64_t K, int64_t p, float* __restrict__ dst,
+                   int64_t k_lo, int64_t k_hi) {
   const int64_t j0 = p * NR, cols = std::min<int64_t>(NR, N - j0);
 @PACK_B@
 }
@@ -120,12 +131,22 @@ static inline void store_row(const float* src, float* orow, @EXTRA_PARAMS@int64_
     }
     return;
   }
-  #pragma omp simd
-  for (int64_t c = 0; c < cols; ++c) {
-    const int64_t n = j0 + c;
-    (void)n;
-    float acc = first ? src[c] : orow[c] + src[c];
-@TRIANGLE@    orow[c] = @EPILOGUE@;
+  if (first) {
+    #pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t n = j0 + c;
+      (void)n;
+      float acc = src[c];
+@TRIANGLE@      orow[c] = @EPILOGUE@;
+    }
+  } else {
+    #pragma omp simd
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t n = j0 + c;
+      (void)n;
+      float acc = orow[c] + src[c];
+@TRIANGLE@      orow[c] = @EPILOGUE@;
+    }
   }
 }
 
@@ -135,21 +156,36 @@ static inline void store_row(const float* src, float* orow, @EXTRA_PARAMS@int64_
 // (axpy form). The matrix is read once, as it lies: no packing for a single output row / column.
 static void gemv(const float* __restrict__ mat, int64_t ld, bool dot_form, const float* __restrict__ v,
                  int64_t I, int64_t K, float* __restrict__ y) {
-  if (dot_form) {
-    #pragma omp for schedule(static)
+  if (dot_form) {  // 4 rows at a time, 2 vectors each: 8 independent FMA chains per loaded v
+    #pragma omp for schedule(dynamic, 4)
     for (int64_t i0 = 0; i0 < I; i0 += 4) {
       const int64_t rows = std::min<int64_t>(4, I - i0);
+      const float* row[4];
+      for (int64_t r = 0; r < 4; ++r) row[r] = mat + (i0 + std::min<int64_t>(r, rows - 1)) * ld;
+      vf acc[4][2];
+      for (int64_t r = 0; r < 4; ++r) { acc[r][0] = v_zero(); acc[r][1] = v_zero(); }
+      int64_t k = 0;
+      for (; k + 2 * VL <= K; k += 2 * VL) {
+        const vf x0 = v_loadu(v + k), x1 = v_loadu(v + k + VL);
+        #pragma GCC unroll 4
+        for (int64_t r = 0; r < 4; ++r) {
+          acc[r][0] = v_fma(v_loadu(row[r] + k), x0, acc[r][0]);
+          acc[r][1] = v_fma(v_loadu(row[r] + k + VL), x1, acc[r][1]);
+        }
+      }
       for (int64_t r = 0; r < rows; ++r) {
-        const float* row = mat + (i0 + r) * ld;
+        alignas(64) float lanes[2 * VL];
+        v_store(lanes, acc[r][0]);
+        v_store(lanes + VL, acc[r][1]);
         float s = 0.0f;
-        #pragma omp simd reduction(+:s)
-        for (int64_t k = 0; k < K; ++k) s += row[k] * v[k];
+        for (int64_t e = 0; e < 2 * VL; ++e) s += lanes[e];
+        for (int64_t t = k; t < K; ++t) s += row[r][t] * v[t];
         y[i0 + r] = s;
       }
     }
   } else {
     constexpr int64_t CH = 256;
-    #pragma omp for schedule(static)
+    #pragma omp for schedule(dynamic, 1)
     for (int64_t i0 = 0; i0 < I; i0 += CH) {
       const int64_t cols = std::min<int64_t>(CH, I - i0);
       alignas(64) float acc[CH] = {};
@@ -164,12 +200,37 @@ static void gemv(const float* __restrict__ mat, int64_t ld, bool dot_form, const
   }
 }
 
+static inline float* aligned(float* p) { return p + (16 - ((uintptr_t)p / sizeof(float)) % 16) % 16; }
+
+static thread_local std::vector<float> own_a, own_b;  // private panels (see `panel`)
+static constexpr int64_t PARALLEL_MIN = 1 << 20;     // fewer multiply-adds: one thread
+
+// The packed panel whose state is `*st`: the first thread to claim it packs all of K into
+// `shared` and publishes it; a thread finding it claimed but unfinished does not wait, it packs
+// the K slice it needs into a private copy. Returns the panel's base (read at k0 .. k0 + kc).
+template <typename Pack>
+static inline const float* panel(int* st, float* shared, std::vector<float>& own, int64_t len, int64_t K,
+                                 int64_t k0, int64_t kc, Pack pack) {
+  if (__atomic_load_n(st, __ATOMIC_ACQUIRE) == 2) return shared;
+  int expected = 0;
+  if (__atomic_compare_exchange_n(st, &expected, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    pack(shared, 0, K);
+    __atomic_store_n(st, 2, __ATOMIC_RELEASE);
+    return shared;
+  }
+  if (expected == 2) return shared;
+  if ((int64_t)own.size() < len + 16) own.resize((size_t)(len + 16));
+  float* mine = aligned(own.data());
+  pack(mine, k0, k0 + kc);
+  return mine;
+}
+
 extern "C" void akg_kernel(@SIGNATURE@, float* __restrict__ out, int64_t batch, int64_t M, int64_t N, int64_t K) {
   const float* a_all = in@A@;
   const float* b_all = in@B@;
   if (batch <= 0 || M <= 0 || N <= 0) return;
   if (N == 1 || M == 1) {  // matrix-vector / vector-matrix: no packing
-    #pragma omp parallel @THREADS@
+    #pragma omp parallel @THREADS@ if (batch * M * N * K >= PARALLEL_MIN / 4)
     for (int64_t b = 0; b < batch; ++b) {
       const float* a = a_all + b * M * K;
       const float* bm = b_all + b * K * N;
@@ -177,7 +238,7 @@ extern "C" void akg_kernel(@SIGNATURE@, float* __restrict__ out, int64_t batch, 
       if (N == 1) gemv(a, @A_LD@, @A_DOT@, bm, M, K, o);  // out[m] = A(m, :) . b
       else gemv(bm, @B_LD@, @B_DOT@, a, N, K, o);         // out[n] = B(:, n) . a
       #pragma omp barrier
-      #pragma omp for schedule(static)
+      #pragma omp for schedule(dynamic, 256)
       for (int64_t m = 0; m < M; ++m) store_row(o + m * N, o + m * N, @EXTRA_ARGS@b, m, 0, N, M, N, true, true);
     }
     return;
@@ -185,11 +246,14 @@ extern "C" void akg_kernel(@SIGNATURE@, float* __restrict__ out, int64_t batch, 
   const int64_t mp = (M + MR - 1) / MR, np = (N + NR - 1) / NR;
   const int64_t a_size = ((mp * MR * K + 15) / 16) * 16, b_size = ((np * NR * K + 15) / 16) * 16;
   thread_local std::vector<float> buffer;  // reused across calls: no page faults per call
+  thread_local std::vector<int> state;     // per panel: 0 not packed, 1 being packed, 2 packed
   const size_t need = (size_t)(batch * (a_size + b_size) + 16);
   if (buffer.size() < need) buffer.resize(need);
-  float* ap = buffer.data();
-  ap += (16 - ((uintptr_t)ap / sizeof(float)) % 16) % 16;  // 64-byte aligned panels
+  state.assign((size_t)(batch * (mp + np)), 0);
+  float* ap = aligned(buffer.data());
   float* bp = ap + batch * a_size;
+  int* a_state = state.data();
+  int* b_state = a_state + batch * mp;
   const int64_t mcp = MC / MR;
   const int64_t tiles_m = (mp + mcp - 1) / mcp;
   int64_t ncp = NC / NR;
@@ -202,35 +266,43 @@ extern "C" void akg_kernel(@SIGNATURE@, float* __restrict__ out, int64_t batch, 
   const int64_t tiles_n = (np + ncp - 1) / ncp;
   const int64_t tiles = batch * tiles_m * tiles_n;
   const int64_t slices = std::max<int64_t>(1, (K + KC - 1) / KC);
-  #pragma omp parallel @THREADS@
+  // One worksharing loop and no barrier before it: panels are packed lazily by the first tile
+  // that needs them (see `panel`), so a thread the OS has descheduled never holds the others up.
+  #pragma omp parallel @THREADS@ if (batch * M * N * K >= PARALLEL_MIN)
   {
-    #pragma omp for schedule(static) nowait
-    for (int64_t t = 0; t < batch * mp; ++t)
-      pack_a(a_all + (t / mp) * M * K, M, K, t % mp, ap + (t / mp) * a_size + (t % mp) * MR * K);
-    #pragma omp for schedule(static)
-    for (int64_t t = 0; t < batch * np; ++t)
-      pack_b(b_all + (t / np) * K * N, N, K, t % np, bp + (t / np) * b_size + (t % np) * NR * K);
     alignas(64) float tmp[MR * NR];
     #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tiles; ++t) {
       const int64_t b = t / (tiles_m * tiles_n), im = t % tiles_m, jn = (t / tiles_m) % tiles_n;
+      const float* a_mat = a_all + b * M * K;
+      const float* b_mat = b_all + b * K * N;
       const int64_t ip_end = std::min(mp, (im + 1) * mcp), jp_end = std::min(np, (jn + 1) * ncp);
       for (int64_t s = 0; s < slices; ++s) {
         const int64_t k0 = s * KC, kc = std::min<int64_t>(KC, K - k0);
-        for (int64_t jp = jn * ncp; jp < jp_end; ++jp) {
-          const float* bpanel = bp + b * b_size + jp * NR * K + k0 * NR;
+        const int64_t n_ip = ip_end - im * mcp, n_jp = jp_end - jn * ncp;
+        for (int64_t u = 0; u < n_ip * n_jp; ++u) {
+          // ROWS_OUTER: a band of MR rows is finished left to right (output written row-sequentially,
+          // the A micro-panel held in L1); else a B micro-panel is held while the rows stream past.
+          const int64_t ip = im * mcp + (ROWS_OUTER ? u / n_jp : u % n_ip);
+          const int64_t jp = jn * ncp + (ROWS_OUTER ? u % n_jp : u / n_ip);
           const int64_t j0 = jp * NR, cols = std::min<int64_t>(NR, N - j0);
-          for (int64_t ip = im * mcp; ip < ip_end; ++ip) {
-            const int64_t i0 = ip * MR, rows = std::min<int64_t>(MR, M - i0);
-            if (dead_tile(i0, j0)) {
-              for (int64_t e = 0; e < MR * NR; ++e) tmp[e] = 0.0f;
-            } else {
-              micro(kc, ap + b * a_size + ip * MR * K + k0 * MR, bpanel, tmp);
+          const int64_t i0 = ip * MR, rows = std::min<int64_t>(MR, M - i0);
+          if (dead_tile(i0, j0)) {
+            for (int64_t e = 0; e < MR * NR; ++e) tmp[e] = 0.0f;
+          } else {
+            const float* pa = panel(a_state + b * mp + ip, ap + b * a_size + ip * MR * K, own_a, MR * K, K, k0, kc,
+                                    [&](float* dst, int64_t lo, int64_t hi) { pack_a(a_mat, M, K, ip, dst, lo, hi); });
+            const float* pb = panel(b_state + b * np + jp, bp + b * b_size + jp * NR * K, own_b, NR * K, K, k0, kc,
+                                    [&](float* dst, int64_t lo, int64_t hi) { pack_b(b_mat, N, K, jp, dst, lo, hi); });
+            if (DIRECT && rows == MR && cols == NR) {  // no epilogue: accumulate in the output itself
+              micro(kc, pa + k0 * MR, pb + k0 * NR, out + (b * M + i0) * N + j0, N, s > 0);
+              continue;
             }
-            for (int64_t r = 0; r < rows; ++r)
-              store_row(tmp + r * NR, out + (b * M + i0 + r) * N + j0, @EXTRA_ARGS@b, i0 + r, j0, cols, M, N,
-                        s == 0, s == slices - 1);
+            micro(kc, pa + k0 * MR, pb + k0 * NR, tmp, NR, false);
           }
+          for (int64_t r = 0; r < rows; ++r)
+            store_row(tmp + r * NR, out + (b * M + i0 + r) * N + j0, @EXTRA_ARGS@b, i0 + r, j0, cols, M, N,
+                      s == 0, s == slices - 1);
         }
       }
     }
@@ -239,8 +311,8 @@ extern "C" void akg_kernel(@SIGNATURE@, float* __restrict__ out, int64_t batch, 
 """
 
 PACK_A_ROWS = """  // A stored (M, K): row r of the panel is contiguous; K in chunks keeps the writes in cache
-  for (int64_t k0 = 0; k0 < K; k0 += PACK_K) {
-    const int64_t k1 = std::min<int64_t>(K, k0 + PACK_K);
+  for (int64_t k0 = k_lo; k0 < k_hi; k0 += PACK_K) {
+    const int64_t k1 = std::min<int64_t>(k_hi, k0 + PACK_K);
     for (int64_t r = 0; r < MR; ++r) {
       if (r < rows) {
         const float* src = a + (i0 + r) * K;
@@ -252,21 +324,28 @@ PACK_A_ROWS = """  // A stored (M, K): row r of the panel is contiguous; K in ch
   }"""
 
 PACK_A_COLS = """  // A stored (K, M) (a transposed operand): the panel's MR rows are contiguous per k
-  for (int64_t k = 0; k < K; ++k) {
+  (void)K;
+  for (int64_t k = k_lo; k < k_hi; ++k) {
     const float* src = a + k * M + i0;
     for (int64_t r = 0; r < MR; ++r) dst[k * MR + r] = r < rows ? src[r] : 0.0f;
   }"""
 
 PACK_B_ROWS = """  // B stored (K, N): the panel's NR columns are contiguous per k
-  for (int64_t k = 0; k < K; ++k) {
+  (void)K;
+  for (int64_t k = k_lo; k < k_hi; ++k) {
     const float* src = b + k * N + j0;
     float* d = dst + k * NR;
-    for (int64_t c = 0; c < NR; ++c) d[c] = c < cols ? src[c] : 0.0f;
+    if (cols == NR) {
+      #pragma omp simd
+      for (int64_t c = 0; c < NR; ++c) d[c] = src[c];
+    } else {
+      for (int64_t c = 0; c < NR; ++c) d[c] = c < cols ? src[c] : 0.0f;
+    }
   }"""
 
 PACK_B_COLS = """  // B stored (N, K) (nn.Linear's weight, a transposed operand): column c is contiguous
-  for (int64_t k0 = 0; k0 < K; k0 += PACK_K) {
-    const int64_t k1 = std::min<int64_t>(K, k0 + PACK_K);
+  for (int64_t k0 = k_lo; k0 < k_hi; k0 += PACK_K) {
+    const int64_t k1 = std::min<int64_t>(k_hi, k0 + PACK_K);
     for (int64_t c = 0; c < NR; ++c) {
       if (c < cols) {
         const float* src = b + (j0 + c) * K;
@@ -321,15 +400,16 @@ def _triangle(program: MatmulProgram) -> tuple[str, str]:
     n - m <= diagonal; a register tile wholly outside the triangle skips its products."""
     d = program.diagonal
     if program.triangle == "upper":
-        return (f"    acc = (n - m >= {d}) ? acc : 0.0f;\n",
+        return (f"      acc = (n - m >= {d}) ? acc : 0.0f;\n",
                 f"static inline bool dead_tile(int64_t i0, int64_t j0) {{ return (j0 + NR - 1) - i0 < {d}; }}")
     if program.triangle == "lower":
-        return (f"    acc = (n - m <= {d}) ? acc : 0.0f;\n",
+        return (f"      acc = (n - m <= {d}) ? acc : 0.0f;\n",
                 f"static inline bool dead_tile(int64_t i0, int64_t j0) {{ return j0 - (i0 + MR - 1) > {d}; }}")
     return "", "static inline bool dead_tile(int64_t, int64_t) { return false; }"
 
 
-def gemm_cpp(program: MatmulProgram, mr: int, nv: int, mc: int, kc: int, nc: int, threads: int) -> str:
+def gemm_cpp(program: MatmulProgram, mr: int, nv: int, mc: int, kc: int, nc: int, threads: int,
+             rows_outer: bool = False) -> str:
     """The kernel's C++ source. `mc` is rounded to a multiple of `mr`; `nc` counts NR panels."""
     n_in = len(program.inputs)
     extras = program.extras
@@ -349,7 +429,8 @@ def gemm_cpp(program: MatmulProgram, mr: int, nv: int, mc: int, kc: int, nc: int
         # B^T (N x K) as gemv's matrix over i = n: stored (N, K) -> dot form; (K, N) -> axpy form.
         "@B_LD@": "K" if program.b_transposed else "N", "@B_DOT@": "true" if program.b_transposed else "false",
         "@THREADS@": f"num_threads({threads})" if threads > 0 else "",
-        "@NUM_THREADS@": str(threads),
+        "@NUM_THREADS@": str(threads), "@ROWS_OUTER@": "true" if rows_outer else "false",
+        "@DIRECT@": "true" if program.epilogue == Acc() and not program.triangle else "false",
     }
     body = KERNEL
     for key, value in subs.items():
