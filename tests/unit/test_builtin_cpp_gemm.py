@@ -129,6 +129,20 @@ def test_threads_sharing_lazily_packed_panels_agree_with_torch() -> None:
         torch.testing.assert_close(new(a, b), a @ b.T, rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("forward", ["torch.matmul(a, b)", "torch.relu(a.T @ b.T + 1.5)"])
+def test_long_k_is_split_across_threads(forward: str) -> None:
+    """K >= 4 max(M, N): K chunks into partial outputs, summed, then the epilogue."""
+    transposed = "a.T" in forward
+    task = _task(forward, f"a, b: torch.randn({'19, 37' if transposed else '37, 19'}), torch.randn({'45, 19' if transposed else '19, 45'})")
+    new = module_of(_gemm(task).code, "cand").ModelNew()
+    torch.manual_seed(6)
+    for m, n, k in [(70, 45, 3001), (33, 1, 4000), (96, 64, 2048)]:
+        a = torch.randn(k, m) if transposed else torch.randn(m, k)
+        b = torch.randn(n, k) if transposed else torch.randn(k, n)
+        expected = torch.relu(a.T @ b.T + 1.5) if transposed else a @ b
+        torch.testing.assert_close(new(a, b), expected, rtol=1e-4, atol=2e-3)
+
+
 def test_linear_bias_relu_and_every_variant() -> None:
     task = _task("torch.relu(self.linear(x))", "x: torch.randn(29, 8)", "i, o", "        self.linear = nn.Linear(i, o)")
     made, _ = gemm_candidates(task, 4)

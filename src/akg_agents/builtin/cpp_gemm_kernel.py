@@ -84,6 +84,7 @@ static inline void micro(int64_t kc, const float* __restrict__ ap, const float* 
     #pragma GCC unroll 8
     for (int64_t v = 0; v < @NV@; ++v) acc[r][v] = accumulate ? v_loadu(c + r * ldc + v * VL) : v_zero();
   }
+  #pragma GCC unroll @KUNROLL@
   for (int64_t k = 0; k < kc; ++k) {
     vf b[@NV@];
     #pragma GCC unroll 8
@@ -102,14 +103,14 @@ static inline void micro(int64_t kc, const float* __restrict__ ap, const float* 
   }
 }
 
-// Rows k_lo..k_hi of panel `p` of A (logical M x K) as Ap[k][0:MR], rows past M zero.
+// Rows k_lo..k_hi of panel `p` of A (logical M x K) as dst[k - k_lo][0:MR], rows past M zero.
 static void pack_a(const float* __restrict__ a, int64_t M, int64_t K, int64_t p, float* __restrict__ dst,
                    int64_t k_lo, int64_t k_hi) {
   const int64_t i0 = p * MR, rows = std::min<int64_t>(MR, M - i0);
 @PACK_A@
 }
 
-// Rows k_lo..k_hi of panel `p` of B (logical K x N) as Bp[k][0:NR], columns past N zero.
+// Rows k_lo..k_hi of panel `p` of B (logical K x N) as dst[k - k_lo][0:NR], columns past N zero.
 static void pack_b(const float* __restrict__ b, int64_t N, int64_t K, int64_t p, float* __restrict__ dst,
                    int64_t k_lo, int64_t k_hi) {
   const int64_t j0 = p * NR, cols = std::min<int64_t>(NR, N - j0);
@@ -209,7 +210,7 @@ static constexpr int64_t PARALLEL_MIN = 1 << 20;     // fewer multiply-adds: one
 // `shared` and publishes it; a thread finding it claimed but unfinished does not wait, it packs
 // the K slice it needs into a private copy. Returns the panel's base (read at k0 .. k0 + kc).
 template <typename Pack>
-static inline const float* panel(int* st, float* shared, std::vector<float>& own, int64_t len, int64_t K,
+static inline const float* panel(int* st, float* shared, std::vector<float>& own, int64_t width, int64_t K,
                                  int64_t k0, int64_t kc, Pack pack) {
   if (__atomic_load_n(st, __ATOMIC_ACQUIRE) == 2) return shared;
   int expected = 0;
@@ -219,10 +220,72 @@ static inline const float* panel(int* st, float* shared, std::vector<float>& own
     return shared;
   }
   if (expected == 2) return shared;
-  if ((int64_t)own.size() < len + 16) own.resize((size_t)(len + 16));
+  if ((int64_t)own.size() < width * K + 16) own.resize((size_t)(width * K + 16));
   float* mine = aligned(own.data());
-  pack(mine, k0, k0 + kc);
+  pack(mine + k0 * width, k0, k0 + kc);
   return mine;
+}
+
+// Long K and a small output (few tiles, each re-reading whole panels): K is cut into chunks, one
+// per job; a job packs its own K slices of every panel (nothing is shared) and accumulates the whole
+// output into its partial buffer; the partials are then summed and the epilogue applied.
+static void split_k(const float* a, const float* b, float* out, @EXTRA_PARAMS@int64_t M, int64_t N, int64_t K,
+                    int threads) {
+  const int64_t mp = (M + MR - 1) / MR, np = (N + NR - 1) / NR;
+  const int64_t chunks = std::min<int64_t>(2 * threads, (K + KC - 1) / KC);
+  const int64_t per = (((K + chunks - 1) / chunks + KC - 1) / KC) * KC;
+  thread_local std::vector<float> partial;
+  if ((int64_t)partial.size() < chunks * M * N) partial.resize((size_t)(chunks * M * N));
+  float* parts = partial.data();
+  #pragma omp parallel num_threads(threads)
+  {
+    alignas(64) float tmp[MR * NR];
+    #pragma omp for schedule(dynamic, 1)
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t lo = std::min(K, c * per), hi = std::min(K, lo + per);
+      float* part = parts + c * M * N;
+      if (lo >= hi) {
+        std::fill(part, part + M * N, 0.0f);
+        continue;
+      }
+      if ((int64_t)own_a.size() < mp * MR * KC + 16) own_a.resize((size_t)(mp * MR * KC + 16));
+      if ((int64_t)own_b.size() < np * NR * KC + 16) own_b.resize((size_t)(np * NR * KC + 16));
+      float* ap = aligned(own_a.data());
+      float* bp = aligned(own_b.data());
+      for (int64_t k0 = lo; k0 < hi; k0 += KC) {
+        const int64_t kc = std::min<int64_t>(KC, hi - k0);
+        for (int64_t p = 0; p < mp; ++p) pack_a(a, M, K, p, ap + p * MR * kc, k0, k0 + kc);
+        for (int64_t p = 0; p < np; ++p) pack_b(b, N, K, p, bp + p * NR * kc, k0, k0 + kc);
+        for (int64_t ip = 0; ip < mp; ++ip) {
+          const int64_t i0 = ip * MR, rows = std::min<int64_t>(MR, M - i0);
+          for (int64_t jp = 0; jp < np; ++jp) {
+            const int64_t j0 = jp * NR, cols = std::min<int64_t>(NR, N - j0);
+            if (rows == MR && cols == NR) {
+              micro(kc, ap + ip * MR * kc, bp + jp * NR * kc, part + i0 * N + j0, N, k0 > lo);
+              continue;
+            }
+            micro(kc, ap + ip * MR * kc, bp + jp * NR * kc, tmp, NR, false);
+            for (int64_t r = 0; r < rows; ++r) {
+              float* row = part + (i0 + r) * N + j0;
+              for (int64_t e = 0; e < cols; ++e) row[e] = (k0 > lo ? row[e] : 0.0f) + tmp[r * NR + e];
+            }
+          }
+        }
+      }
+    }
+    #pragma omp for schedule(static)
+    for (int64_t m = 0; m < M; ++m) {
+      float* orow = out + m * N;
+      #pragma omp simd
+      for (int64_t e = 0; e < N; ++e) orow[e] = parts[m * N + e];
+      for (int64_t c = 1; c < chunks; ++c) {
+        const float* prow = parts + c * M * N + m * N;
+        #pragma omp simd
+        for (int64_t e = 0; e < N; ++e) orow[e] += prow[e];
+      }
+      store_row(orow, orow, @EXTRA_ARGS@0, m, 0, N, M, N, true, true);
+    }
+  }
 }
 
 extern "C" void akg_kernel(@SIGNATURE@, float* __restrict__ out, int64_t batch, int64_t M, int64_t N, int64_t K) {
@@ -243,6 +306,12 @@ extern "C" void akg_kernel(@SIGNATURE@, float* __restrict__ out, int64_t batch, 
     }
     return;
   }
+  int threads = @NUM_THREADS@;
+  if (threads <= 0) threads = omp_get_max_threads();
+  if (batch == 1 && threads > 1 && K >= 4 * std::max(M, N) && K >= 2 * KC && M * N * K >= PARALLEL_MIN) {
+    split_k(a_all, b_all, out, @EXTRA_ARGS@M, N, K, threads);
+    return;
+  }
   const int64_t mp = (M + MR - 1) / MR, np = (N + NR - 1) / NR;
   const int64_t a_size = ((mp * MR * K + 15) / 16) * 16, b_size = ((np * NR * K + 15) / 16) * 16;
   thread_local std::vector<float> buffer;  // reused across calls: no page faults per call
@@ -257,8 +326,6 @@ extern "C" void akg_kernel(@SIGNATURE@, float* __restrict__ out, int64_t batch, 
   const int64_t mcp = MC / MR;
   const int64_t tiles_m = (mp + mcp - 1) / mcp;
   int64_t ncp = NC / NR;
-  int threads = @NUM_THREADS@;
-  if (threads <= 0) threads = omp_get_max_threads();
   if (batch * tiles_m * ((np + ncp - 1) / ncp) < 4 * threads) {  // too few tiles: narrower columns
     const int64_t want = (4 * threads + batch * tiles_m - 1) / (batch * tiles_m);
     ncp = std::max<int64_t>(1, (np + want - 1) / want);
@@ -290,9 +357,9 @@ extern "C" void akg_kernel(@SIGNATURE@, float* __restrict__ out, int64_t batch, 
           if (dead_tile(i0, j0)) {
             for (int64_t e = 0; e < MR * NR; ++e) tmp[e] = 0.0f;
           } else {
-            const float* pa = panel(a_state + b * mp + ip, ap + b * a_size + ip * MR * K, own_a, MR * K, K, k0, kc,
+            const float* pa = panel(a_state + b * mp + ip, ap + b * a_size + ip * MR * K, own_a, MR, K, k0, kc,
                                     [&](float* dst, int64_t lo, int64_t hi) { pack_a(a_mat, M, K, ip, dst, lo, hi); });
-            const float* pb = panel(b_state + b * np + jp, bp + b * b_size + jp * NR * K, own_b, NR * K, K, k0, kc,
+            const float* pb = panel(b_state + b * np + jp, bp + b * b_size + jp * NR * K, own_b, NR, K, k0, kc,
                                     [&](float* dst, int64_t lo, int64_t hi) { pack_b(b_mat, N, K, jp, dst, lo, hi); });
             if (DIRECT && rows == MR && cols == NR) {  // no epilogue: accumulate in the output itself
               micro(kc, pa + k0 * MR, pb + k0 * NR, out + (b * M + i0) * N + j0, N, s > 0);
@@ -316,9 +383,9 @@ PACK_A_ROWS = """  // A stored (M, K): row r of the panel is contiguous; K in ch
     for (int64_t r = 0; r < MR; ++r) {
       if (r < rows) {
         const float* src = a + (i0 + r) * K;
-        for (int64_t k = k0; k < k1; ++k) dst[k * MR + r] = src[k];
+        for (int64_t k = k0; k < k1; ++k) dst[(k - k_lo) * MR + r] = src[k];
       } else {
-        for (int64_t k = k0; k < k1; ++k) dst[k * MR + r] = 0.0f;
+        for (int64_t k = k0; k < k1; ++k) dst[(k - k_lo) * MR + r] = 0.0f;
       }
     }
   }"""
@@ -327,14 +394,14 @@ PACK_A_COLS = """  // A stored (K, M) (a transposed operand): the panel's MR row
   (void)K;
   for (int64_t k = k_lo; k < k_hi; ++k) {
     const float* src = a + k * M + i0;
-    for (int64_t r = 0; r < MR; ++r) dst[k * MR + r] = r < rows ? src[r] : 0.0f;
+    for (int64_t r = 0; r < MR; ++r) dst[(k - k_lo) * MR + r] = r < rows ? src[r] : 0.0f;
   }"""
 
 PACK_B_ROWS = """  // B stored (K, N): the panel's NR columns are contiguous per k
   (void)K;
   for (int64_t k = k_lo; k < k_hi; ++k) {
     const float* src = b + k * N + j0;
-    float* d = dst + k * NR;
+    float* d = dst + (k - k_lo) * NR;
     if (cols == NR) {
       #pragma omp simd
       for (int64_t c = 0; c < NR; ++c) d[c] = src[c];
@@ -349,9 +416,9 @@ PACK_B_COLS = """  // B stored (N, K) (nn.Linear's weight, a transposed operand)
     for (int64_t c = 0; c < NR; ++c) {
       if (c < cols) {
         const float* src = b + (j0 + c) * K;
-        for (int64_t k = k0; k < k1; ++k) dst[k * NR + c] = src[k];
+        for (int64_t k = k0; k < k1; ++k) dst[(k - k_lo) * NR + c] = src[k];
       } else {
-        for (int64_t k = k0; k < k1; ++k) dst[k * NR + c] = 0.0f;
+        for (int64_t k = k0; k < k1; ++k) dst[(k - k_lo) * NR + c] = 0.0f;
       }
     }
   }"""
@@ -409,7 +476,7 @@ def _triangle(program: MatmulProgram) -> tuple[str, str]:
 
 
 def gemm_cpp(program: MatmulProgram, mr: int, nv: int, mc: int, kc: int, nc: int, threads: int,
-             rows_outer: bool = False) -> str:
+             rows_outer: bool = False, k_unroll: int = 1) -> str:
     """The kernel's C++ source. `mc` is rounded to a multiple of `mr`; `nc` counts NR panels."""
     n_in = len(program.inputs)
     extras = program.extras
@@ -430,6 +497,7 @@ def gemm_cpp(program: MatmulProgram, mr: int, nv: int, mc: int, kc: int, nc: int
         "@B_LD@": "K" if program.b_transposed else "N", "@B_DOT@": "true" if program.b_transposed else "false",
         "@THREADS@": f"num_threads({threads})" if threads > 0 else "",
         "@NUM_THREADS@": str(threads), "@ROWS_OUTER@": "true" if rows_outer else "false",
+        "@KUNROLL@": str(k_unroll),
         "@DIRECT@": "true" if program.epilogue == Acc() and not program.triangle else "false",
     }
     body = KERNEL
