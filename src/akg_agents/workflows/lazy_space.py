@@ -31,7 +31,8 @@ from akg_agents.errors import TaskError
 from akg_agents.records import Candidate, Task, from_dict, to_dict
 
 TIMEOUT_S = 600.0
-REPLY = "@@lazy_space "  # reply lines start with this (the task's code may print anything)
+REPLY = "@@lazy_space "
+FRONT = 6  # candidates the generator may put before its first loop nest (a product's GEMMs) for a lazy space  # reply lines start with this (the task's code may print anything)
 
 # Opt-in memos, for a process that runs several searches on the same task (a benchmark comparing
 # workflows): None (the default) generates every time; memo_on() turns both on. OPENED: a space's
@@ -124,7 +125,7 @@ def open_space(task: Task, dsl: str, limit: int, threads: int, precision: str = 
         points, first = OPENED[key]
         if len(points) == 0:
             return Space.of(list(first))
-        return Space([dict(p) for p in points], dict(enumerate(first)), first[0].note, binding)
+        return Space([dict(p) for p in points], _indexed(points, first), first[0].note, binding)
     child = _Child(task.name)
     try:
         reply = child.request({"job": "open", "limit": limit, **binding})
@@ -140,7 +141,11 @@ def open_space(task: Task, dsl: str, limit: int, threads: int, precision: str = 
     if not points:  # generated whole: no child needed any more
         child.close()
         return Space.of(first)
-    return Space(points, dict(enumerate(first)), first[0].note, binding, child)
+    return Space(points, _indexed(points, first), first[0].note, binding, child)
+
+
+def _indexed(points: list[dict[str, Any]], made: list[Candidate]) -> dict[int, Candidate | None]:
+    return {points.index(c.params): c for c in made}
 
 
 class _Child:
@@ -239,6 +244,25 @@ def _loop_nest_points(threads: int, limit: int) -> list[dict[str, Any]]:
     return [{"generator": "poly", **asdict(p)} for p in poly_variants(threads)][:limit]
 
 
+def _open(task: Task, dsl: str, limit: int, threads: int, precision: str) -> dict[str, Any]:
+    """The generator's first candidates, up to its first loop nest; the loop nests' points after
+    whatever comes before them (the GEMMs of a product: builtin/cpp_gemm.py), or, when the first
+    FRONT candidates hold no loop nest, the whole space made now."""
+    for count in range(1, FRONT + 1):
+        made = _generate(task, dsl, count, threads, precision)
+        if len(made) < count:  # the whole space, made already
+            return {"candidates": [to_dict(c) for c in made], "points": []}
+        nests = [c for c in made if c.params.get("generator") == "poly"]
+        if nests:
+            front = made[: made.index(nests[0])]
+            points = [dict(c.params) for c in front] + _loop_nest_points(threads, max(limit - len(front), 0))
+            if nests == made[len(front):] and nests[0].params in points:
+                return {"candidates": [to_dict(c) for c in made], "points": points}
+            break
+    everything = _generate(task, dsl, limit, threads, precision)
+    return {"candidates": [to_dict(c) for c in everything], "points": []}
+
+
 def _answer(state: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     from akg_agents.builtin.lower import NotCovered
 
@@ -248,15 +272,9 @@ def _answer(state: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         if request["job"] == "bind":
             return {}
         try:
-            first = _generate(task, request["dsl"], 1, request["threads"], request["precision"])
+            return _open(task, request["dsl"], request["limit"], request["threads"], request["precision"])
         except NotCovered as why:
             return {"declined": str(why)}
-        if first and first[0].params.get("generator") == "poly":
-            points = _loop_nest_points(request["threads"], request["limit"])
-            if points and points[0] == first[0].params:
-                return {"candidates": [to_dict(first[0])], "points": points}
-        everything = _generate(task, request["dsl"], request["limit"], request["threads"], request["precision"])
-        return {"candidates": [to_dict(c) for c in everything], "points": []}
     from akg_agents.builtin.poly_cpp import ONLY, PolyParams
 
     params = dict(request["params"])
