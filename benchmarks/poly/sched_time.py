@@ -7,7 +7,8 @@ interleaved: every cell once per round):
   sched  relax_reductions (if configured) + schedule() + to_tree(): what `poly bench` reports
          as sched_s (wall clock; sched_cpu: the process's CPU time, less inflated by other load)
   post   post-passes + isl AST + C text
-The Farkas cache is cleared before each cell, so no variant profits from an earlier one.
+The Farkas cache and the lazy rows' seed are cleared before each cell, so no variant profits
+from an earlier one.
 
 Fingerprint per cell: sha256 of the schedule levels (coefficients, constants, kinds) and of the
 generated C body.  ``--save FILE`` writes them, ``--check FILE`` compares with a saved file and
@@ -34,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from akg_agents.poly import farkas
+from akg_agents.poly import farkas, ilp
 from akg_agents.poly import kernels as kreg
 from akg_agents.poly.codegen import ast_of, ast_to_c
 from akg_agents.poly.config import PRESETS, SchedConfig
@@ -60,6 +61,7 @@ def _sha(text: str) -> str:
 def one_cell(kernel: Kernel, deps: Dependences, cfg: SchedConfig, sizes: dict[str, int],
              acc_type: str = "double") -> dict[str, Any]:
     farkas._CACHE.clear()
+    getattr(ilp, "_SEEN", set()).clear()  # no warm start from the previous cell's rows
     t0, c0 = time.perf_counter(), time.process_time()
     d = relax_reductions(kernel, deps) if cfg.relax_reductions else deps
     res = schedule(kernel, d, cfg)

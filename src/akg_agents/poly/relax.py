@@ -84,4 +84,4 @@ def relax_reductions(kernel: Kernel, deps: Dependences) -> Dependences:
     ctx = kernel.context()
     return Dependences(_without_self(deps.flow, names), _without_self(deps.anti, names),
                        _without_self(deps.output, names).union(extra).intersect_params(ctx).coalesce(),
-                       deps.input)
+                       deps.rar)  # RAR as it is (computed on first use)

@@ -92,3 +92,18 @@ def test_lazy_rows_give_the_same_lexmin_as_the_whole_system(monkeypatch: pytest.
     monkeypatch.setattr(ilp, "LAZY_ROWS", 10**9)
     whole = ilp.solve(system)
     assert lazy is not None and lazy == whole
+
+
+def test_rar_dependences_are_computed_on_first_use_only() -> None:
+    from akg_agents.poly.relax import relax_reductions
+
+    kernel = kreg.get("jacobi-1d")
+    deps = compute_dependences(kernel)
+    assert callable(deps.rar)  # not computed: no `rar: true` configuration asked for it
+    assert all(d.kind != "input" for d in deps.split())
+    assert callable(deps.rar)
+    relaxed = relax_reductions(kernel, deps)
+    rar = deps.input
+    assert rar is not None and not rar.is_empty() and not callable(deps.rar)
+    assert relaxed.input is not None and relaxed.input.is_equal(rar)
+    assert any(d.kind == "input" for d in deps.split(with_input=True))
