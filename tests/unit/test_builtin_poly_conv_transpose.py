@@ -54,14 +54,18 @@ def _cpp_cache(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_transposed_convolutions(case: str) -> None:
     d, args, shape = CASES[case]
     task = Task(case, TASK.format(d=d, args=args, shape=shape))
-    candidates = generate(task, "cpp", 2, threads=1)
-    assert candidates and all(c.id.startswith("builtin-poly") for c in candidates)
+    candidates = [c for c in generate(task, "cpp", 3, threads=1) if c.id.startswith("builtin-poly")]
+    assert candidates
     for candidate in candidates:
         check_candidate(module_of(task.source, task.name), candidate, all_shapes=False)
 
 
-def test_a_scatter_the_scheduler_cannot_take_is_declined() -> None:
+def test_a_scatter_the_scheduler_cannot_take_is_declined_by_polytops() -> None:
+    """PolyTOPS still refuses it; the task is covered by the gather-form C++ kernel (conv_cpp.py)."""
+    from akg_agents.builtin.poly_cpp import poly_candidates
+
     task = Task("t", TASK.format(d=2, args="4, 4, (3, 5), stride=(2, 3), padding=(1, 2), dilation=(2, 1), groups=4",
                                  shape="1, 4, 5, 6"))
     with pytest.raises(NotCovered, match="PolyTOPS scheduler cannot take its strided scatter"):
-        generate(task, "cpp", 1, threads=1)
+        poly_candidates(task, 1, threads=1)
+    assert [c.id for c in generate(task, "cpp", 1, threads=1)] == ["builtin-cpp-convt-0"]

@@ -37,6 +37,18 @@ def layer_candidates(task: Task, dsl: str, count: int, threads: int = 0) -> list
         from akg_agents.builtin.conv_triton import triton_conv_candidates
 
         return triton_conv_candidates(task, layer, count)
+    if type(layer.layer) in CONVS and dsl == "cpp":
+        from akg_agents.builtin.conv_cpp import cpp_conv_transpose_candidates, strided_transposed
+        from akg_agents.builtin.lower import NotCovered
+
+        if strided_transposed(layer):  # PolyTOPS first where it schedules the scatter, the gather form beside it
+            from akg_agents.builtin.poly_cpp import poly_candidates
+
+            gather = cpp_conv_transpose_candidates(task, layer)
+            try:
+                return [*poly_candidates(task, max(count - 1, 1), threads), *gather][: max(count, 1)]
+            except NotCovered:
+                return gather
     return None  # a convolution on the CPU: the cpp / PolyTOPS path decides
 
 
