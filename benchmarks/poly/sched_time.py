@@ -35,8 +35,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import akg_agents.poly.kernels as kreg
 from akg_agents.poly import farkas, ilp
-from akg_agents.poly import kernels as kreg
 from akg_agents.poly.codegen import ast_of, ast_to_c
 from akg_agents.poly.config import PRESETS, SchedConfig
 from akg_agents.poly.deps import Dependences, compute_dependences
