@@ -172,8 +172,9 @@ def test_conv_with_relaxed_reductions(relax: bool) -> None:
 
 def test_candidates_carry_their_parameters() -> None:
     task = _task("lin", LINEAR_RELU, "[torch.randn(96, 24)]")  # > one tile: a parallel loop
-    candidates = generate(task, "cpp", 3, threads=2)
-    assert [c.params["generator"] for c in candidates] == ["poly"] * 3
+    made = generate(task, "cpp", 5, threads=2)  # the product's two GEMMs (cpp_gemm.py), then loop nests
+    assert [c.params["generator"] for c in made] == ["gemm"] * 2 + ["poly"] * 3
+    candidates = made[2:]
     assert len({c.digest for c in candidates}) == 3
     assert candidates[0].params == {"generator": "poly", "preset": "cpu_vectorize", "tile": 32,
                                     "simd_reduction": True, "threads": 2, "fusion": "no", "relax": True, "pack": True}

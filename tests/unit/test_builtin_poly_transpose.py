@@ -55,8 +55,8 @@ def _cpp_cache(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(("expr", "a", "b"), CASES)
 def test_transposed_operands(expr: str, a: str, b: str) -> None:
     task = Task("t", TASK.format(expr=expr, a=a, b=b))
-    candidates = generate(task, "cpp", 2, threads=1)
-    assert candidates and all(c.id.startswith("builtin-poly") for c in candidates)
+    candidates = generate(task, "cpp", 4, threads=1)  # the GEMMs (cpp_gemm.py) where they cover it, then loop nests
+    assert candidates and any(c.id.startswith("builtin-poly") for c in candidates)
     for candidate in candidates:
         check_candidate(module_of(task.source, task.name), candidate, all_shapes=False)
 
