@@ -7,8 +7,8 @@ multipliers ever enter our ILP.  That set is the polar of the polyhedron's gener
 each line.  ``generators`` computes them by the double description method (exact integer
 arithmetic); isl's ``coefficients`` operator (which eliminates the multipliers by
 Fourier-Motzkin and took 1-85 s per relation on heat-3d's dependences) is the fallback
-for relations with existentially quantified variables, an empty polyhedron or large
-intermediate coefficients.  Both describe the same cone, so the ILP has the same integer
+for relations with existentially quantified variables, an empty polyhedron, more than 64
+inequalities or values that could overflow int64.  Both describe the same cone, so the ILP has the same integer
 points and its lexicographic minimum (the schedule) is the same.
 """
 
@@ -69,7 +69,11 @@ def _isl_rows(rel: isl.BasicMap, params: list[str], n_in: int, n_out: int) -> Fa
     return FarkasRows(params, n_in, n_out, mat, const, eq)
 
 
-_BIG = 1 << 40  # larger intermediate values: leave the relation to isl (no int64 overflow)
+def _fits(n: int, vecs: list[np.ndarray], row: np.ndarray) -> bool:
+    """One step's arithmetic stays inside int64: dot products (< n M R) times entries (<= M),
+    with M the largest entry of the generators and R of the row (else isl takes the relation)."""
+    big = max((int(np.abs(v).max()) for v in vecs if v.size), default=0)
+    return n * big * big * max(int(np.abs(row).max()), 1) < (1 << 62)
 
 
 def _constraints(rel: isl.BasicMap) -> tuple[np.ndarray, np.ndarray]:
@@ -127,6 +131,8 @@ def _double_description(e: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.nd
     rays = np.zeros((0, n), dtype=np.int64)
     zero = np.zeros(0, dtype=np.uint64)  # per ray: bit i set when tight on inequality i
     for row in e:  # equalities: the kernel of e, inside the lines (no rays yet)
+        if not _fits(n, [lines], row):
+            return None
         v = lines @ row
         nz = np.nonzero(v)[0]
         if not len(nz):
@@ -136,6 +142,8 @@ def _double_description(e: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.nd
     space = len(lines)  # dimension of the kernel of e, where the cone lives
     done = np.uint64(0)  # inequalities processed so far
     for i, row in enumerate(a):
+        if not _fits(n, [lines, rays], row):
+            return None
         bit = np.uint64(1) << np.uint64(i)
         v = lines @ row
         nz = np.nonzero(v)[0]
@@ -170,8 +178,6 @@ def _double_description(e: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.nd
                 rays = np.vstack([rays, _normalise(np.array(new_rays, dtype=np.int64))])
                 zero = np.concatenate([zero, np.array(new_zero, dtype=np.uint64)])
         done |= bit
-        if max(np.abs(rays).max(initial=0), np.abs(lines).max(initial=0)) >= _BIG:
-            return None
     return rays, lines
 
 

@@ -107,3 +107,10 @@ def test_rar_dependences_are_computed_on_first_use_only() -> None:
     assert rar is not None and not rar.is_empty() and not callable(deps.rar)
     assert relaxed.input is not None and relaxed.input.is_equal(rar)
     assert any(d.kind == "input" for d in deps.split(with_input=True))
+
+
+def test_values_that_could_overflow_int64_go_to_isl() -> None:
+    big = isl.BasicMap("{ S[i] -> T[j] : j = 3000000000 i and 0 <= i <= 3000000000 }")
+    assert farkas.generators(big) is None
+    small = isl.BasicMap("{ S[i] -> T[j] : j = 3 i and 0 <= i <= 30 }")
+    assert _same_cone(small)
