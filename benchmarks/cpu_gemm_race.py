@@ -74,7 +74,8 @@ def race(path: Path, sizes: dict[str, int], rounds: int, n_poly: int, precision:
         for name in names[1:]:
             err = (calls[name](*sets[0]).float() - expected.float()).abs().max().item()
             scale = expected.float().abs().max().item() or 1.0
-            assert err <= 1e-3 * scale + 1e-4, f"{path.stem} {name}: error {err}"
+            rtol = {"fp32": 1e-3, "fp16": 5e-3, "bf16": 2e-2}[precision]  # a few output ulps in half precisions
+            assert err <= rtol * scale + 1e-4, f"{path.stem} {name}: error {err}"
         samples: dict[str, list[float]] = {n: [] for n in names}
         for r in range(rounds):
             shift = r % len(names)

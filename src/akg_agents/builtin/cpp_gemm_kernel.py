@@ -232,7 +232,7 @@ static inline const float* panel(int* st, float* shared, std::vector<float>& own
 static void split_k(const float* a, const float* b, float* out, @EXTRA_PARAMS@int64_t M, int64_t N, int64_t K,
                     int threads) {
   const int64_t mp = (M + MR - 1) / MR, np = (N + NR - 1) / NR;
-  const int64_t chunks = std::min<int64_t>(2 * threads, (K + KC - 1) / KC);
+  const int64_t chunks = threads > 1 ? std::min<int64_t>(2 * threads, (K + KC - 1) / KC) : 1;
   const int64_t per = (((K + chunks - 1) / chunks + KC - 1) / KC) * KC;
   thread_local std::vector<float> partial;
   if ((int64_t)partial.size() < chunks * M * N) partial.resize((size_t)(chunks * M * N));
@@ -308,7 +308,7 @@ extern "C" void akg_kernel(@SIGNATURE@, float* __restrict__ out, int64_t batch, 
   }
   int threads = @NUM_THREADS@;
   if (threads <= 0) threads = omp_get_max_threads();
-  if (batch == 1 && threads > 1 && K >= 4 * std::max(M, N) && K >= 2 * KC && M * N * K >= PARALLEL_MIN) {
+  if (batch == 1 && K >= 4 * std::max(M, N) && K >= 2 * KC && M * N * K >= PARALLEL_MIN) {
     split_k(a_all, b_all, out, @EXTRA_ARGS@M, N, K, threads);
     return;
   }
