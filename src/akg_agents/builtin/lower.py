@@ -77,6 +77,14 @@ BINARY_METHODS = {"add": "add", "sub": "sub", "mul": "mul", "div": "div", "pow":
 NO_OPS = {"contiguous", "clone", "detach", "float"}
 
 
+def _widens(node: torch.fx.Node) -> bool:
+    """`x.float()` of a float16 / bfloat16 tensor is a cast to float32, not a no-op: the kernels
+    write the inputs' dtype, so it is left without a rule (declined) rather than dropped."""
+    source = node.args[0] if node.args else None
+    meta = source.meta.get("tensor_meta") if isinstance(source, torch.fx.Node) else None
+    return node.target == "float" and (meta is None or getattr(meta, "dtype", None) != torch.float32)
+
+
 class Lowerer(ReduceRules):
     def __init__(self, module: nn.Module, graph: torch.fx.Graph, full_shape: tuple[int, ...]) -> None:
         self.module = module
@@ -197,7 +205,7 @@ class Lowerer(ReduceRules):
             return self._module_handler(self.module.get_submodule(str(target)))
         if op not in ("call_function", "call_method"):
             return None
-        if op == "call_method" and target in NO_OPS:
+        if op == "call_method" and target in NO_OPS and not _widens(node):
             return lambda n: self._value(n.args[0])
         if target in UNARY_FUNCS or (op == "call_method" and target in UNARY_METHODS):
             return lambda n: _unary(UNARY_FUNCS.get(n.target) or str(n.target), self._value(n.args[0]))
