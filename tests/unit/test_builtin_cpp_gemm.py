@@ -12,6 +12,7 @@ import torch
 from builtin_check import module_of
 
 from akg_agents.builtin.cpp_gemm import gemm_candidates, race_with_gemm
+from akg_agents.builtin.cpp_gemm_chain import chain_candidates
 from akg_agents.builtin.generator import generate
 from akg_agents.builtin.precision import tracing_precision
 from akg_agents.records import Candidate, Task
@@ -181,14 +182,45 @@ def test_refusals_are_one_line() -> None:
 
 
 def test_declined_products_are_left_to_the_loop_nests() -> None:
-    mlp = _task("x + self.fc2(torch.relu(self.fc1(x)))", "x: torch.randn(9, 8)", "d, h",
-                "        self.fc1 = nn.Linear(d, h)\n        self.fc2 = nn.Linear(h, d)")
-    made, why = gemm_candidates(mlp, 2)
-    assert made == [] and "also used elsewhere" in why
-    assert [c.id for c in generate(mlp, "cpp", 2)] == ["builtin-poly-0", "builtin-poly-1"]
+    three = _task("self.fc3(torch.relu(self.fc2(torch.relu(self.fc1(x)))))", "x: torch.randn(9, 8)", "d, h",
+                  "        self.fc1 = nn.Linear(d, h)\n        self.fc2 = nn.Linear(h, h)\n        self.fc3 = nn.Linear(h, d)")
+    made, why = gemm_candidates(three, 2)
+    assert made == [] and "a second matrix product" in why
+    chain, why = chain_candidates(three, 2)
+    assert chain == [] and "3 matrix products" in why
+    assert [c.id for c in generate(three, "cpp", 2)] == ["builtin-poly-0", "builtin-poly-1"]
     plain = _task("torch.matmul(a, b)", "a, b: torch.randn(7, 5), torch.randn(5, 9)")
     ids = [c.id for c in generate(plain, "cpp", 4)]
     assert ids == ["builtin-gemm-0", "builtin-gemm-1", "builtin-poly-0", "builtin-poly-1"]
+
+
+MLP = ("x + self.fc2(torch.nn.functional.gelu(self.fc1(x)))", "x: torch.randn(37, 8)", "d, h",
+       "        self.fc1 = nn.Linear(d, h)\n        self.fc2 = nn.Linear(h, d)")
+
+
+def test_a_chain_of_two_products_runs_as_two_gemms() -> None:
+    task = _task(*MLP)
+    ids = [c.id for c in generate(task, "cpp", 3)]
+    assert ids == ["builtin-gemm-chain-0", "builtin-gemm-chain-1", "builtin-poly-0"]
+    made, why = chain_candidates(task, 2)
+    for candidate in made:
+        _check(task, candidate)
+        _check(task, candidate, [torch.randn(301, 8)])  # other rows: the scratch follows
+    new = module_of(made[0].code, "cand").ModelNew(8, 13)
+    with pytest.raises(ValueError, match="ranks 2 and 2"):
+        new(torch.randn(2, 3, 8))
+    nested = _task("torch.matmul(torch.matmul(a, b) * 0.5, c) - 1.0",
+                   "a, b, c: torch.randn(37, 19), torch.randn(19, 45), torch.randn(45, 23)")
+    made, why = chain_candidates(nested, 1)
+    assert made, why
+    _check(nested, made[0])
+    _check(nested, made[0], [torch.randn(130, 300), torch.randn(300, 70), torch.randn(70, 9)])
+
+
+def test_a_chain_in_half_precision_is_left_to_the_loop_nests() -> None:
+    with tracing_precision("bf16"):
+        made, why = chain_candidates(_task(*MLP), 1)
+    assert made == [] and "bfloat16" in why
 
 
 def test_a_search_over_loop_nest_points_gets_the_loop_nest() -> None:

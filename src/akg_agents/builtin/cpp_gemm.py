@@ -146,6 +146,10 @@ def race_with_gemm(task: Task, count: int, threads: int, poly: Callable[[Task, i
         return poly(task, count, threads)
     count = max(count, 1)
     gemms, _why = gemm_candidates(task, min(GEMM_SHARE, count), threads)
+    if not gemms:  # two products in a chain (an MLP block): one GEMM each, cpp_gemm_chain.py
+        from akg_agents.builtin.cpp_gemm_chain import chain_candidates
+
+        gemms, _why = chain_candidates(task, min(GEMM_SHARE, count), threads)
     if not gemms:
         return poly(task, count, threads)
     rest = count - len(gemms)
