@@ -132,12 +132,12 @@ def _tail(job_dir: str, limit: int = 3000) -> str:
 
 def _report_from(reply: dict[str, object], job_dir: str, timeout_s: float) -> WorkerReport:
     report_path = Path(job_dir) / "report.json"
-    if reply["timed_out"]:
-        return WorkerReport(status=Status.TIMEOUT.value, message=f"no result within {timeout_s:.0f} s (hang or infinite loop?)", log_tail=_tail(job_dir))
-    escaped = reply.get("escaped")
+    escaped = reply.get("escaped")  # (after a timeout, only processes that left the job's group)
     if isinstance(escaped, int) and escaped > 0:
         return WorkerReport(status=Status.REJECTED.value, rule="host-processes",
                             message=f"the candidate left {escaped} process(es) running after its job (fork + setsid?): killed")
+    if reply["timed_out"]:
+        return WorkerReport(status=Status.TIMEOUT.value, message=f"no result within {timeout_s:.0f} s (hang or infinite loop?)", log_tail=_tail(job_dir))
     if report_path.exists():
         report = from_json(WorkerReport, report_path.read_text())
         if not report.log_tail and report.status != "ok":

@@ -128,6 +128,21 @@ def _kill_group(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def _outside_group(job: int) -> int:
+    """Children of this server (a subreaper: processes the job set loose come back to it) that are
+    not in the job's process group: they left it with setsid / setpgid."""
+    me, count = os.getpid(), 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == me and int(fields[2]) != job:  # ppid, process group
+                count += 1
+    return count
+
+
 def _preload() -> None:
     """Import heavy DSL runtimes (AKG_AGENTS_PRELOAD=triton,tilelang) once, before any fork.
 
@@ -163,7 +178,14 @@ def serve() -> None:
             os._exit(3)
         # Anything the job left running in its group (a stray g++, a daemonized helper) dies too.
         _kill_group(pid)
+        # A job that ended on its own left its processes behind: all count. One killed (timeout,
+        # signal) had its group killed with it: only those that left its group (setsid) count, so
+        # that an escape stays the verdict even when the job then hung, and a g++ killed
+        # mid-compile is not an escape.
+        outside = _outside_group(pid)
         escaped = kill_orphans()
+        if timed_out or sig is not None:
+            escaped = outside
         reply = {
             "id": request["id"],
             "escaped": escaped,
