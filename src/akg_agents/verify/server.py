@@ -108,11 +108,11 @@ def _wait(pid: int, timeout_s: float, parent: int) -> tuple[int | None, int | No
                 return None, os.WTERMSIG(status), False
             return os.WEXITSTATUS(status), None, False
         if os.getppid() != parent:
-            _kill_group(pid)
+            _kill_job(pid)
             os.waitpid(pid, 0)
             raise Orphaned
         if time.monotonic() > deadline:
-            _kill_group(pid)
+            _kill_job(pid)
             os.waitpid(pid, 0)
             return None, signal.SIGKILL, True
         time.sleep(delay)
@@ -120,10 +120,15 @@ def _wait(pid: int, timeout_s: float, parent: int) -> tuple[int | None, int | No
 
 
 def _kill_group(pid: int) -> None:
-    """The job's group (it calls setsid first thing) and the job itself, in case it was killed
-    before its setsid ran: then there is no such group yet and waiting for it would hang."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
+
+
+def _kill_job(pid: int) -> None:
+    """A running (not yet reaped) job: its group (it calls setsid first thing) and the job itself,
+    in case it is killed before its setsid ran: then there is no such group yet and waiting for it
+    would hang. Only before the reap: afterwards its pid may already belong to another process."""
+    _kill_group(pid)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
 
