@@ -54,6 +54,12 @@ def test_half_precisions(precision: str, dtype: torch.dtype) -> None:
     run_against_model(task, _gather(task, precision).code, dtype=dtype, tol=1e-2 if dtype == torch.float16 else 2e-2)
 
 
+def test_threads_reach_the_kernel() -> None:
+    task = kernelbench("72", CASES["72"])
+    assert "num_threads(1)" in _gather(task).code  # _gather generates with threads=1
+    assert "num_threads" not in generate(task, "cpp", 1, threads=0)[0].code
+
+
 def test_guard() -> None:
     task = kernelbench("79", CASES["79"])
     model = load(_gather(task).code, "cand").ModelNew(*load(task.source, "ref").get_init_inputs())

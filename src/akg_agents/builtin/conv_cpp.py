@@ -98,15 +98,17 @@ def strided_transposed(layer: LayerTask) -> bool:
     return CONVS[type(conv)][0] and any(int(v) > 1 for v in strides)
 
 
-def cpp_conv_transpose_candidates(task: Task, layer: LayerTask) -> list[Candidate]:
+def cpp_conv_transpose_candidates(task: Task, layer: LayerTask, threads: int = 0) -> list[Candidate]:
+    """One candidate; `threads` > 0 fixes its OpenMP thread count (0: the runtime's default)."""
     conv: Any = layer.layer
     transposed, dims = CONVS[type(conv)]
     if not transposed:
         raise NotCovered(f"{type(conv).__name__}: the direct C++ kernel is for transposed convolutions")
     if getattr(conv, "padding_mode", "zeros") != "zeros":
         raise NotCovered(f"{type(conv).__name__} with padding_mode={conv.padding_mode!r} (only zero padding is covered)")
-    kernel = f'KERNEL_SOURCE = r"""{KERNEL}"""\n\n_lib = load_cpp(KERNEL_SOURCE)' + TUPLE_HELPER
+    source = KERNEL.replace("schedule(static)", f"schedule(static) num_threads({threads})") if threads > 0 else KERNEL
+    kernel = f'KERNEL_SOURCE = r"""{source}"""\n\n_lib = load_cpp(KERNEL_SOURCE)' + TUPLE_HELPER
     code = layer_model_new(task, layer, "import math\n\nfrom akg_agents.dsl.cpp_loader import load_cpp", kernel, _init(dims, True),
                            _forward(dims, layer.dtype), f" (C++ {type(conv).__name__}, gather form)")
-    return [Candidate(id="builtin-cpp-convt-0", dsl="cpp", code=code, agent="builtin", step=0, params={"kind": "gather"},
+    return [Candidate(id="builtin-cpp-convt-0", dsl="cpp", code=code, agent="builtin", step=0, params={"kind": "gather", "threads": threads},
                       note=f"C++/OpenMP {type(conv).__name__} in gather form (one output plane per (n, channel))")]

@@ -44,7 +44,7 @@ def layer_candidates(task: Task, dsl: str, count: int, threads: int = 0) -> list
         if strided_transposed(layer):  # PolyTOPS first where it schedules the scatter, the gather form beside it
             from akg_agents.builtin.poly_cpp import poly_candidates
 
-            gather = cpp_conv_transpose_candidates(task, layer)
+            gather = cpp_conv_transpose_candidates(task, layer, threads)
             try:
                 return [*poly_candidates(task, max(count - 1, 1), threads), *gather][: max(count, 1)]
             except NotCovered:
