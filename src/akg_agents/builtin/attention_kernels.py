@@ -28,6 +28,23 @@ from __future__ import annotations
 
 from akg_agents.builtin.cpp_expr import math_prelude
 
+# The scores of one key tile, shared by the flash kernel and the two-kernel form's score pass
+# (text, not a @triton.jit helper: q_tile exists only when Q_ONCE). Indented for their key loop.
+_SCORE_TILE = '''        if Q_ONCE:
+            kt = tl.load(k_base + rn[None, :] * E + rd[:, None], mask=(rd[:, None] < E) & n_ok[None, :], other=0.0)
+            s = tl.dot(q_tile, kt, input_precision=PRECISION)
+        else:
+            s = tl.zeros((BLOCK_M, BLOCK_N), tl.float32)
+            for d0 in range(0, E, BLOCK_D):
+                d_ok = (d0 + rd) < E
+                a = tl.load(q_base + rm[:, None] * E + (d0 + rd)[None, :], mask=m_ok[:, None] & d_ok[None, :], other=0.0)
+                kt = tl.load(k_base + rn[None, :] * E + (d0 + rd)[:, None], mask=d_ok[:, None] & n_ok[None, :], other=0.0)
+                s = tl.dot(a, kt, s, input_precision=PRECISION)
+        valid = n_ok[None, :]
+        if IS_CAUSAL:
+            valid = valid & (rn[None, :] <= rm[:, None])
+'''
+
 TRITON_ATTENTION = '''
 @triton.jit
 def akg_attention(q, k, v, out, L, S, E, EV, qk_scale, M_TILES, DV_TILES,
@@ -56,20 +73,7 @@ def akg_attention(q, k, v, out, L, S, E, EV, qk_scale, M_TILES, DV_TILES,
     for n0 in range(0, hi, BLOCK_N):
         rn = n0 + tl.arange(0, BLOCK_N)
         n_ok = rn < S
-        if Q_ONCE:
-            kt = tl.load(k_base + rn[None, :] * E + rd[:, None], mask=(rd[:, None] < E) & n_ok[None, :], other=0.0)
-            s = tl.dot(q_tile, kt, input_precision=PRECISION)
-        else:
-            s = tl.zeros((BLOCK_M, BLOCK_N), tl.float32)
-            for d0 in range(0, E, BLOCK_D):
-                d_ok = (d0 + rd) < E
-                a = tl.load(q_base + rm[:, None] * E + (d0 + rd)[None, :], mask=m_ok[:, None] & d_ok[None, :], other=0.0)
-                kt = tl.load(k_base + rn[None, :] * E + (d0 + rd)[:, None], mask=d_ok[:, None] & n_ok[None, :], other=0.0)
-                s = tl.dot(a, kt, s, input_precision=PRECISION)
-        valid = n_ok[None, :]
-        if IS_CAUSAL:
-            valid = valid & (rn[None, :] <= rm[:, None])
-        s = tl.where(valid, s * qk_scale, float("-inf"))  # log2 units: qk_scale holds log2(e)
+''' + _SCORE_TILE + '''        s = tl.where(valid, s * qk_scale, float("-inf"))  # log2 units: qk_scale holds log2(e)
         m_new = tl.maximum(m_i, tl.max(s, 1))
         m_use = tl.where(m_new == float("-inf"), 0.0, m_new)  # a row with nothing seen yet
         alpha = tl.exp2(m_i - m_use)
@@ -114,20 +118,7 @@ def akg_attention_probs(q, k, p, L, S, E, qk_scale, M_TILES,
     for n0 in range(0, hi, BLOCK_N):
         rn = n0 + tl.arange(0, BLOCK_N)
         n_ok = rn < S
-        if Q_ONCE:
-            kt = tl.load(k_base + rn[None, :] * E + rd[:, None], mask=(rd[:, None] < E) & n_ok[None, :], other=0.0)
-            s = tl.dot(q_tile, kt, input_precision=PRECISION)
-        else:
-            s = tl.zeros((BLOCK_M, BLOCK_N), tl.float32)
-            for d0 in range(0, E, BLOCK_D):
-                d_ok = (d0 + rd) < E
-                a = tl.load(q_base + rm[:, None] * E + (d0 + rd)[None, :], mask=m_ok[:, None] & d_ok[None, :], other=0.0)
-                kt = tl.load(k_base + rn[None, :] * E + (d0 + rd)[:, None], mask=d_ok[:, None] & n_ok[None, :], other=0.0)
-                s = tl.dot(a, kt, s, input_precision=PRECISION)
-        valid = n_ok[None, :]
-        if IS_CAUSAL:
-            valid = valid & (rn[None, :] <= rm[:, None])
-        s = tl.where(valid, s * qk_scale, float("-inf"))
+''' + _SCORE_TILE + '''        s = tl.where(valid, s * qk_scale, float("-inf"))
         m_new = tl.maximum(m_i, tl.max(s, 1))
         m_use = tl.where(m_new == float("-inf"), 0.0, m_new)
         l_i = l_i * tl.exp2(m_i - m_use) + tl.sum(tl.exp2(s - m_use[:, None]), 1)

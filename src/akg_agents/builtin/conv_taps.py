@@ -21,25 +21,7 @@ Its input position is i = j + (r + P - k * D) / S, an exact division.
 
 from __future__ import annotations
 
-from math import gcd
-
-AXES = "abc"
-
-
-def _decode(dims: int, flat: str, prefix: str, sizes: str, indent: str) -> list[str]:
-    """Lines splitting `flat` into {prefix}_a, _b, ... (last fastest) by {sizes}_a, ...; the
-    remainder is left in {prefix}_rest."""
-    lines = [f"{indent}{prefix}_rest = {flat}"]
-    for d in reversed(range(dims)):
-        ax = AXES[d]
-        lines.append(f"{indent}{prefix}_{ax} = {prefix}_rest % {sizes}_{ax}")
-        lines.append(f"{indent}{prefix}_rest = {prefix}_rest // {sizes}_{ax}")
-    return lines
-
-
-def taps_steps(kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]) -> tuple[int, ...]:
-    """Per dim, the tap step within one output phase of a transposed convolution: S / gcd(S, D)."""
-    return tuple(s // gcd(s, d) for s, d in zip(stride, dilation, strict=True))
+from akg_agents.builtin.conv_kernels import AXES, _decode
 
 
 def conv_gemm_taps(dims: int, transposed: bool, out_dtype: str, precision: str) -> str:
