@@ -13,7 +13,6 @@ convolution) on a real GPU.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import os
 import tempfile
@@ -23,17 +22,13 @@ from typing import Any
 
 import pytest
 import torch
+from kb_gpu import gpu_verifier, kernelbench_task
 
 from akg_agents.builtin.generator import generate
 from akg_agents.records import Task
-from akg_agents.tasks.scale import with_sizes
-from akg_agents.verify.evaluate import Verifier, VerifySettings
-from akg_agents.verify.sandbox import Sandbox
+from akg_agents.verify.evaluate import Verifier
 
 pytestmark = pytest.mark.gpu
-# KernelBench beside the checkout (../shared/kernelbench), or where AKG_KERNELBENCH points (a KernelBench
-# folder holding level1/: on a GPU machine the checkout is copied without ../shared).
-LEVEL1 = Path(os.environ.get("AKG_KERNELBENCH") or Path(__file__).resolve().parents[3] / "shared" / "kernelbench" / "KernelBench") / "level1"
 COUNT = int(os.environ.get("AKG_FAMILY_COUNT", "9"))
 RESULTS: list[dict[str, Any]] = []
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -123,7 +118,7 @@ def test_chain_86_candidates_against_float64(precision: str) -> None:
     """Every 86 candidate (per layer, and the fused depthwise + pointwise kernel) compiled, at odd
     sizes with several channel chunks and N tiles, in each precision (weights cast too)."""
     dtype = PRECISIONS[precision]
-    task = _task("86", {"batch_size": 3, "in_channels": 70, "out_channels": 130, "height": 37, "width": 53}, "float32")
+    task = kernelbench_task("86", {"batch_size": 3, "in_channels": 70, "out_channels": 130, "height": 37, "width": 53}, "float32")
     ref = _load(task.source)
     for candidate in generate(task, "triton_cuda", 8, precision=precision):
         torch.manual_seed(0)
@@ -138,30 +133,10 @@ def test_chain_86_candidates_against_float64(precision: str) -> None:
         assert err <= bound, f"{candidate.id} {candidate.params}: max error {err} > {bound}"
 
 
-def _task(problem: str, sizes: dict[str, int], dtype: str) -> Task:
-    found = sorted(LEVEL1.glob(f"{problem}_*.py"))
-    if not found:
-        pytest.skip(f"KernelBench level 1 problem {problem} is not at {LEVEL1}")
-    task = Task(found[0].stem, found[0].read_text())
-    task = with_sizes(task, sizes) if sizes else task
-    if dtype != "float32":  # 97 has no weights: casting its inputs is KernelBench's precision option
-        source = task.source.replace("def get_inputs(", "def get_inputs_fp32(") + (
-            f"\n\ndef get_inputs():\n    return [t.to(torch.{dtype}) for t in get_inputs_fp32()]\n")
-        task = Task(f"{task.name}_{dtype}", source)
-    return task
-
 
 @pytest.fixture(scope="module")
 def verifier(tmp_path_factory: pytest.TempPathFactory):
-    cache = str(tmp_path_factory.mktemp("chain_cache"))
-    settings = VerifySettings(device="cuda", timeout_s=600.0, warmup_times=5, run_times=20, memory_mb=65536)
-    v = Verifier(settings, cache, sandbox=Sandbox(os.path.join(cache, "sb"), env_extra={"AKG_AGENTS_PRELOAD": "triton"}))
-    yield v
-    v.close()
-    path = os.environ.get("AKG_CHAIN_JSON")
-    if path:
-        with open(path, "w") as f:
-            json.dump(RESULTS, f, indent=1)
+    yield from gpu_verifier(tmp_path_factory, "chain_cache", RESULTS, "AKG_CHAIN_JSON")
 
 
 CASES: list[tuple[str, dict[str, int], str]] = [("97", {}, "float32"), ("97", {}, "float16"), ("97", {}, "bfloat16"), ("86", {}, "float32")]
@@ -169,7 +144,7 @@ CASES: list[tuple[str, dict[str, int], str]] = [("97", {}, "float32"), ("97", {}
 
 @pytest.mark.parametrize(("problem", "sizes", "dtype"), CASES, ids=[f"{p}-{d}" for p, _, d in CASES])
 def test_kernelbench_candidates_pass(verifier: Verifier, problem: str, sizes: dict[str, int], dtype: str) -> None:
-    task = _task(problem, sizes, dtype)
+    task = kernelbench_task(problem, sizes, dtype)
     failures = []
     for cand in generate(task, "triton_cuda", COUNT):
         result = verifier.evaluate(task, cand)

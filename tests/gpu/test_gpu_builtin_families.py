@@ -9,23 +9,16 @@ weights only: the verifier's precision option is what casts a model's parameters
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import pytest
 import torch
+from kb_gpu import gpu_verifier, kernelbench_task
 
 from akg_agents.builtin.generator import generate
-from akg_agents.records import Task
-from akg_agents.tasks.scale import with_sizes
-from akg_agents.verify.evaluate import Verifier, VerifySettings
-from akg_agents.verify.sandbox import Sandbox
+from akg_agents.verify.evaluate import Verifier
 
 pytestmark = pytest.mark.gpu
-# KernelBench beside the checkout (../shared/kernelbench), or where AKG_KERNELBENCH points (a KernelBench
-# folder holding level1/: on a GPU machine the checkout is copied without ../shared).
-LEVEL1 = Path(os.environ.get("AKG_KERNELBENCH") or Path(__file__).resolve().parents[3] / "shared" / "kernelbench" / "KernelBench") / "level1"
 COUNT = int(os.environ.get("AKG_FAMILY_COUNT", "2"))
 RESULTS: list[dict] = []
 
@@ -43,37 +36,16 @@ CASES: list[tuple[str, dict[str, int], str]] = [  # problem, sizes (empty: publi
 ]
 
 
-def _task(problem: str, sizes: dict[str, int], dtype: str) -> Task:
-    found = sorted(LEVEL1.glob(f"{problem}_*.py"))
-    if not found:
-        pytest.skip(f"KernelBench level 1 problem {problem} is not at {LEVEL1}")
-    task = Task(found[0].stem, found[0].read_text())
-    task = with_sizes(task, sizes) if sizes else task
-    if dtype != "float32":
-        source = task.source.replace("def get_inputs(", "def get_inputs_fp32(") + (
-            f"\n\ndef get_inputs():\n    return [t.to(torch.{dtype}) if isinstance(t, torch.Tensor) and t.is_floating_point()"
-            " else t for t in get_inputs_fp32()]\n")
-        task = Task(f"{task.name}_{dtype}", source)
-    return task
-
 
 @pytest.fixture(scope="module")
 def verifier(tmp_path_factory: pytest.TempPathFactory):
-    cache = str(tmp_path_factory.mktemp("family_cache"))
-    settings = VerifySettings(device="cuda", timeout_s=600.0, warmup_times=5, run_times=20, memory_mb=65536)
-    v = Verifier(settings, cache, sandbox=Sandbox(os.path.join(cache, "sb"), env_extra={"AKG_AGENTS_PRELOAD": "triton"}))
-    yield v
-    v.close()
-    path = os.environ.get("AKG_FAMILY_JSON")
-    if path:
-        with open(path, "w") as f:
-            json.dump(RESULTS, f, indent=1)
+    yield from gpu_verifier(tmp_path_factory, "family_cache", RESULTS, "AKG_FAMILY_JSON")
 
 
 @pytest.mark.parametrize(("problem", "sizes", "dtype"), CASES, ids=[f"{p}-{d}" for p, _, d in CASES])
 def test_builtin_family_candidates_pass(verifier: Verifier, problem: str, sizes: dict[str, int], dtype: str) -> None:
     assert torch.cuda.is_available()
-    task = _task(problem, sizes, dtype)
+    task = kernelbench_task(problem, sizes, dtype)
     failures = []
     for cand in generate(task, "triton_cuda", COUNT):
         result = verifier.evaluate(task, cand)
