@@ -63,17 +63,9 @@ static inline void v_store(float* p, vf x) { __builtin_memcpy(p, &x, sizeof x); 
 #endif
 """
 
-KERNEL = r"""
-static constexpr int64_t MR = @MR@;           // rows of the register tile
-static constexpr int64_t NR = @NV@ * VL;      // columns of the register tile
-static constexpr int64_t MC = @MC@;           // rows of an output tile (a multiple of MR)
-static constexpr int64_t KC = @KC@;           // depth of a K slice
-static constexpr int64_t NC = @NC@;           // columns of an output tile (a multiple of NR)
-static constexpr int64_t PACK_K = 64;
-static constexpr bool ROWS_OUTER = @ROWS_OUTER@;
-static constexpr bool DIRECT = @DIRECT@;  // the epilogue is the product itself         // K chunk of the strided packing loops
-
-// c[MR][NR] (row stride ldc) = Ap (kc x MR micro-panel) times Bp (kc x NR micro-panel), plus what c
+# The register-tile product, shared with the convolution (conv_gemm_cpp.py): it needs MR, NR (constexpr
+# int64_t), vf / VL (VECTOR_PRELUDE), and its @NV@ / @KUNROLL@ substituted.
+MICRO_KERNEL = r"""// c[MR][NR] (row stride ldc) = Ap (kc x MR micro-panel) times Bp (kc x NR micro-panel), plus what c
 // held when `accumulate`. Constant trip counts: g++ unrolls the r / v loops, the accumulators
 // live in vector registers.
 static inline void micro(int64_t kc, const float* __restrict__ ap, const float* __restrict__ bp,
@@ -103,7 +95,19 @@ static inline void micro(int64_t kc, const float* __restrict__ ap, const float* 
   }
 }
 
-// Rows k_lo..k_hi of panel `p` of A (logical M x K) as dst[k - k_lo][0:MR], rows past M zero.
+"""
+
+KERNEL = r"""
+static constexpr int64_t MR = @MR@;           // rows of the register tile
+static constexpr int64_t NR = @NV@ * VL;      // columns of the register tile
+static constexpr int64_t MC = @MC@;           // rows of an output tile (a multiple of MR)
+static constexpr int64_t KC = @KC@;           // depth of a K slice
+static constexpr int64_t NC = @NC@;           // columns of an output tile (a multiple of NR)
+static constexpr int64_t PACK_K = 64;
+static constexpr bool ROWS_OUTER = @ROWS_OUTER@;
+static constexpr bool DIRECT = @DIRECT@;  // the epilogue is the product itself         // K chunk of the strided packing loops
+
+@MICRO@// Rows k_lo..k_hi of panel `p` of A (logical M x K) as dst[k - k_lo][0:MR], rows past M zero.
 static void pack_a(const float* __restrict__ a, int64_t M, int64_t K, int64_t p, float* __restrict__ dst,
                    int64_t k_lo, int64_t k_hi) {
   const int64_t i0 = p * MR, rows = std::min<int64_t>(MR, M - i0);
@@ -500,7 +504,7 @@ def gemm_cpp(program: MatmulProgram, mr: int, nv: int, mc: int, kc: int, nc: int
         "@KUNROLL@": str(k_unroll),
         "@DIRECT@": "true" if program.epilogue == Acc() and not program.triangle else "false",
     }
-    body = KERNEL
+    body = KERNEL.replace("@MICRO@", MICRO_KERNEL)
     for key, value in subs.items():
         body = body.replace(key, value)
     headers = "#include <algorithm>\n#include <cmath>\n#include <cstdint>\n#include <vector>\n#include <omp.h>\n"

@@ -49,6 +49,11 @@ def layer_candidates(task: Task, dsl: str, count: int, threads: int = 0) -> list
                 return [*poly_candidates(task, max(count - 1, 1), threads), *gather][: max(count, 1)]
             except NotCovered:
                 return gather
+        if not CONVS[type(layer.layer)][0]:  # implicit-im2col GEMMs first, the loop nests after them
+            from akg_agents.builtin.conv_gemm_cpp import race_with_conv_gemm
+            from akg_agents.builtin.poly_cpp import poly_candidates
+
+            return race_with_conv_gemm(task, layer, count, threads, poly_candidates)
     return None  # a convolution on the CPU: the cpp / PolyTOPS path decides
 
 
