@@ -42,8 +42,9 @@ def ast_of(sched: isl.Schedule, kernel: Kernel) -> isl.AstNode:
 
 class _Printer:
     def __init__(self, kernel: Kernel | None = None, simd_reduction: bool = False,
-                 acc_type: str = "double") -> None:
+                 acc_type: str = "double", locals_: dict[str, str] | None = None) -> None:
         self.lines: list[str] = []
+        self.locals = locals_ or {}  # privatised temporaries: name -> C declaration (privatize.py)
         self.acc_type = acc_type  # the reduction accumulator: the arrays' element type or wider
         self.pragmas = 0
         self.kernel = kernel if simd_reduction else None
@@ -56,6 +57,11 @@ class _Printer:
         t = n.get_type()
         if t == T.mark:
             name = n.mark_get_id().get_name()
+            if name.startswith("priv:"):  # per-iteration locals of the enclosing loop's body
+                self.emit(depth, "{ " + " ".join(self.locals[v] for v in name[5:].split(",")))
+                self.node(n.mark_get_node(), depth + 1, marks)
+                self.emit(depth, "}")
+                return
             self.node(n.mark_get_node(), depth, (*marks, name))
         elif t == T.for_:  # type: ignore[attr-defined]  # islpy's stubs miss the keyword-named members
             self.for_(n, depth, marks)
@@ -145,9 +151,10 @@ def _pragma(marks: tuple[str, ...]) -> str:
 
 
 def ast_to_c(ast: isl.AstNode, depth: int = 1, kernel: Kernel | None = None,
-             simd_reduction: bool = False, acc_type: str = "double") -> tuple[str, int]:
+             simd_reduction: bool = False, acc_type: str = "double",
+             locals_: dict[str, str] | None = None) -> tuple[str, int]:
     """C text of the AST and the number of OpenMP pragmas emitted."""
-    p = _Printer(kernel, simd_reduction, acc_type)
+    p = _Printer(kernel, simd_reduction, acc_type, locals_)
     p.node(ast, depth)
     return "\n".join(p.lines), p.pragmas
 

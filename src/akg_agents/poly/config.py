@@ -46,6 +46,9 @@ class SchedConfig:
     # reduction chains (W op= e over loops hinted `reduce`) may run their reduction loops in any
     # order: their internal dependences are dropped (relax.py); sums are reassociated
     relax_reductions: bool = False
+    # temporaries (output=False arrays) rewritten in every iteration of a loop are expanded over
+    # it before scheduling and contracted back to per-iteration locals after (privatize.py)
+    privatize: bool = False
     tile: bool = True
     tile_sizes: list[int] = field(default_factory=lambda: [32])  # last value repeats
     # tile sizes from the cache sizes and each band's footprint (tilemodel.py) instead of tile_sizes

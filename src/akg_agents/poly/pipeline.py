@@ -20,6 +20,7 @@ from .deps import Dependences, check_schedule, compute_dependences
 from .dsl import Kernel
 from .pluto import transform as pluto_transform
 from .post import PostInfo, postpass
+from .privatize import Privatized, contract, expand
 from .relax import relax_reductions
 from .scheduler import ScheduleResult, schedule
 from .tree import isl_schedule, to_tree
@@ -87,17 +88,21 @@ def build(kernel: Kernel, variant: str | SchedConfig, size: str,
     if cfg is None:
         return None
     t0 = time.perf_counter()
+    priv = None
+    if cfg.privatize:  # schedule the program with its temporaries expanded (privatize.py)
+        priv = expand(kernel)
+        kernel, deps = priv.kernel, compute_dependences(priv.kernel)
     if cfg.relax_reductions:
         deps = relax_reductions(kernel, deps)
     res = schedule(kernel, deps, cfg)
     tree = to_tree(res)
     secs = time.perf_counter() - t0
-    return _finish(kernel, name, tree, cfg, size, secs, res, verify, deps)
+    return _finish(kernel, name, tree, cfg, size, secs, res, verify, deps, priv)
 
 
 def _finish(kernel: Kernel, name: str, tree: isl.Schedule, cfg: SchedConfig, size: str,
             secs: float, res: ScheduleResult | None, verify: bool,
-            deps: Dependences | None = None) -> Built:
+            deps: Dependences | None = None, priv: Privatized | None = None) -> Built:
     deps = deps or dependences(kernel)
     notes: list[str] = []
     if verify:
@@ -109,7 +114,12 @@ def _finish(kernel: Kernel, name: str, tree: isl.Schedule, cfg: SchedConfig, siz
         bad = check_schedule(final.get_map(), deps.all)
         if bad:
             raise ScheduleError(f"{kernel.name}/{name}: post-pass broke validity: {bad[0]}")
-    body, pragmas = ast_to_c(ast_of(final, kernel), kernel=kernel, simd_reduction=cfg.simd_reduction)
+    decls: dict[str, str] = {}
+    if priv is not None:  # contract the expanded temporaries the final schedule allows
+        final, kernel, decls, lines = contract(priv, final)
+        notes += lines
+    body, pragmas = ast_to_c(ast_of(final, kernel), kernel=kernel, simd_reduction=cfg.simd_reduction,
+                             locals_=decls)
     if res is not None and res.fallback:
         notes.append("fallback to original order for the innermost dimensions")
     return Built(name, program(kernel, body, size), "gcc", secs, pragmas, info, res, final, notes)
