@@ -104,10 +104,11 @@ ISL_MACROS = """#define floord(n, d) (((n) < 0) ? -((-(n) + (d) - 1) / (d)) : (n
 """
 
 
-def scheduled_loops(program: PolyProgram, params: PolyParams) -> str:
-    """The scheduled, tiled, OpenMP-marked loop nest as C text (statements as macro calls)."""
+def scheduled_loops(program: PolyProgram, params: PolyParams, config: SchedConfig | None = None) -> str:
+    """The scheduled, tiled, OpenMP-marked loop nest as C text (statements as macro calls);
+    `config` (one an LLM proposed: builtin/poly_config.py) replaces the one params make."""
     kernel = program.kernel
-    cfg = sched_config(params)
+    cfg = config or sched_config(params)
     deps = compute_dependences(kernel)
     if cfg.relax_reductions:
         deps = relax_reductions(kernel, deps)
@@ -115,7 +116,7 @@ def scheduled_loops(program: PolyProgram, params: PolyParams) -> str:
     final, _info = postpass(tree, kernel, cfg, {})
     bad = check_schedule(final.get_map(), deps.all)
     if bad:  # never emit a schedule that breaks a dependence
-        raise NotCovered(f"PolyTOPS produced an invalid schedule under {params.preset}: {bad[0]}")
+        raise NotCovered(f"PolyTOPS produced an invalid schedule under {cfg.name}: {bad[0]}")
     body, _pragmas = ast_to_c(ast_of(final, kernel), kernel=kernel, simd_reduction=cfg.simd_reduction,
                               acc_type="float")
     if params.threads > 0:
@@ -131,8 +132,8 @@ def _array_decl(name: str, shape: tuple[int, ...], pointer: str, const: bool) ->
     return f"    {qual} (*__restrict__ {name}){tail} = reinterpret_cast<{qual} (*){tail}>({pointer});"
 
 
-def kernel_cpp(program: PolyProgram, params: PolyParams) -> str:
-    loops = scheduled_loops(program, params)
+def kernel_cpp(program: PolyProgram, params: PolyParams, config: SchedConfig | None = None) -> str:
+    loops = scheduled_loops(program, params, config)
     n_in = len(program.inputs)
     scratch = [name for name, _ in program.scratch]
     signature = ", ".join([*(f"const float* __restrict__ in{i}" for i in range(n_in)), "float* __restrict__ out",
@@ -150,8 +151,8 @@ def _shape(program: PolyProgram, array: str) -> tuple[int, ...]:
     return tuple(int(d) for d in program.kernel.arrays[array].dims)
 
 
-def poly_model_new(task: Task, program: PolyProgram, params: PolyParams) -> str:
-    kernel = f'KERNEL_SOURCE = r"""\n{kernel_cpp(program, params)}"""\n\n_lib = load_cpp(KERNEL_SOURCE)'
+def poly_model_new(task: Task, program: PolyProgram, params: PolyParams, config: SchedConfig | None = None) -> str:
+    kernel = f'KERNEL_SOURCE = r"""\n{kernel_cpp(program, params, config)}"""\n\n_lib = load_cpp(KERNEL_SOURCE)'
     first = next((s.name for s in program.inputs if not s.name.startswith("param:")), None)
     if first is None:
         raise NotCovered("forward takes no tensor input")
@@ -168,7 +169,7 @@ def poly_model_new(task: Task, program: PolyProgram, params: PolyParams) -> str:
     lines.append(f"        _lib.akg_kernel({', '.join(args)})")
     if program.dtype != "float32":
         lines.append(f"        out = out.to(torch.{program.dtype})")
-    label = f" (PolyTOPS {params.preset}, tile {params.tile or 'off'})"
+    label = f" (PolyTOPS {params.preset}, tile {params.tile or 'off'})" if config is None else f" (PolyTOPS, config {config.name})"
     return model_new_source(task, program, "from akg_agents.dsl.cpp_loader import load_cpp", kernel,
                             "\n".join(lines), label)
 

@@ -237,7 +237,7 @@ def op(
     backend: str = typer.Option("cpu", help=targets.backend_help()),
     arch: str = typer.Option("", help=targets.arch_help()),
     dsl: str = typer.Option("cpp", help=targets.dsl_help() + " --dsl cuda means cuda_c."),
-    workflow: str = typer.Option(None, help="default | kernelgen_only | verifier_only | coder_only | evolve | adaptive_search (default: from the DSL's settings). evolve and adaptive_search search over a kernel database (<output>/kernels/); their knobs are the search.* settings."),
+    workflow: str = typer.Option(None, help="default | kernelgen_only | verifier_only | coder_only | evolve | adaptive_search | poly_config (default: from the DSL's settings). evolve and adaptive_search search over a kernel database (<output>/kernels/); their knobs are the search.* settings. poly_config (cpu, cpp, an LLM): the model proposes PolyTOPS schedule configs for a loop-nest task."),
     model: str = typer.Option(None, help="'builtin' (no LLM; the default when none is configured) or 'llm' (the configured provider)."),
     devices: str = typer.Option("0", help="Comma-separated GPU numbers to evaluate on, e.g. 0,1 (the cpu is one device, 0)."),
     output: Path = typer.Option(None, "--output", "-o", help="Folder for run directories (default: log_dir setting, ./akg_runs)."),

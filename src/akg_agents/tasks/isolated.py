@@ -29,7 +29,7 @@ TIMEOUT_S = 600.0
 T = TypeVar("T")
 
 
-def _run(request: dict[str, Any]) -> dict[str, Any]:
+def _run(request: dict[str, Any], timeout_s: float = TIMEOUT_S) -> dict[str, Any]:
     from akg_agents.verify.sandbox import scrubbed_env
 
     cache = os.environ.get("AKG_AGENTS_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "akg_agents"))
@@ -37,10 +37,10 @@ def _run(request: dict[str, Any]) -> dict[str, Any]:
         # Its own session: a Ctrl-C at the terminal asks a bench to finish the task in flight,
         # which includes this step (a second Ctrl-C stops the parent, and run() kills the child).
         done = subprocess.run([sys.executable, "-m", "akg_agents.tasks.isolated"], input=json.dumps(request),
-                              capture_output=True, text=True, timeout=TIMEOUT_S, env=scrubbed_env(cache),
+                              capture_output=True, text=True, timeout=timeout_s, env=scrubbed_env(cache),
                               start_new_session=True)
     except subprocess.TimeoutExpired:
-        raise TaskError(f"task '{request['task']['name']}': no answer within {TIMEOUT_S:.0f} s while tracing its Model") from None
+        raise TaskError(f"task '{request['task']['name']}': no answer within {timeout_s:.0f} s while tracing its Model") from None
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -199,6 +199,10 @@ def _child() -> None:
             reply = {"candidates": [to_dict(c) for c in (made if made is not None else candidates())]}
         except NotCovered as why:
             reply = {"declined": str(why)}
+    elif request["job"] in ("poly_nest", "poly_code"):  # an LLM-proposed PolyTOPS config (workflows/poly_config.py)
+        from akg_agents.builtin.poly_config import child_reply
+
+        reply = child_reply(task, request)
     else:
         from akg_agents.agents.analysis import analyze_task
 
