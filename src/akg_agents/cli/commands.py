@@ -281,6 +281,10 @@ def op(
     config = build_config(settings, framework, backend, arch or default_arch(backend), dsl, workflow, model, devices,
                           baseline, max_candidates, threads, scale_budget_ms, precision, allow_tf32)
     config, settings = scale_out(config, settings, defer, ray_address)
+    if config.workflow == "poly_config":  # a model to ask and a loop-nest DSL, before the task is prepared
+        from akg_agents.workflows.poly_config import check_target
+
+        check_target(config)
     if request is not None:
         require_llm(settings, "--request needs an LLM to write the task",
                     "or write the task file yourself and pass --task FILE")

@@ -23,7 +23,7 @@ from akg_agents.builtin.lower import NotCovered
 from akg_agents.builtin.poly_config import DSL, config_yaml
 from akg_agents.errors import ConfigError, TaskError
 from akg_agents.llm.meter import MeteredProvider
-from akg_agents.records import Candidate, EvalResult, to_dict
+from akg_agents.records import Candidate, EvalResult, RunConfig, to_dict
 from akg_agents.tasks import isolated
 from akg_agents.workflows.base import RunContext, evaluate_one
 
@@ -35,7 +35,7 @@ OUTCOME_CHARS = 1500  # of the verifier's feedback, per attempt in the prompt
 def _nest(ctx: RunContext) -> NestView:
     reply = isolated._run({"job": "poly_nest", "task": to_dict(ctx.task), "precision": ctx.config.precision})
     if "declined" in reply:
-        raise NotCovered(f"the poly_config workflow needs a loop nest, and {reply['declined']}")
+        raise NotCovered(f"the poly_config workflow needs a loop nest ({reply['declined']})")
     info = reply["info"]
     return NestView(info["nest"], info["ops"], info["loops"], info["default"])
 
@@ -62,14 +62,19 @@ def _best_line(results: list[tuple[Candidate, EvalResult]]) -> str:
     return f"{cand.id}, speedup {res.profile.speedup:.2f}x over eager"
 
 
-async def run(ctx: RunContext, provider: MeteredProvider | None = None) -> None:
-    if ctx.config.model == "builtin":
+def check_target(config: RunConfig) -> None:
+    """Before anything runs (the CLI calls it too): a model to ask, and the DSL the nests are emitted in."""
+    if config.model == "builtin":
         raise ConfigError("--workflow poly_config needs an LLM to propose configs",
                           hint="pass --model llm with a configured provider (akg_cli config init); the built-in "
                                "generator's own configs run with --model builtin and any other workflow")
-    if ctx.config.dsl != DSL:
-        raise ConfigError(f"--workflow poly_config schedules loop nests emitted as {DSL}, not {ctx.config.dsl}",
+    if config.dsl != DSL:
+        raise ConfigError(f"--workflow poly_config schedules loop nests emitted as {DSL}, not {config.dsl}",
                           hint=f"use --backend cpu --dsl {DSL}")
+
+
+async def run(ctx: RunContext, provider: MeteredProvider | None = None) -> None:
+    check_target(ctx.config)
     from akg_agents.workflows.llm_loop import _last_step, _level, llm_setup, write_usage
     from akg_agents.workflows.search_run import open_kernel_db
 
