@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from akg_agents.poly import kernels
-from akg_agents.poly.config import from_dict, preset
+from akg_agents.poly.config import ConfigError, from_dict, preset
 from akg_agents.poly.dsl import Kernel
 from akg_agents.poly.pipeline import build
 from akg_agents.poly.privatize import expand
@@ -114,3 +114,25 @@ def test_off_by_default() -> None:
     k = kernels.get("symm")
     a, b = build(k, preset("cpu_vectorize"), "MINI"), build(k, from_dict({"base": "cpu_vectorize"}), "MINI")
     assert a is not None and b is not None and a.source == b.source and "temp2_p" not in a.source
+
+
+@needs_gcc
+def test_local_mode_keeps_only_contractible_webs() -> None:
+    # cpu_vectorize distributes symm's expanded temp2 into its own nests (not contractible):
+    # privatize: true keeps temp2_p0[M][N]; privatize: local drops that web and reschedules
+    k = kernels.get("symm")
+    expanded = build(k, from_dict({"base": "cpu_vectorize", "privatize": True}), "MINI")
+    assert expanded is not None and "double temp2_p0[" in expanded.source
+    assert any("kept expanded" in n for n in expanded.notes)
+    src = _matches_original(k, {"base": "cpu_vectorize", "privatize": "local"}, "MINI", "symm-local")
+    assert "temp2_p0" not in src
+    # doitgen with maximal fusion: sum[p] becomes a local array of each (r, q) iteration
+    k = kernels.get("doitgen")
+    cfg = {"base": "cpu_vectorize", "fusion": "max", "privatize": "local"}
+    body = _kernel_body(_matches_original(k, cfg, "MINI", "doitgen-local"))
+    assert "double sum_p0[NP];" in body and "omp parallel for" in body.split("double sum_p0[NP];")[0]
+
+
+def test_bad_privatize_value_is_one_line_error() -> None:
+    with pytest.raises(ConfigError, match="privatize must be"):
+        from_dict({"privatize": "yes"})

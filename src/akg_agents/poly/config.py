@@ -47,8 +47,9 @@ class SchedConfig:
     # order: their internal dependences are dropped (relax.py); sums are reassociated
     relax_reductions: bool = False
     # temporaries (output=False arrays) rewritten in every iteration of a loop are expanded over
-    # it before scheduling and contracted back to per-iteration locals after (privatize.py)
-    privatize: bool = False
+    # it before scheduling and contracted back to per-iteration locals after (privatize.py);
+    # "local": a web the schedule cannot contract is not expanded (the kernel is rescheduled)
+    privatize: bool | str = False
     tile: bool = True
     tile_sizes: list[int] = field(default_factory=lambda: [32])  # last value repeats
     # tile sizes from the cache sizes and each band's footprint (tilemodel.py) instead of tile_sizes
@@ -90,6 +91,8 @@ class SchedConfig:
             raise ConfigError("coef_bound must be >= 1 and shift_bound >= 0")
         if any(int(t) < 1 for t in self.tile_sizes):
             raise ConfigError("tile sizes must be positive")
+        if self.privatize not in (False, True, "local"):
+            raise ConfigError(f"privatize must be false, true or local, not {self.privatize!r}")
         if not 0 < self.tile_share <= 1 or self.elem_bytes < 1 or self.cache_l2 < 0:
             raise ConfigError("tile_share must be in (0, 1], elem_bytes >= 1 and cache_l2 >= 0")
         return self

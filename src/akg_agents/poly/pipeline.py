@@ -87,17 +87,38 @@ def build(kernel: Kernel, variant: str | SchedConfig, size: str,
     cfg = config_for(kernel, variant, overrides)
     if cfg is None:
         return None
+    if cfg.privatize:
+        return _privatized(kernel, name, cfg, size, verify)
     t0 = time.perf_counter()
-    priv = None
-    if cfg.privatize:  # schedule the program with its temporaries expanded (privatize.py)
-        priv = expand(kernel)
-        kernel, deps = priv.kernel, compute_dependences(priv.kernel)
     if cfg.relax_reductions:
         deps = relax_reductions(kernel, deps)
     res = schedule(kernel, deps, cfg)
     tree = to_tree(res)
     secs = time.perf_counter() - t0
-    return _finish(kernel, name, tree, cfg, size, secs, res, verify, deps, priv)
+    return _finish(kernel, name, tree, cfg, size, secs, res, verify, deps)
+
+
+def _privatized(kernel: Kernel, name: str, cfg: SchedConfig, size: str, verify: bool) -> Built:
+    """Schedule with the temporaries expanded, contract them after (privatize.py).
+
+    ``privatize: local``: webs the final schedule keeps expanded are left alone and the
+    kernel is scheduled again, until every expanded web became a private local (or none is left).
+    """
+    skip: frozenset[tuple[str, tuple[str, ...]]] = frozenset()
+    secs = 0.0
+    while True:
+        t0 = time.perf_counter()
+        priv = expand(kernel, skip)
+        deps = compute_dependences(priv.kernel)
+        if cfg.relax_reductions:
+            deps = relax_reductions(priv.kernel, deps)
+        res = schedule(priv.kernel, deps, cfg)
+        tree = to_tree(res)
+        secs += time.perf_counter() - t0
+        built = _finish(priv.kernel, name, tree, cfg, size, secs, res, verify, deps, priv)
+        if cfg.privatize != "local" or not priv.kept:
+            return built
+        skip = skip | {(w.array, tuple(w.stmts)) for w in priv.kept}
 
 
 def _finish(kernel: Kernel, name: str, tree: isl.Schedule, cfg: SchedConfig, size: str,

@@ -68,6 +68,7 @@ class Privatized:
     original: Kernel
     webs: list[Web] = field(default_factory=list)
     report: list[str] = field(default_factory=list)
+    kept: list[Web] = field(default_factory=list)  # webs contract() left expanded
 
 
 def _maps(um: isl.UnionMap) -> list[isl.Map]:
@@ -176,8 +177,12 @@ def _set_body(kernel: Kernel, st: Statement, body: str) -> None:
     st.reads, st.writes = kernel._parse_accesses(body)
 
 
-def expand(kernel: Kernel) -> Privatized:
-    """The kernel with its temporaries' webs renamed and expanded (see the module doc)."""
+def expand(kernel: Kernel, skip: frozenset[tuple[str, tuple[str, ...]]] = frozenset()) -> Privatized:
+    """The kernel with its temporaries' webs renamed and expanded (see the module doc).
+
+    ``skip``: webs ``(array, statements)`` left alone (``privatize: local`` drops the webs a
+    first schedule could not contract, then schedules again).
+    """
     out = copy.deepcopy(kernel)
     out.name = f"{kernel.name}+priv"
     res = Privatized(out, kernel)
@@ -202,6 +207,9 @@ def expand(kernel: Kernel) -> Privatized:
                     if any(a.array == arr.name for a in [*st.reads, *st.writes])]
         for names in _webs(touching, flow):
             stmts = [kernel.stmt_by_name(n) for n in names]
+            if (arr.name, tuple(names)) in skip:
+                res.report.append(f"{arr.name} in {','.join(names)}: kept (not contractible)")
+                continue
             if exposed & set(names):
                 res.report.append(f"{arr.name} in {','.join(names)}: kept (a read sees the value from before)")
                 continue
@@ -356,9 +364,15 @@ def contract(priv: Privatized, sched: isl.Schedule) -> tuple[isl.Schedule, Kerne
             w2r = w2r.intersect(region)
         between = before.intersect_domain(writes.domain()).apply_range(w2r)
         interferes = not flow.intersect(between).is_empty()
+        # a parallel/simd loop below the site shares the copy between its iterations: allowed
+        # only when no two of its iterations touch one contracted cell, one of them writing
+        touch = cw.union(cr)
+        conflict = cw.apply_range(touch.reverse())
+        conflict = conflict.union(conflict.reverse())
         races = [(n, m) for n, m in marked
                  if not n.get_domain().intersect(inst).is_empty()
-                 and (site is None or n.get_schedule_depth() + m > best)]
+                 and (site is None or n.get_schedule_depth() + m > best)
+                 and not conflict.intersect(_carried(n, m)).is_empty()]
         shape = [int(eval(d, {"__builtins__": {}}, dict(exp.sizes[largest]))) for d in web.orig_dims]
         size = 1
         for s in shape:
@@ -366,6 +380,7 @@ def contract(priv: Privatized, sched: isl.Schedule) -> tuple[isl.Schedule, Kerne
         if interferes or races or (site is not None and size > LOCAL_MAX):
             why = "interference" if interferes else "a parallel/simd loop inside" if races else "too large"
             report.append(f"{web.name}: kept expanded ({why})")
+            priv.kept.append(web)
             continue
         emit.arrays[web.name].dims = list(web.orig_dims)
         for n in web.stmts:
@@ -391,6 +406,15 @@ def contract(priv: Privatized, sched: isl.Schedule) -> tuple[isl.Schedule, Kerne
         node = node.child(0).insert_mark(isl.Id(MARK + ",".join(names)))
         root = node.root()
     return root.get_schedule(), emit, decls, report
+
+
+def _carried(node: isl.ScheduleNode, m: int) -> isl.UnionMap:
+    """Pairs of instances in one execution of band member ``m``'s loop, different iterations."""
+    outer = node.get_prefix_schedule_union_map()
+    mupa = node.band_get_partial_schedule()
+    for i in range(m):
+        outer = outer.flat_range_product(isl.UnionMap.from_union_pw_aff(mupa.get_at(i)))
+    return _same(outer).subtract(_same(_prefix(node, m)))
 
 
 def _cells(kernel: Kernel, web: Web, acc: isl.UnionMap, n_lead: int) -> isl.UnionMap:
