@@ -3,8 +3,9 @@
     loop nest (built-in lowering) -> PolyConfigAgent: YAML config -> validate -> schedule (PolyTOPS)
         -> ModelNew (as the built-in generator emits it) -> verify + profile -> feedback -> next config
 
-For tasks the built-in cpp lowering expresses as a loop nest (products, convolutions, pooling,
-chains of them with pointwise ops); others are declined with the lowering's reason. Each proposal
+For tasks the built-in cpp lowering expresses as a loop nest (builtin/poly_lower.py: matrix
+products, linear layers, convolutions and transposed convolutions, and chains of them joined by
+pointwise ops); others are declined with the lowering's reason. Each proposal
 is one of --max-candidates attempts: a config the scheduler cannot take (or one identical to an
 earlier attempt) is told to the model in the next prompt instead of being evaluated. The model sees
 every earlier config with its verdict and timing, and the best so far. Candidates are `llm-N`
