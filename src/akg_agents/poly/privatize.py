@@ -7,16 +7,21 @@ so the scheduler cannot make it parallel although no value flows between its ite
 
 **Expansion** (``expand``, before scheduling).  Per array, the statements touching it are
 grouped into *webs*: connected components of the array's exact flow dependences (isl's
-last-writer analysis on the original order).  A web is renamed ``X_pK`` and expanded over the
-loops it shares (its common loop prefix) that (a) carry none of its flow dependences (every
-read gets its value from a write of the same iteration of the loop: no upward-exposed read)
-and (b) carry one of its anti/output dependences (expansion pays only there): ``temp2`` becomes
-``temp2_p0[i][j]`` in symm.  A web with a read that no write reaches (it reads the initial
-value, e.g. durbin's ``alpha`` on entry to the k loop) is left alone.  Renaming a web is legal
-because each read's last writer is in its web and the array is not an output; expanding over a
-loop its flow dependences do not cross keeps each read's last writer (the writes to the new cell
-are a subset of those to the old one, and include that writer).  The expanded program has the
-same flow dependences and fewer false ones; the scheduler and the exact validity check run on it.
+last-writer analysis on the original order).  A web with a read that no write reaches (an
+upward-exposed read: it sees the value from before, e.g. durbin's ``alpha`` on entry to the k
+loop) is left alone.  Otherwise the web is renamed ``X_pK`` and expanded over one loop: the
+outermost of its common loops that carries some of its anti/output dependences and that
+privatisation *frees*: the loop carries no flow dependence of any array (so none of the web's:
+every read gets its value from the same iteration), no false dependence of an output array,
+and, once the webs expanded over it are renamed, no false dependence of a temporary either
+(fixpoint).  ``temp2`` becomes ``temp2_p0[j]`` in symm (``i`` carries C's flow dependences),
+doitgen's ``sum[p]`` ``sum_p0[r][p]``.  Inner loops keep the web's false dependences, so its
+statements stay one strongly connected component that the scheduler keeps fused inside the
+freed loop.  Renaming a web is legal because each read's last writer is in its web and the
+array is not an output; expanding over a loop its flow dependences do not cross keeps each
+read's last writer (the writes to the new cell are a subset of those to the old one, and
+include that writer).  The expanded program has the same flow dependences and fewer false
+ones; the scheduler and the exact validity check run on it.
 
 **Contraction** (``contract``, after the post-passes, on the final schedule tree).  Per
 expanded web, the deepest band member P whose subtree holds every instance of the web and whose
@@ -177,9 +182,57 @@ def _set_body(kernel: Kernel, st: Statement, body: str) -> None:
     st.reads, st.writes = kernel._parse_accesses(body)
 
 
+def _array_deps(kernel: Kernel, arr: str, sched: isl.UnionMap) -> tuple[isl.UnionMap, isl.UnionMap, set[str]]:
+    """Flow and false (anti + output) dependences on one array, and the statements with a read
+    that no write reaches (upward exposed)."""
+    ctx = kernel.context()
+    reads = _array_access(kernel, arr, lambda st: st.reads)
+    writes = _array_access(kernel, arr, lambda st: st.writes)
+    if writes.is_empty():
+        empty = isl.UnionMap.empty(ctx.get_space())
+        return empty, empty, set()
+    info = (isl.UnionAccessInfo.from_sink(reads).set_must_source(writes)
+            .set_schedule_map(sched).compute_flow())
+    flow = info.get_must_dependence().intersect_params(ctx)
+    exposed = {m.get_tuple_name() for m in _sets(info.get_must_no_source().domain().intersect_params(ctx))
+               if not m.is_empty()}
+    out_dep = (isl.UnionAccessInfo.from_sink(writes).set_must_source(writes)
+               .set_schedule_map(sched).compute_flow().get_must_dependence())
+    anti = (isl.UnionAccessInfo.from_sink(writes).set_may_source(reads).set_kill(writes)
+            .set_schedule_map(sched).compute_flow().get_may_dependence())
+    return flow, out_dep.union(anti).intersect_params(ctx), exposed
+
+
+LoopKey = tuple[int, ...]  # textual positions of a loop and its enclosing loops (Statement.position)
+
+
+def _loop_carries(rel: isl.UnionMap, kernel: Kernel, key: LoopKey) -> bool:
+    """Some pair of ``rel`` lies in one execution of loop ``key`` but in different iterations."""
+    d = len(key) - 1
+    for m in _maps(rel):
+        src = kernel.stmt_by_name(m.get_tuple_name(isl.dim_type.in_))
+        dst = kernel.stmt_by_name(m.get_tuple_name(isl.dim_type.out))
+        if src.depth <= d or dst.depth <= d or tuple(src.position[:d + 1]) != key \
+                or tuple(dst.position[:d + 1]) != key:
+            continue
+        ins = ", ".join(f"a{i}" for i in range(src.depth))
+        outs = ", ".join(f"b{i}" for i in range(dst.depth))
+        cond = " and ".join([*(f"a{i} = b{i}" for i in range(d)), f"(a{d} < b{d} or a{d} > b{d})"])
+        sel = isl.Map(f"{kernel.param_decl} -> {{ {src.name}[{ins}] -> {dst.name}[{outs}] : {cond} }}")
+        if not m.intersect(sel).intersect_params(kernel.context()).is_empty():
+            return True
+    return False
+
+
 def expand(kernel: Kernel, skip: frozenset[tuple[str, tuple[str, ...]]] = frozenset()) -> Privatized:
     """The kernel with its temporaries' webs renamed and expanded (see the module doc).
 
+    A web is expanded over one loop: the outermost of its common loops that carries some of its
+    false dependences and that privatisation frees, i.e. a loop that carries no flow dependence
+    (of any array), no false dependence of an output array and, once the webs expanded over it
+    are renamed, no false dependence of a temporary either (checked to a fixpoint).  Inner loops
+    keep the web's false dependences, so its statements stay one strongly connected component
+    and the scheduler keeps them fused inside the freed loop (contraction needs that).
     ``skip``: webs ``(array, statements)`` left alone (``privatize: local`` drops the webs a
     first schedule could not contract, then schedules again).
     """
@@ -187,25 +240,26 @@ def expand(kernel: Kernel, skip: frozenset[tuple[str, tuple[str, ...]]] = frozen
     out.name = f"{kernel.name}+priv"
     res = Privatized(out, kernel)
     sched = kernel.original_schedule()
-    ctx = kernel.context()
+    deps = {a.name: _array_deps(kernel, a.name, sched) for a in kernel.arrays.values()}
+    loops: dict[LoopKey, Statement] = {}
+    for st in kernel.statements:
+        for d in range(st.depth):
+            loops.setdefault(tuple(st.position[:d + 1]), st)
+    free = [key for key, st in loops.items()
+            if st.loops[len(key) - 1].hint not in ("serial", "reduce")
+            and not any(_loop_carries(flow, kernel, key) for flow, _f, _e in deps.values())
+            and not any(_loop_carries(deps[a.name][1], kernel, key) for a in kernel.arrays.values() if a.output)]
+    # the webs of every temporary, and the loop each would be expanded over
+    webs: list[tuple[str, list[str]]] = []
+    where: dict[int, LoopKey] = {}
     for arr in [a for a in kernel.arrays.values() if not a.output]:
-        reads = _array_access(kernel, arr.name, lambda st: st.reads)
-        writes = _array_access(kernel, arr.name, lambda st: st.writes)
-        if writes.is_empty() or reads.is_empty():
-            continue
-        info = (isl.UnionAccessInfo.from_sink(reads).set_must_source(writes)
-                .set_schedule_map(sched).compute_flow())
-        flow = info.get_must_dependence().intersect_params(ctx)
-        exposed = {m.get_tuple_name() for m in _sets(info.get_must_no_source().domain().intersect_params(ctx))
-                   if not m.is_empty()}
-        out_dep = (isl.UnionAccessInfo.from_sink(writes).set_must_source(writes)
-                   .set_schedule_map(sched).compute_flow().get_must_dependence())
-        anti = (isl.UnionAccessInfo.from_sink(writes).set_may_source(reads).set_kill(writes)
-                .set_schedule_map(sched).compute_flow().get_may_dependence())
-        false = out_dep.union(anti).intersect_params(ctx)
+        flow, false, exposed = deps[arr.name]
         touching = [st.name for st in kernel.statements
                     if any(a.array == arr.name for a in [*st.reads, *st.writes])]
+        if false.is_empty():
+            continue
         for names in _webs(touching, flow):
+            webs.append((arr.name, names))
             stmts = [kernel.stmt_by_name(n) for n in names]
             if (arr.name, tuple(names)) in skip:
                 res.report.append(f"{arr.name} in {','.join(names)}: kept (not contractible)")
@@ -213,35 +267,57 @@ def expand(kernel: Kernel, skip: frozenset[tuple[str, tuple[str, ...]]] = frozen
             if exposed & set(names):
                 res.report.append(f"{arr.name} in {','.join(names)}: kept (a read sees the value from before)")
                 continue
-            if not any(st.writes[0].array == arr.name for st in stmts):
-                continue
-            sel = isl.UnionSet.empty(ctx.get_space())
-            for st in stmts:
-                sel = sel.union(isl.UnionSet.from_set(kernel.domain_of(st)))
-            w_flow = flow.intersect_domain(sel).intersect_range(sel)
+            sel = _stmt_set(kernel, names)
             w_false = false.intersect_domain(sel).intersect_range(sel)
-            loops: list[tuple[str, str]] = []
-            extents: list[str] = []
             for d in range(_common_loops(stmts)):
-                if _pair_differs(w_flow, kernel, d) or not _pair_differs(w_false, kernel, d):
-                    continue
-                bnd = _bounds(kernel, stmts, d)
-                if bnd is None:
-                    continue
-                var = stmts[0].loops[d].var
-                loops.append((var, bnd[0]))
-                extents.append(bnd[1])
-            if not loops:
-                continue
-            new = _fresh(out, arr.name)
-            out.arrays[new] = Array(new, [*extents, *arr.dims], output=False)
-            lead = [v if lo == "0" else f"{v} - ({lo})" for v, lo in loops]
-            for n in names:
-                st = out.stmt_by_name(n)
-                _set_body(out, st, _rewrite(st.body, arr.name, new, lead))
-            res.webs.append(Web(arr.name, new, names, loops, extents, list(arr.dims)))
-            res.report.append(f"{arr.name} in {','.join(names)}: expanded to {new}"
-                              f"[{']['.join(extents)}]{''.join(f'[{d}]' for d in arr.dims)}")
+                key = tuple(stmts[0].position[:d + 1])
+                if key in free and _loop_carries(w_false, kernel, key) and _bounds(kernel, stmts, d):
+                    where[len(webs) - 1] = key
+                    break
+    # a loop is freed only if no false dependence of a temporary stays carried by it
+    changed = True
+    while changed:
+        changed = False
+        for key in sorted(set(where.values())):
+            stays = False
+            for arr in [a for a in kernel.arrays.values() if not a.output]:
+                group = {n: ("renamed", i) if i in where else ("kept", -1)
+                         for i, (a, names) in enumerate(webs) if a == arr.name for n in names}
+                for m in _maps(deps[arr.name][1]):
+                    s, t = m.get_tuple_name(isl.dim_type.in_), m.get_tuple_name(isl.dim_type.out)
+                    if group.get(s) != group.get(t):
+                        continue  # different names after renaming
+                    g = group.get(s)
+                    if g is not None and g[0] == "renamed" and where[g[1]] == key:
+                        continue  # expanded over this loop
+                    if _loop_carries(isl.UnionMap.from_map(m), kernel, key):
+                        stays = True
+                        break
+                if stays:
+                    break
+            if stays:
+                for i in [i for i, k in where.items() if k == key]:
+                    del where[i]
+                changed = True
+                break
+    for i, (arr_name, names) in enumerate(webs):
+        if i not in where:
+            continue
+        arr = kernel.arrays[arr_name]
+        stmts = [kernel.stmt_by_name(n) for n in names]
+        d = len(where[i]) - 1
+        bnd = _bounds(kernel, stmts, d)
+        assert bnd is not None
+        var = stmts[0].loops[d].var
+        new = _fresh(out, arr.name)
+        out.arrays[new] = Array(new, [bnd[1], *arr.dims], output=False)
+        lead = [var if bnd[0] == "0" else f"{var} - ({bnd[0]})"]
+        for n in names:
+            st = out.stmt_by_name(n)
+            _set_body(out, st, _rewrite(st.body, arr.name, new, lead))
+        res.webs.append(Web(arr.name, new, names, [(var, bnd[0])], [bnd[1]], list(arr.dims)))
+        res.report.append(f"{arr.name} in {','.join(names)}: expanded to {new}"
+                          f"[{bnd[1]}]{''.join(f'[{x}]' for x in arr.dims)} over loop {var}")
     return res
 
 
