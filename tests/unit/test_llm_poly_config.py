@@ -134,6 +134,25 @@ def test_a_scheduler_error_becomes_the_reply_not_a_crash(monkeypatch: pytest.Mon
         "error": "invalid config: tile must be true or false, not 3"}
 
 
+def test_a_resumed_run_shows_the_configs_evaluated_before(tmp_path: Path, cache_dir: Path) -> None:
+    store = _run(tmp_path, cache_dir, ScriptedProvider([(ASK, GOOD)]), budget=1)
+    fake = ScriptedProvider([(ASK, [GOOD, SERIAL])])
+    config = RunConfig("torch", "cpu", "x86_64", "cpp", "poly_config", "llm", max_candidates=1, run_times=3,
+                       warmup_times=1)
+    evaluator = make_evaluator(config, load_settings("cpp", {"cache_dir": str(cache_dir)}))
+    try:
+        asyncio.run(poly_config.run(RunContext(load_task(TASKS / "matmul_small.py"), config, RunStore.open(store.root), evaluator),
+                                    provider=MeteredProvider(fake)))
+    finally:
+        evaluator.close()
+    first = fake.calls[0][1][-1].content
+    assert "### llm-1" in first and "status: passed" in first
+    # the same config again is told, not evaluated; numbering goes on after llm-1
+    assert [(c, s) for c, s, _ in _results(RunStore.open(store.root))] == [("llm-1", "passed")]
+    events = [json.loads(line) for line in (store.root / "events.jsonl").read_text().splitlines()]
+    assert [e["reason"] for e in events if e["event"] == "stop"][-1] == "1 config(s) proposed (--max-candidates)"
+
+
 def test_a_task_without_a_loop_nest_is_declined_before_any_model_call(tmp_path: Path, cache_dir: Path) -> None:
     fake = ScriptedProvider([(ASK, GOOD)])
     with pytest.raises(NotCovered, match=r"the poly_config workflow needs a loop nest \(no matrix product"):

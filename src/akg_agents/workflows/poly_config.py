@@ -98,9 +98,11 @@ async def _propose_loop(ctx: RunContext, agent: PolyConfigAgent, variables: dict
                         step: int) -> None:
     budget = min(ctx.config.max_candidates, ctx.config.max_step)
     deadline = time.monotonic() + WALL_TIMEOUT_S
-    history: list[Attempt] = []
-    results: list[tuple[Candidate, EvalResult]] = []
-    tried: dict[str, str] = {}  # config YAML -> the attempt that proposed it
+    # a resumed run: the configs evaluated before are earlier attempts (with their outcomes) too
+    results = sorted(((c, r) for c, r in ctx.store.results.values() if c.agent == "poly_config"),
+                     key=lambda cr: cr[0].step)
+    history = [Attempt(c.id, config_yaml(c.params["config"]), r.feedback()[:OUTCOME_CHARS]) for c, r in results]
+    tried = {a.config: a.name for a in history}  # config YAML -> the attempt that proposed it
     for _ in range(budget):
         if time.monotonic() > deadline:
             ctx.store.event("stop", reason="wall-clock timeout reached")
