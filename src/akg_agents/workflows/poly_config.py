@@ -80,8 +80,8 @@ async def run(ctx: RunContext, provider: MeteredProvider | None = None) -> None:
     from akg_agents.workflows.search_run import open_kernel_db
 
     view = _nest(ctx)  # declined before any model call
-    ctx.kernel_db = open_kernel_db(ctx)
     setup = llm_setup(ctx, provider)
+    ctx.kernel_db = open_kernel_db(ctx)  # every candidate is recorded there too, as default's are
     agent = PolyConfigAgent(setup.io, _level(ctx.config.agent_models, "poly_config", "standard"))
     variables = {**setup.job.variables(), "threads": ctx.config.threads}
     ctx.store.event("poly_nest", ops=view.ops, statements=len(view.loops))
