@@ -34,7 +34,7 @@ from akg_agents.records import Candidate, Task
 KERNEL = r"""
 static constexpr int64_t MR = @MR@;       // output channels of the register tile
 static constexpr int64_t NR = @NV@ * VL;  // output positions of the register tile (= of a job)
-static constexpr int64_t KC = @KC@;       // depth of a packed slice of X (input channels x taps)
+static constexpr int64_t KC = @KC@;       // most rows of a packed slice of X (input channels x taps): KC x NR in L1
 
 @MICRO@
 static inline float* aligned(float* p) { return p + (16 - ((uintptr_t)p / sizeof(float)) % 16) % 16; }
@@ -64,8 +64,11 @@ struct Geometry {
 static void pack_x(const float* __restrict__ xg, const Geometry& q, const Run* runs, int64_t nr, int64_t cols,
                    int64_t k_lo, int64_t k_hi, float* __restrict__ dst) {
   const int64_t taps = q.K0 * q.K1 * q.K2, plane = q.I0 * q.I1 * q.I2;
-  for (int64_t k = k_lo; k < k_hi; ++k) {
-    const int64_t ci = k / taps, t = k % taps, k0 = t / (q.K1 * q.K2), k1 = (t / q.K2) % q.K1, k2 = t % q.K2;
+  int64_t ci = k_lo / taps, k0 = (k_lo % taps) / (q.K1 * q.K2), k1 = (k_lo / q.K2) % q.K1, k2 = k_lo % q.K2;
+  for (int64_t k = k_lo; k < k_hi; ++k, ++k2) {  // (ci, k0, k1, k2) counted, not divided out, per row
+    if (k2 == q.K2) { k2 = 0; ++k1; }
+    if (k1 == q.K1) { k1 = 0; ++k0; }
+    if (k0 == q.K0) { k0 = 0; ++ci; }
     const float* xc = xg + ci * plane;
     float* d = dst + (k - k_lo) * NR;
     for (int64_t c = cols; c < NR; ++c) d[c] = 0.0f;
@@ -80,8 +83,9 @@ static void pack_x(const float* __restrict__ xg, const Geometry& q, const Run* r
       const float* row = xc + (i0 * q.I1 + i1) * q.I2;
       const int64_t base = u.o2 * q.S2 + k2 * q.D2 - q.P2;  // input column of the run's first position
       // 0 <= base + e * S2 < I2 for e in [lo, hi)
-      const int64_t lo = std::min<int64_t>(u.len, base >= 0 ? 0 : ceil_div(-base, q.S2));
-      const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(u.len, base < q.I2 ? (q.I2 - 1 - base) / q.S2 + 1 : 0));
+      const int64_t lo = std::min<int64_t>(u.len, base >= 0 ? 0 : q.S2 == 1 ? -base : ceil_div(-base, q.S2));
+      const int64_t end = base >= q.I2 ? 0 : q.S2 == 1 ? q.I2 - base : (q.I2 - 1 - base) / q.S2 + 1;
+      const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(u.len, end));
       for (int64_t e = 0; e < lo; ++e) ds[e] = 0.0f;
       if (q.S2 == 1) {
         const float* src = row + base;
@@ -111,6 +115,7 @@ extern "C" void akg_conv_gemm(const float* __restrict__ x, const float* __restri
   if (weights.size() < (size_t)(G * a_size + 16)) weights.resize((size_t)(G * a_size + 16));
   float* ap = aligned(weights.data());
   const int64_t jobs = N * G * np;
+  const int64_t step = ceil_div(K, ceil_div(K, KC));  // K in equal slices of at most KC (144 = 2 x 72, not 128 + 16)
   #pragma omp parallel @THREADS@ if (N * CO * P * std::max<int64_t>(K, 1) >= (1 << 20))
   {
     #pragma omp for schedule(static)
@@ -137,8 +142,8 @@ extern "C" void akg_conv_gemm(const float* __restrict__ x, const float* __restri
           for (int64_t e = 0; e < cols; ++e) og[r * P + j0 + e] = has_bias ? bg[r] : 0.0f;
         continue;
       }
-      for (int64_t k0 = 0; k0 < K; k0 += KC) {
-        const int64_t kc = std::min<int64_t>(KC, K - k0);
+      for (int64_t k0 = 0; k0 < K; k0 += step) {
+        const int64_t kc = std::min<int64_t>(step, K - k0);
         pack_x(xg, q, runs, nr, cols, k0, k0 + kc, bp);
         for (int64_t ip = 0; ip < mp; ++ip) {
           const int64_t i0 = ip * MR, rows = std::min<int64_t>(MR, COG - i0);
@@ -177,13 +182,14 @@ extern "C" void akg_conv_gemm(const float* __restrict__ x, const float* __restri
 class ConvGemmParams:
     mr: int = 6  # register tile rows: output channels
     nv: int = 4  # register tile columns, in vectors: output positions
-    kc: int = 256  # depth of a packed slice of im2col's matrix
+    kc: int = 128  # most rows of a packed slice of im2col's matrix (128 x 64 floats: 32 KB, in L1)
     threads: int = 0
 
 
-# The packed GEMM's register tiles (cpp_gemm.GEMM_VARIANTS); `conv_gemm_candidates` offers first
-# those that waste the fewest rows on C_out / groups (32 channels: 8x2 and 4x4 none, 6x4 four of 36).
-CONV_GEMM_VARIANTS = [ConvGemmParams(), ConvGemmParams(mr=8, nv=2), ConvGemmParams(mr=4, nv=4), ConvGemmParams(mr=12, nv=2)]
+# In the order of a 1-thread sweep over cpu_small 16 and KernelBench 50, 54, 55, 62, 67, 80, 87
+# (benchmarks/results/cpu_conv/README.md): 6x4 was best on 6 of 8, 4x4 on 1, 8x2 (the GEMM's
+# second) on none; a tile that pads C_out / groups by more than a quarter goes after the others.
+CONV_GEMM_VARIANTS = [ConvGemmParams(), ConvGemmParams(mr=4, nv=4), ConvGemmParams(mr=8, nv=2, kc=256)]
 MIN_CHANNELS = 4  # output channels per group below which the loop nests serve the layer alone
 SHARE = 2  # of `count` candidates, at most this many are implicit GEMMs: the loop nests keep the rest
 
@@ -220,8 +226,8 @@ def _forward(dims: int, dtype: str) -> str:
 
 
 def conv_gemm_candidates(task: Task, layer: LayerTask, count: int, threads: int = 0) -> list[Candidate]:
-    """Up to `count` implicit-GEMM candidates for a (not transposed) convolution layer, the register
-    tiles that waste the fewest rows first; NotCovered with the reason when the layer is not one."""
+    """Up to `count` implicit-GEMM candidates for a (not transposed) convolution layer; NotCovered
+    with the reason when the layer is not one."""
     transposed, dims = _check(layer)
     conv: Any = layer.layer
     if transposed:
@@ -229,7 +235,7 @@ def conv_gemm_candidates(task: Task, layer: LayerTask, count: int, threads: int 
     cog = conv.out_channels // conv.groups
     if cog < MIN_CHANNELS:
         raise NotCovered(f"{type(conv).__name__} with {cog} output channel(s) per group (the implicit GEMM wants >= {MIN_CHANNELS})")
-    variants = sorted(CONV_GEMM_VARIANTS, key=lambda v: -(-cog // v.mr) * v.mr - cog)  # stable: ties keep the order
+    variants = sorted(CONV_GEMM_VARIANTS, key=lambda v: 4 * (-(-cog // v.mr) * v.mr - cog) > cog)  # stable
     candidates = []
     for index, params in enumerate(variants[: max(count, 1)]):
         params = ConvGemmParams(**{**asdict(params), "threads": threads})
