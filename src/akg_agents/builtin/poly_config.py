@@ -25,7 +25,7 @@ DSL = "cpp"  # the language poly_cpp emits these loop nests in
 # Bounds beyond the scheduler's own checks: an ILP with large coefficient or shift ranges takes
 # minutes per dimension, and a tile larger than any loop here is no tile.
 MAX_COEF, MAX_SHIFT, MAX_TILE = 8, 32, 4096
-BOOL_KEYS = tuple(f.name for f in fields(SchedConfig) if isinstance(getattr(SchedConfig(), f.name), bool))
+BOOL_KEYS = tuple(f.name for f in fields(SchedConfig) if f.type in ("bool", bool))  # not `bool | str` keys
 # The keys the prompt explains. Validation accepts every SchedConfig field (a key added to the
 # scheduler works at once); the prompt shows it once it is described here.
 SCHEMA: dict[str, str] = {
