@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +17,7 @@ from akg_agents.agents.poly_config import parse_config_answer
 from akg_agents.builtin.lower import NotCovered
 from akg_agents.builtin.poly_config import validate_config
 from akg_agents.config.settings import load_settings
+from akg_agents.llm.exchange import ExchangeProvider
 from akg_agents.llm.fake import ScriptedProvider
 from akg_agents.llm.meter import MeteredProvider
 from akg_agents.poly.config import ConfigError
@@ -32,7 +36,7 @@ SERIAL = "```yaml\nbase: isl_like\ntile: false\nparallel: false\n```\nOne thread
 LOOPS = {"S0": ["o0", "o1"], "S1": ["o0", "r0", "o1"]}
 
 
-def _run(tmp_path: Path, cache_dir: Path, fake: ScriptedProvider, budget: int, task: str = "matmul_small.py") -> RunStore:
+def _run(tmp_path: Path, cache_dir: Path, fake: Any, budget: int, task: str = "matmul_small.py") -> RunStore:
     loaded = load_task(TASKS / task)
     config = RunConfig("torch", "cpu", "x86_64", "cpp", "poly_config", "llm", max_candidates=budget, run_times=3,
                        warmup_times=1)
@@ -151,6 +155,27 @@ def test_a_resumed_run_shows_the_configs_evaluated_before(tmp_path: Path, cache_
     assert [(c, s) for c, s, _ in _results(RunStore.open(store.root))] == [("llm-1", "passed")]
     events = [json.loads(line) for line in (store.root / "events.jsonl").read_text().splitlines()]
     assert [e["reason"] for e in events if e["event"] == "stop"][-1] == "1 config(s) proposed (--max-candidates)"
+
+
+def test_an_outside_answerer_through_the_exchange_folder(tmp_path: Path, cache_dir: Path) -> None:
+    """The exchange provider: someone reads the request file and writes the answer file."""
+    folder = tmp_path / "exchange"
+    seen: list[str] = []
+
+    def answerer() -> None:
+        request = folder / "0001_standard.request.json"
+        deadline = time.monotonic() + 120
+        while not request.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        seen.append(json.loads(request.read_text())["messages"][-1]["content"])
+        (folder / "0001_standard.answer.md").write_text(GOOD)
+
+    thread = threading.Thread(target=answerer, daemon=True)
+    thread.start()
+    store = _run(tmp_path, cache_dir, ExchangeProvider(str(folder), timeout_s=120, poll_s=0.05), budget=1)
+    thread.join(5)
+    assert seen and seen[0].startswith(ASK) and "## The loop nest (matmul)" in seen[0]
+    assert [(c, s) for c, s, _ in _results(store)] == [("llm-1", "passed")]
 
 
 def test_a_task_without_a_loop_nest_is_declined_before_any_model_call(tmp_path: Path, cache_dir: Path) -> None:
