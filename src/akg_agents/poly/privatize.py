@@ -379,6 +379,13 @@ def _walk_bands(node: isl.ScheduleNode, path: list[int], out: list[tuple[list[in
         _walk_bands(node.child(i), [*path, i], out)
 
 
+def _mark_names(node: isl.ScheduleNode) -> list[str]:
+    out = [node.mark_get_id().get_name()] if node.get_type() == MARK_NODE else []
+    for i in range(node.n_children()):
+        out += _mark_names(node.child(i))
+    return out
+
+
 def _marked_loops(root: isl.ScheduleNode) -> list[tuple[isl.ScheduleNode, int]]:
     """(band node, member) of every loop the post-pass marked omp_parallel / omp_simd."""
     bands: list[tuple[list[int], isl.ScheduleNode]] = []
@@ -408,6 +415,7 @@ def contract(priv: Privatized, sched: isl.Schedule) -> tuple[isl.Schedule, Kerne
     bands: list[tuple[list[int], isl.ScheduleNode]] = []
     _walk_bands(root, [], bands)
     marked = _marked_loops(root)
+    clauses = [name for name in _mark_names(root) if "reduction(" in name]
     decls: dict[str, str] = {}
     marks: dict[tuple[tuple[int, ...], int], list[str]] = {}
     report: list[str] = []
@@ -453,8 +461,11 @@ def contract(priv: Privatized, sched: isl.Schedule) -> tuple[isl.Schedule, Kerne
         size = 1
         for s in shape:
             size *= s
-        if interferes or races or (site is not None and size > LOCAL_MAX):
-            why = "interference" if interferes else "a parallel/simd loop inside" if races else "too large"
+        # an omp reduction clause (parallel_reductions) names the array at its loop: keep it there
+        in_clause = any(re.search(rf"\b{re.escape(web.name)}\b", c) for c in clauses)
+        if interferes or races or in_clause or (site is not None and size > LOCAL_MAX):
+            why = ("interference" if interferes else "a parallel/simd loop inside" if races
+                   else "in a reduction clause" if in_clause else "too large")
             report.append(f"{web.name}: kept expanded ({why})")
             priv.kept.append(web)
             continue
