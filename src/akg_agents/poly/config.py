@@ -40,6 +40,12 @@ class SchedConfig:
     dim_objectives: dict[int, list[str]] = field(default_factory=dict)
     fusion: str = "smart"
     coef_bound: int = 4  # iterator coefficients in [0, coef_bound] (no loop reversal)
+    # coefficients in [-coef_bound, coef_bound] (loop reversal, Pluto+): true for every
+    # iterator, "descending" only for loops the program runs downwards (step -1; cheaper)
+    reversal: bool | str = False
+    # concurrent start (diamond tiling): a band with no parallel member gets its first row
+    # replaced so that the first row lies strictly inside the cone of the band's rows
+    diamond: bool = False
     shift_bound: int = 8  # constant shifts in [0, shift_bound]
     solver: str = "isl"
     rar: bool = False  # add read-after-read reuse to proximity (costly Farkas systems; Pluto --rar)
@@ -89,6 +95,8 @@ class SchedConfig:
             raise ConfigError(f"unknown solver {self.solver!r} (known: {', '.join(SOLVERS)})")
         if self.coef_bound < 1 or self.shift_bound < 0:
             raise ConfigError("coef_bound must be >= 1 and shift_bound >= 0")
+        if self.reversal not in (False, True, "descending"):
+            raise ConfigError("reversal must be true, false or descending")
         if any(int(t) < 1 for t in self.tile_sizes):
             raise ConfigError("tile sizes must be positive")
         if self.privatize not in (False, True, "local"):

@@ -74,10 +74,15 @@ class _State:
         self.band_id = 0
         self.band_len = 0
         self.band_deps = list(self.rem)
+        self.band_start = self._snapshot()
         self.costs = {
             "stride1_inner": {st.name: access_costs(kernel, st) for st in kernel.statements},
             "large_outer": {st.name: extent_costs(kernel, st) for st in kernel.statements},
         }
+
+    def _snapshot(self) -> tuple[int, list[RemDep], dict[str, int]]:
+        """Where the current band starts: level count, dependences, rows per statement."""
+        return len(self.levels), list(self.rem), {n: len(r) for n, r in self.rows.items()}
 
     def rank_of(self, name: str) -> int:
         return rank(self.rows[name], self.k.stmt_by_name(name).depth)
@@ -112,6 +117,8 @@ def schedule(kernel: Kernel, deps: Dependences, cfg: SchedConfig) -> ScheduleRes
         if _try_band_dim(s):
             continue
         if s.band_len > 0:
+            if cfg.diamond:
+                _diamond(s)
             _close_band(s, "no further valid independent hyperplane in this band")
             continue
         if _cut(s):
@@ -120,6 +127,8 @@ def schedule(kernel: Kernel, deps: Dependences, cfg: SchedConfig) -> ScheduleRes
         break
     if fallback:
         _append_original(s)
+    elif cfg.diamond and s.band_len > 0:
+        _diamond(s)
     return ScheduleResult(kernel, cfg, s.levels, time.perf_counter() - t0, fallback, s.log)
 
 
@@ -133,7 +142,7 @@ def _try_band_dim(s: _State) -> bool:
     if "proximity" not in objectives:
         band_deps = [d for d in band_deps if d.validity]
     problem = DimProblem(s.k, s.cfg, objectives, band_deps,
-                         {n: s.rows[n] for n in need}, need, s.costs)
+                         {n: s.rows[n] for n in need}, need, s.costs, bool(s.cfg.reversal))
     sol = solve_dim(problem)
     if sol is None:
         return False
@@ -186,6 +195,54 @@ def _close_band(s: _State, reason: str) -> None:
         s.band_id += 1
     s.band_len = 0
     s.band_deps = [d for d in s.rem if not d.rel.is_empty()]
+    s.band_start = s._snapshot()
+
+
+def _diamond(s: _State) -> None:
+    """Concurrent start (Pluto's diamond tiling, Bondhugula et al. 2017) for the open band.
+
+    A band of >= 2 rows none of which is parallel (every one carries a dependence: tiles
+    can only run as a pipelined wavefront) gets its first row f replaced by a row
+    phi = lam * f - (sum of the other rows), lam >= 1, valid for the dependences live at
+    the band's start, found by the ILP with signed coefficients and the band's first
+    objectives.  f = (phi + the other rows) / lam then lies strictly inside the cone of the
+    band's rows, so the tiles along the face f start at once: the tile wavefront's first
+    front is full (e.g. jacobi-1d: (t, 2t+i) becomes (2t-i, 2t+i)).  Every row is still
+    valid at the band's start, so the band stays permutable, and its span is unchanged.
+    The band's levels are replayed so that the dependence bookkeeping stays exact.
+    """
+    start, rem, nrows = s.band_start
+    band = s.levels[start:]
+    if len(band) < 2 or any(lv.kind != "band" or not lv.carried for lv in band):
+        return
+    cone: dict[str, tuple[list[int], list[int]]] = {}
+    for st in s.k.statements:
+        face = band[0].coef.get(st.name, [])
+        if any(face):
+            others = [sum(col) for col in zip(*(lv.coef[st.name] for lv in band[1:]), strict=True)]
+            cone[st.name] = (face, others)
+    if not cone:
+        return
+    deps = [d for d in s.band_deps if not d.rel.is_empty()]
+    objectives = s.cfg.objectives_for(start)
+    if "proximity" not in objectives:
+        deps = [d for d in deps if d.validity]
+    # statements without a face row keep their row (independence is implied for the others)
+    fixed = {st.name: band[0].coef.get(st.name, []) for st in s.k.statements if st.name not in cone}
+    need = {st.name: st.depth - nrows[st.name] for st in s.k.statements}
+    problem = DimProblem(s.k, s.cfg, [o for o in objectives if o != "carry_max"], deps, {}, need,
+                         s.costs, True, cone, fixed)
+    sol = solve_dim(problem)
+    if sol is None:
+        s.log.append(f"   band {s.band_id}: no concurrent-start row (diamond)")
+        return
+    s.levels, s.rem = s.levels[:start], rem
+    for name, count in nrows.items():
+        del s.rows[name][count:]
+    s.band_len = 0
+    _add_level(s, "band", sol, f"diamond: concurrent-start row replacing {band[0].why}")
+    for lv in band[1:]:
+        _add_level(s, "band", DimSolution(lv.coef, lv.const), lv.why)
 
 
 def _sccs(names: list[str], edges: set[tuple[str, str]]) -> list[list[str]]:
