@@ -74,6 +74,9 @@ def select_kernel(name: str, size: str, threads: int, log: Callable[[str], None]
     limit = max(3.0, 3 * t_orig)
     results: dict[str, Any] = {"orig": t_orig}
     exes: dict[str, Path] = {}  # compiled candidates, re-run for the finalists
+    # many configurations produce the same C for a kernel (a key it has nothing for): each
+    # program is compiled and timed once, and a repeat is logged as the same code
+    seen_sources: dict[str, str] = {}
     for cname, cdict in space.items():
         timed_so_far = [t for t in results.values() if isinstance(t, float)]
         # prune: a candidate slower than 1.5x the best so far cannot win
@@ -81,6 +84,11 @@ def select_kernel(name: str, size: str, threads: int, log: Callable[[str], None]
         try:
             b = build(k, from_dict(dict(cdict), name=cname), size)
             assert b is not None
+            if b.source in seen_sources:
+                results[cname] = f"same code as {seen_sources[b.source]}"
+                log(f"  {name:15s} {cname:18s} {results[cname]}")
+                continue
+            seen_sources[b.source] = cname
             cexe = exes[cname] = compile_c(b.source, "gcc", f"{name}-tune-{cname}-{size}")
             got = build_dir() / f"tune-{name}-{cname}.bin"
             t = run_once(cexe, threads, got, timeout=limit)

@@ -53,3 +53,12 @@ def test_bench_selects_on_one_size_and_reports_another(tmp_path: Path, monkeypat
     records = [json.loads(line) for line in out.read_text().splitlines()]
     chosen = [r for r in records if r["variant"] == "selected"]
     assert len(chosen) == 1 and chosen[0]["size"] == "SMALL" and chosen[0]["status"] == "ok"
+
+
+@needs_gcc
+def test_a_configuration_that_emits_the_same_program_is_not_timed_again() -> None:
+    # privatize has nothing to privatise in gemm: the same C as cpu_vectorize, compiled and timed once
+    space = {"vec": {"base": "cpu_vectorize"}, "vec_priv": {"base": "cpu_vectorize", "privatize": True}}
+    best, _cfg, results = select_kernel("gemm", "MINI", 2, lambda _line: None, space)
+    assert best == "vec" and isinstance(results["vec"], float)
+    assert results["vec_priv"] == "same code as vec"
