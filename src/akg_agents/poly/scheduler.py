@@ -203,13 +203,16 @@ def _diamond(s: _State) -> None:
 
     A band of >= 2 rows none of which is parallel (every one carries a dependence: tiles
     can only run as a pipelined wavefront) gets its first row f replaced by a row
-    phi = lam * f - (sum of the other rows), lam >= 1, valid for the dependences live at
-    the band's start, found by the ILP with signed coefficients and the band's first
-    objectives.  f = (phi + the other rows) / lam then lies strictly inside the cone of the
-    band's rows, so the tiles along the face f start at once: the tile wavefront's first
-    front is full (e.g. jacobi-1d: (t, 2t+i) becomes (2t-i, 2t+i)).  Every row is still
-    valid at the band's start, so the band stays permutable, and its span is unchanged.
-    The band's levels are replayed so that the dependence bookkeeping stays exact.
+    phi = lam * f - h2 (h2 the band's second row), lam >= 1, valid for the dependences live
+    at the band's start, found by the ILP with signed coefficients and the band's first
+    objectives.  f = (phi + h2) / lam then lies strictly inside the cone of the first two
+    rows, so the tiles along the face f start at once (concurrent start along one
+    dimension, as Pluto does by default): the first front of the tile wavefront T0 + T1 is
+    full (jacobi-1d: (t, 2t+i) becomes (2t-i, 2t+i)).  Every row is still valid at the
+    band's start, so the band stays permutable, and its span is unchanged.  The band's
+    levels are replayed so that the dependence bookkeeping stays exact.  (The
+    full-dimensional form, phi = lam * f - h2 - ... - hk, made the exact validity check of
+    the tiled jacobi-2d schedule take minutes.)
     """
     start, rem, nrows = s.band_start
     band = s.levels[start:]
@@ -219,8 +222,7 @@ def _diamond(s: _State) -> None:
     for st in s.k.statements:
         face = band[0].coef.get(st.name, [])
         if any(face):
-            others = [sum(col) for col in zip(*(lv.coef[st.name] for lv in band[1:]), strict=True)]
-            cone[st.name] = (face, others)
+            cone[st.name] = (face, band[1].coef[st.name])
     if not cone:
         return
     deps = [d for d in s.band_deps if not d.rel.is_empty()]

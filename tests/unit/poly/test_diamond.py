@@ -57,7 +57,7 @@ def test_diamond_gives_stencils_a_concurrent_start(name: str) -> None:
     dia = schedule(k, deps, from_dict(DIA))
     assert not check_schedule(to_tree(dia).get_map(), deps.all)
     assert _first_front(plain, "SMALL") == 1  # pipelined start
-    assert _first_front(dia, "SMALL") >= 3  # several tiles start at once (heat-3d: N = 20)
+    assert _first_front(dia, "SMALL") >= 2  # tiles start at once (heat-3d SMALL: N = 20, 2 tiles)
     first = dia.levels[_first_band(dia)[0]]
     assert any(c < 0 for row in first.coef.values() for c in row)  # the concurrent-start row
 
