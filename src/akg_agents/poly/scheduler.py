@@ -203,7 +203,8 @@ def _diamond(s: _State) -> None:
 
     A band of >= 2 rows none of which is parallel (every one carries a dependence: tiles
     can only run as a pipelined wavefront) gets its first row f replaced by a row
-    phi = lam * f - h2 (h2 the band's second row), lam >= 1, valid for the dependences live
+    phi = lam * f - h2 (h2 the band row with the fewest stride-1 iterators, moved second:
+    the tile wavefront pairs rows 0 and 1), lam >= 1, valid for the dependences live
     at the band's start, found by the ILP with signed coefficients and the band's first
     objectives.  f = (phi + h2) / lam then lies strictly inside the cone of the first two
     rows, so the tiles along the face f start at once (concurrent start along one
@@ -218,11 +219,20 @@ def _diamond(s: _State) -> None:
     band = s.levels[start:]
     if len(band) < 2 or any(lv.kind != "band" or not lv.carried for lv in band):
         return
+    # the partner row: the one with the fewest stride-1 iterators (they stay in an un-skewed
+    # row for the innermost point loop; fdtd-2d pairs t with t+i, not t+j)
+    stride = s.costs["stride1_inner"]
+
+    def cost(lv: Level) -> int:
+        return sum(c * abs(x) for st in s.k.statements
+                   for c, x in zip(stride[st.name], lv.coef.get(st.name, []), strict=False))
+
+    pick = min(range(1, len(band)), key=lambda m: (cost(band[m]), m))
     cone: dict[str, tuple[list[int], list[int]]] = {}
     for st in s.k.statements:
         face = band[0].coef.get(st.name, [])
         if any(face):
-            cone[st.name] = (face, band[1].coef[st.name])
+            cone[st.name] = (face, band[pick].coef[st.name])
     if not cone:
         return
     deps = [d for d in s.band_deps if not d.rel.is_empty()]
@@ -243,7 +253,7 @@ def _diamond(s: _State) -> None:
         del s.rows[name][count:]
     s.band_len = 0
     _add_level(s, "band", sol, f"diamond: concurrent-start row replacing {band[0].why}")
-    for lv in band[1:]:
+    for lv in [band[pick], *(lv for m, lv in enumerate(band) if m not in (0, pick))]:
         _add_level(s, "band", DimSolution(lv.coef, lv.const), lv.why)
 
 
