@@ -58,6 +58,10 @@ SEARCH_SPACE: dict[str, dict[str, Any]] = {
     # reduction loops in any order (relax.py)
     "vec_relax": {"base": "cpu_vectorize", "relax_reductions": True},
     "tilemodel_relax": {"base": "cpu_tilemodel", "relax_reductions": True},
+    # concurrent start for bands without a parallel member (stencils), and reversal of loops
+    # the program runs downwards (adi, deriche, ludcmp, nussinov): docs/poly.md section 3
+    "vec_diamond": {"base": "cpu_vectorize", "diamond": True},
+    "vec_reverse": {"base": "cpu_vectorize", "reversal": "descending"},
 }
 
 
