@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from akg_agents.builtin.conv_triton import _check, _init
-from akg_agents.builtin.cpp_gemm_kernel import MICRO_KERNEL, VECTOR_PRELUDE
+from akg_agents.builtin.cpp_gemm_kernel import MICRO_KERNEL, PACK_A_ROWS, VECTOR_PRELUDE
 from akg_agents.builtin.layer_task import TUPLE_HELPER, LayerTask, layer_model_new
 from akg_agents.builtin.lower import NotCovered
 from akg_agents.records import Candidate, Task
@@ -40,16 +40,13 @@ static constexpr int64_t KC = @KC@;       // most rows of a packed slice of X (i
 static inline float* aligned(float* p) { return p + (16 - ((uintptr_t)p / sizeof(float)) % 16) % 16; }
 static inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Panel `ip` of group g's weights (COG x K, rows of w) as dst[k][0:MR], rows past COG zero.
-static void pack_w(const float* __restrict__ w, int64_t COG, int64_t K, int64_t g, int64_t ip, float* __restrict__ dst) {
-  const int64_t r0 = ip * MR, rows = std::min<int64_t>(MR, COG - r0);
-  for (int64_t k0 = 0; k0 < K; k0 += 64) {  // K in chunks: the writes stay in cache
-    const int64_t k1 = std::min<int64_t>(K, k0 + 64);
-    for (int64_t r = 0; r < MR; ++r) {
-      const float* src = w + (g * COG + r0 + r) * K;
-      for (int64_t k = k0; k < k1; ++k) dst[k * MR + r] = r < rows ? src[k] : 0.0f;
-    }
-  }
+// Panel `p` of a group's weights `a` (M = COG rows of K) as dst[k][0:MR], rows past M zero: the
+// GEMM's own A packing (cpp_gemm_kernel.PACK_A_ROWS), over all of K.
+static constexpr int64_t PACK_K = 64;
+static void pack_a(const float* __restrict__ a, int64_t M, int64_t K, int64_t p, float* __restrict__ dst,
+                   int64_t k_lo, int64_t k_hi) {
+  const int64_t i0 = p * MR, rows = std::min<int64_t>(MR, M - i0);
+@PACK_A@
 }
 
 struct Run { int64_t c, o0, o1, o2, len; };  // positions c .. c+len of a panel: one output row segment
@@ -119,7 +116,7 @@ extern "C" void akg_conv_gemm(const float* __restrict__ x, const float* __restri
   #pragma omp parallel @THREADS@ if (N * CO * P * std::max<int64_t>(K, 1) >= (1 << 20))
   {
     #pragma omp for schedule(static)
-    for (int64_t t = 0; t < G * mp; ++t) pack_w(w, COG, K, t / mp, t % mp, ap + (t / mp) * a_size + (t % mp) * MR * K);
+    for (int64_t t = 0; t < G * mp; ++t) pack_a(w + (t / mp) * COG * K, COG, K, t % mp, ap + (t / mp) * a_size + (t % mp) * MR * K, 0, K);
     alignas(64) float tmp[MR * NR];
     Run runs[NR];
     if ((int64_t)own_x.size() < KC * NR + 16) own_x.resize((size_t)(KC * NR + 16));
@@ -196,7 +193,7 @@ SHARE = 2  # of `count` candidates, at most this many are implicit GEMMs: the lo
 
 def conv_gemm_cpp(params: ConvGemmParams) -> str:
     """The kernel's C++ source."""
-    body = KERNEL.replace("@MICRO@", MICRO_KERNEL)
+    body = KERNEL.replace("@MICRO@", MICRO_KERNEL).replace("@PACK_A@", PACK_A_ROWS)
     for key, value in {"@MR@": str(params.mr), "@NV@": str(params.nv), "@KC@": str(params.kc), "@KUNROLL@": "1",
                        "@THREADS@": f"num_threads({params.threads})" if params.threads > 0 else ""}.items():
         body = body.replace(key, value)
@@ -204,10 +201,15 @@ def conv_gemm_cpp(params: ConvGemmParams) -> str:
     return f"{headers}{VECTOR_PRELUDE}\n{body}"
 
 
+PAD3_HELPER = '''
+
+def _pad3(values, fill):
+    """Spatial values as three: leading dims of size 1 (padding 0) make a 1-D / 2-D layer 3-D."""
+    return (fill,) * (3 - len(values)) + tuple(values)
+'''
+
+
 def _forward(dims: int, dtype: str) -> str:
-    pad = 3 - dims  # leading size-1 spatial dims
-    ones = f"(1,) * {pad} + " if pad else ""  # sizes, taps, strides, dilations of the padding dims
-    zeros = f"(0,) * {pad} + " if pad else ""  # their padding
     widen = "" if dtype == "float32" else "\n        x, w, bias = x.float(), w.float(), bias.float()"
     narrow = "" if dtype == "float32" else f"\n        out = out.to(torch.{dtype})"
     return f"""        w = self.weight.contiguous()
@@ -221,7 +223,8 @@ def _forward(dims: int, dtype: str) -> str:
         bias = self.bias.contiguous() if self.bias is not None else w{widen}
         out = torch.empty((x.shape[0], w.shape[0], *outs), dtype=torch.float32)
         _lib.akg_conv_gemm(x, w, bias, out, x.shape[0], self.groups, w.shape[1], w.shape[0] // self.groups,
-                           *({ones}ins), *({ones}outs), *({ones}self.k), *({ones}self.s), *({zeros}self.p), *({ones}self.d),
+                           *_pad3(ins, 1), *_pad3(outs, 1), *_pad3(self.k, 1), *_pad3(self.s, 1), *_pad3(self.p, 0),
+                           *_pad3(self.d, 1),
                            int(self.bias is not None)){narrow}"""
 
 
@@ -239,7 +242,7 @@ def conv_gemm_candidates(task: Task, layer: LayerTask, count: int, threads: int 
     candidates = []
     for index, params in enumerate(variants[: max(count, 1)]):
         params = ConvGemmParams(**{**asdict(params), "threads": threads})
-        kernel = f'KERNEL_SOURCE = r"""\n{conv_gemm_cpp(params)}"""\n\n_lib = load_cpp(KERNEL_SOURCE)' + TUPLE_HELPER
+        kernel = f'KERNEL_SOURCE = r"""\n{conv_gemm_cpp(params)}"""\n\n_lib = load_cpp(KERNEL_SOURCE)' + TUPLE_HELPER + PAD3_HELPER
         code = layer_model_new(task, layer, "import math\n\nfrom akg_agents.dsl.cpp_loader import load_cpp", kernel, _init(dims, False),
                                _forward(dims, layer.dtype), f" (C++ {type(conv).__name__}, implicit-im2col GEMM, {params.mr}x{params.nv} vector register tile)")
         candidates.append(Candidate(
