@@ -62,6 +62,10 @@ SEARCH_SPACE: dict[str, dict[str, Any]] = {
     # the program runs downwards (adi, deriche, ludcmp, nussinov): docs/poly.md section 3
     "vec_diamond": {"base": "cpu_vectorize", "diamond": True},
     "vec_reverse": {"base": "cpu_vectorize", "reversal": "descending"},
+    # temporaries privatised to free outer parallelism (privatize.py; symm, doitgen, ludcmp):
+    # off in the presets because the loaded machine measured it slower, so the selection decides
+    "vec_priv": {"base": "cpu_vectorize", "privatize": True},
+    "pluto_vec_priv": {"base": "pluto_like", "intra_tile_stride1": True, "simd": True, "privatize": True},
 }
 
 
