@@ -67,7 +67,7 @@ class DimProblem:
 
 
 def solve_dim(p: DimProblem) -> DimSolution | None:
-    sys = System(lazy=not p.kernel.params)
+    sys = System(lazy=not p.kernel.params, guard=p.signed)
     obj_vars = _objective_vars(sys, p)
     sys.n_objective = sys.n
     # signed: each statement's orientation of its independence rows (0: Pluto's), right

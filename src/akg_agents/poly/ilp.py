@@ -38,6 +38,9 @@ class System:
     # large systems through HiGHS objectives + lazy rows (see _solve_isl); set for kernels with
     # constant sizes, whose Farkas rows are the vertices of their dependence polytopes
     lazy: bool = False
+    # isl's lexmin gets a budget of operations (signed systems: with their 0/1 orientation
+    # variables it ran for minutes on fdtd-2d); over it, HiGHS one variable at a time
+    guard: bool = False
 
     def var(self, name: str, lo: int = 0, hi: int | None = None) -> int:
         self.names.append(name)
@@ -190,6 +193,8 @@ def _solve_isl(system: System) -> list[int] | None:
     on parametric ones (deriche) isl's lexmin of the whole system was faster.
     """
     a, b, eq, group = system.grouped_matrix()
+    if system.guard:
+        return _guarded_lexmin(a, b, eq, group)
     if not system.lazy or int((~eq).sum()) <= LAZY_ROWS:
         return _lexmin(a, b, eq)
     active = eq | ((a != 0).sum(axis=1) <= 1)  # equalities and single-variable bounds: always in
@@ -212,6 +217,29 @@ def _solve_isl(system: System) -> list[int] | None:
             _SEEN.clear()
             _SEEN.update(k for k, on in zip(keys, active[:len(keys)], strict=True) if on)
             return x
+
+
+GUARD_OPS = 20000  # isl operations (coarse: about 1-2 s on fdtd-2d's signed system)
+
+
+def _guarded_lexmin(a: np.ndarray, b: np.ndarray, eq: np.ndarray, group: np.ndarray) -> list[int] | None:
+    """isl's lexmin within ``GUARD_OPS`` operations, else the lexicographic minimum by HiGHS,
+    one integer minimisation per variable (``_objectives_first`` over every variable); its
+    point is checked exactly against every row (None, i.e. no hyperplane, if it fails)."""
+    ctx = isl.DEFAULT_CONTEXT
+    ctx.set_max_operations(GUARD_OPS)
+    ctx.reset_operations()
+    try:
+        return _lexmin(a, b, eq)
+    except isl.Error:
+        pass
+    finally:
+        ctx.set_max_operations(0)
+    x = _objectives_first(a, b, eq, a.shape[1], np.ones(len(b), dtype=bool), group)
+    if x is None:
+        return None
+    v = a @ np.array(x, dtype=np.int64) + b
+    return x if bool(np.all(np.where(eq, v == 0, v >= 0))) else None
 
 
 # the rows a lazy system ended with: the next dimension's system (same dependences, mostly the
