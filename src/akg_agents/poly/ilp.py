@@ -38,7 +38,7 @@ class System:
     # large systems through HiGHS objectives + lazy rows (see _solve_isl); set for kernels with
     # constant sizes, whose Farkas rows are the vertices of their dependence polytopes
     lazy: bool = False
-    # isl's lexmin gets a budget of operations (signed systems: with their 0/1 orientation
+    # isl's lexmin gets a budget of operations (``reversal: true``: with the 0/1 orientation
     # variables it ran for minutes on fdtd-2d); over it, HiGHS one variable at a time
     guard: bool = False
 
@@ -219,7 +219,7 @@ def _solve_isl(system: System) -> list[int] | None:
             return x
 
 
-GUARD_OPS = 20000  # isl operations (coarse: about 1-2 s on fdtd-2d's signed system)
+GUARD_OPS = 100000  # isl operations (coarse: about 8 s on fdtd-2d's signed system)
 
 
 def _guarded_lexmin(a: np.ndarray, b: np.ndarray, eq: np.ndarray, group: np.ndarray) -> list[int] | None:
