@@ -34,6 +34,11 @@ SCHEMA: dict[str, str] = {
     "dim_objectives": "per schedule dimension {0: [objectives], 1: [...]}: replaces `objectives` there",
     "fusion": f"{' | '.join(FUSIONS)}: max fuses statements whenever legal, no distributes every SCC",
     "coef_bound": f"int 1..{MAX_COEF}: iterator coefficients of a hyperplane in [0, coef_bound] (1: no skewing)",
+    "reversal": "true | false | descending: coefficients in [-coef_bound, coef_bound] (loop reversal); "
+                "descending: only for loops the program runs downwards",
+    "diamond": "bool: a band with no parallel loop gets a concurrent-start first row (diamond tiling, stencils)",
+    "privatize": "true | false | local: temporaries rewritten in every iteration of a loop become private "
+                 "to it, freeing that loop for parallelism; local: only where they contract back to locals",
     "shift_bound": f"int 0..{MAX_SHIFT}: constant shifts in [0, shift_bound]",
     "solver": f"{' | '.join(SOLVERS)}",
     "rar": "bool: add read-after-read reuse to proximity (costly)",
