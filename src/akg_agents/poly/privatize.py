@@ -14,14 +14,16 @@ outermost of its common loops that carries some of its anti/output dependences a
 privatisation *frees*: the loop carries no flow dependence of any array (so none of the web's:
 every read gets its value from the same iteration), no false dependence of an output array,
 and, once the webs expanded over it are renamed, no false dependence of a temporary either
-(fixpoint).  ``temp2`` becomes ``temp2_p0[j]`` in symm (``i`` carries C's flow dependences),
-doitgen's ``sum[p]`` ``sum_p0[r][p]``.  Inner loops keep the web's false dependences, so its
-statements stay one strongly connected component that the scheduler keeps fused inside the
-freed loop.  Renaming a web is legal because each read's last writer is in its web and the
-array is not an output; expanding over a loop its flow dependences do not cross keeps each
-read's last writer (the writes to the new cell are a subset of those to the old one, and
-include that writer).  The expanded program has the same flow dependences and fewer false
-ones; the scheduler and the exact validity check run on it.
+(fixpoint); and none of the web's flow dependences crosses the loop's executions with another
+value of its iterator (a later outer iteration reading the last value of an earlier one).
+``temp2`` becomes ``temp2_p0[j]`` in symm (``i`` carries C's flow dependences), doitgen's
+``sum[p]`` ``sum_p0[r][p]``.  Inner loops keep the web's false dependences, so its statements
+stay one strongly connected component that the scheduler keeps fused inside the freed loop.
+Renaming a web is legal because each read's last writer is in its web and the array is not an
+output; expanding over a loop whose iterator has one value at both ends of every flow
+dependence keeps each read's last writer (the writes to the new cell are a subset of those to
+the old one, and include that writer).  The expanded program has the same flow dependences
+and fewer false ones; the scheduler and the exact validity check run on it.
 
 **Contraction** (``contract``, after the post-passes, on the final schedule tree).  Per
 expanded web, the deepest band member P whose subtree holds every instance of the web and whose
@@ -269,9 +271,14 @@ def expand(kernel: Kernel, skip: frozenset[tuple[str, tuple[str, ...]]] = frozen
                 continue
             sel = _stmt_set(kernel, names)
             w_false = false.intersect_domain(sel).intersect_range(sel)
+            w_flow = flow.intersect_domain(sel).intersect_range(sel)
             for d in range(_common_loops(stmts)):
                 key = tuple(stmts[0].position[:d + 1])
-                if key in free and _loop_carries(w_false, kernel, key) and _bounds(kernel, stmts, d):
+                # a free loop carries no flow dependence inside one execution, but one may cross
+                # its executions (a later iteration of an outer loop reading an earlier value):
+                # each read's writer must have the read's value of the expanded iterator
+                if key in free and _loop_carries(w_false, kernel, key) and not _pair_differs(w_flow, kernel, d) \
+                        and _bounds(kernel, stmts, d):
                     where[len(webs) - 1] = key
                     break
     # a loop is freed only if no false dependence of a temporary stays carried by it
