@@ -14,6 +14,7 @@ Tracing runs the task's code, so `nest_info` and `config_candidate_code` run in 
 
 from __future__ import annotations
 
+import json
 from dataclasses import fields
 from typing import Any
 
@@ -100,6 +101,11 @@ def validate_config(data: dict[str, Any], loops: dict[str, list[str]]) -> SchedC
     unknown = sorted(map(str, set(data) - set(SCHEMA) - {f.name for f in fields(SchedConfig)} - {"note"}))
     if unknown:
         raise ConfigError(f"unknown config keys: {', '.join(unknown)} (known: {', '.join(SCHEMA)})")
+    try:  # the config travels to the tracing child as JSON (a YAML date would crash the workflow there)
+        json.dumps(data)
+    except (TypeError, ValueError):
+        raise ConfigError("the config may hold only strings, numbers, true/false, lists and mappings "
+                          "(quote dates and other YAML types)") from None
     for key in BOOL_KEYS:
         if key in data and not isinstance(data[key], bool):
             raise ConfigError(f"{key} must be true or false, not {data[key]!r}")

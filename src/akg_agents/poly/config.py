@@ -95,11 +95,12 @@ class SchedConfig:
             raise ConfigError(f"unknown solver {self.solver!r} (known: {', '.join(SOLVERS)})")
         if self.coef_bound < 1 or self.shift_bound < 0:
             raise ConfigError("coef_bound must be >= 1 and shift_bound >= 0")
-        if self.reversal not in (False, True, "descending"):
+        # bool or str first: 1 == True would pass the membership test (and skip the isl budget)
+        if not isinstance(self.reversal, (bool, str)) or self.reversal not in (False, True, "descending"):
             raise ConfigError("reversal must be true, false or descending")
         if any(int(t) < 1 for t in self.tile_sizes):
             raise ConfigError("tile sizes must be positive")
-        if self.privatize not in (False, True, "local"):
+        if not isinstance(self.privatize, (bool, str)) or self.privatize not in (False, True, "local"):
             raise ConfigError(f"privatize must be false, true or local, not {self.privatize!r}")
         if not 0 < self.tile_share <= 1 or self.elem_bytes < 1 or self.cache_l2 < 0:
             raise ConfigError("tile_share must be in (0, 1], elem_bytes >= 1 and cache_l2 >= 0")
