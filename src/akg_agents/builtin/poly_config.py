@@ -29,17 +29,15 @@ MAX_COEF, MAX_SHIFT, MAX_TILE = 8, 32, 4096
 BOOL_KEYS = tuple(f.name for f in fields(SchedConfig) if f.type in ("bool", bool))  # not `bool | str` keys
 # The keys the prompt explains. Validation accepts every SchedConfig field (a key added to the
 # scheduler works at once); the prompt shows it once it is described here.
+# The keys the prompt explains. The scheduler's reversal, diamond and privatize keys are left out
+# on purpose: the lowered nests have no downward loops, always have a parallel loop and write no
+# temporaries, so those keys would only spend the model's attempts (validation still accepts them).
 SCHEMA: dict[str, str] = {
     "base": f"preset to start from; the other keys override it: {' | '.join(PRESETS)}",
     "objectives": f"ordered list, first = highest priority, of: {', '.join(OBJECTIVES)}",
     "dim_objectives": "per schedule dimension {0: [objectives], 1: [...]}: replaces `objectives` there",
     "fusion": f"{' | '.join(FUSIONS)}: max fuses statements whenever legal, no distributes every SCC",
     "coef_bound": f"int 1..{MAX_COEF}: iterator coefficients of a hyperplane in [0, coef_bound] (1: no skewing)",
-    "reversal": "true | false | descending: coefficients in [-coef_bound, coef_bound] (loop reversal); "
-                "descending: only for loops the program runs downwards",
-    "diamond": "bool: a band with no parallel loop gets a concurrent-start first row (diamond tiling, stencils)",
-    "privatize": "true | false | local: temporaries rewritten in every iteration of a loop become private "
-                 "to it, freeing that loop for parallelism; local: only where they contract back to locals",
     "shift_bound": f"int 0..{MAX_SHIFT}: constant shifts in [0, shift_bound]",
     "solver": f"{' | '.join(SOLVERS)}",
     "rar": "bool: add read-after-read reuse to proximity (costly)",
