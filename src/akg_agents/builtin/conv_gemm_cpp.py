@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from akg_agents.builtin.conv_triton import _check, _init
+from akg_agents.builtin.cpp_gemm import fill_with_nests
 from akg_agents.builtin.cpp_gemm_kernel import MICRO_KERNEL, PACK_A_ROWS, VECTOR_PRELUDE
 from akg_agents.builtin.layer_task import TUPLE_HELPER, LayerTask, layer_model_new
 from akg_agents.builtin.lower import NotCovered
@@ -274,11 +275,4 @@ def race_with_conv_gemm(task: Task, layer: LayerTask, count: int, threads: int,
         gemms = conv_gemm_candidates(task, layer, min(SHARE, max(count, 1)), threads)
     except NotCovered:
         return None
-    rest = max(count, 1) - len(gemms)
-    if rest <= 0:
-        return gemms
-    try:
-        nests = poly(task, rest, threads)
-    except NotCovered:
-        nests = []
-    return [*gemms, *nests]
+    return fill_with_nests(task, gemms, max(count, 1), threads, poly)

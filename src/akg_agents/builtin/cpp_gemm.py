@@ -152,14 +152,20 @@ def race_with_gemm(task: Task, count: int, threads: int, poly: Callable[[Task, i
         gemms, _why = chain_candidates(task, min(GEMM_SHARE, count), threads)
     if not gemms:
         return poly(task, count, threads)
-    rest = count - len(gemms)
+    return fill_with_nests(task, gemms, count, threads, poly)
+
+
+def fill_with_nests(task: Task, firsts: list[Candidate], count: int, threads: int,
+                    poly: Callable[[Task, int, int], list[Candidate]]) -> list[Candidate]:
+    """`firsts`, then loop nests for the rest of `count` (none when the lowering declines)."""
+    rest = count - len(firsts)
     if rest <= 0:
-        return gemms
+        return firsts
     try:
         nests = poly(task, rest, threads)
     except NotCovered:
         nests = []
-    return [*gemms, *nests]
+    return [*firsts, *nests]
 
 
 def gemm_candidates(task: Task, count: int, threads: int = 0) -> tuple[list[Candidate], str]:
