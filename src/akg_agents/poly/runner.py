@@ -1,8 +1,8 @@
 """Compile, run, check and time generated programs (PolyBench timing protocol).
 
-Protocol: each measurement is a fresh process (arrays initialised, cache flushed by a
-32 MiB sweep, kernel timed with omp_get_wtime); 5 runs, drop min and max, report the
-mean of the middle 3 and warn when their spread exceeds 5% of that mean.
+Protocol: each measurement is a fresh process (arrays initialised, OpenMP's thread pool
+started, cache flushed by a 32 MiB sweep, kernel timed with omp_get_wtime); 5 runs, drop min
+and max, report the mean of the middle 3 and warn when their spread exceeds 5% of that mean.
 """
 
 from __future__ import annotations

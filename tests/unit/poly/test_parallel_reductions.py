@@ -59,7 +59,8 @@ def test_sum_reduction_loop_runs_parallel_and_matches(body: str, clause: str) ->
 ])
 def test_non_sums_stay_sequential(body: str) -> None:
     src = _same_as_original(_nest(body), CFG, f"nosum{len(body)}")
-    assert "reduction(" not in src and "omp parallel" not in src
+    kernel_fn = src.split("void kernel(")[1].split("int main(")[0]  # main warms up OpenMP's pool
+    assert "reduction(" not in kernel_fn and "omp parallel" not in kernel_fn
 
 
 def test_another_reader_of_the_target_blocks_the_reduction() -> None:

@@ -62,3 +62,50 @@ def test_a_configuration_that_emits_the_same_program_is_not_timed_again() -> Non
     best, _cfg, results = select_kernel("gemm", "MINI", 2, lambda _line: None, space)
     assert best == "vec" and isinstance(results["vec"], float)
     assert results["vec_priv"] == "same code as vec"
+
+
+def test_a_kernel_is_cache_blind_only_when_the_small_size_fits_and_the_reported_one_does_not() -> None:
+    from akg_agents.poly import kernels
+    from akg_agents.poly.select import cache_blind, footprint_bytes
+    from akg_agents.poly.tilemodel import CacheSizes
+
+    gemm = kernels.get("gemm")
+    l2 = CacheSizes(l1=32 << 10, l2=1 << 20)
+    assert footprint_bytes(gemm, "MEDIUM") <= 2 * l2.l2 < footprint_bytes(gemm, "LARGE")
+    assert cache_blind(gemm, "MEDIUM", "LARGE", 2, l2)
+    assert not cache_blind(gemm, "MEDIUM", None, 2, l2)
+    assert not cache_blind(gemm, "LARGE", "EXTRALARGE", 2, l2)  # both leave the cache: timings see it
+
+
+def test_locality_sees_an_untiled_schedule_walk_across_rows() -> None:
+    # adi's feautrier_like schedule puts the row index innermost in its sweeps; the stencils'
+    # feautrier_like schedules stream rows (the last subscript innermost)
+    from akg_agents.poly import kernels
+    from akg_agents.poly.config import from_dict
+    from akg_agents.poly.locality import strided_accesses
+    from akg_agents.poly.pipeline import build
+
+    feautrier = from_dict({"base": "feautrier_like"}, name="f")
+    adi = build(kernels.get("adi"), feautrier, "MINI")
+    jacobi = build(kernels.get("jacobi-2d"), feautrier, "MINI")
+    assert adi is not None and jacobi is not None
+    assert strided_accesses(kernels.get("adi"), adi.tree) > 0
+    assert strided_accesses(kernels.get("jacobi-2d"), jacobi.tree) == 0
+    # the original order of gemm walks B[k][j] with j innermost: nothing crosses rows
+    assert strided_accesses(kernels.get("gemm"), None) == 0
+
+
+@needs_gcc
+def test_an_untiled_row_crossing_schedule_is_left_out_when_the_selection_size_hides_the_cache(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import akg_agents.poly.select as select
+    from akg_agents.poly.tilemodel import CacheSizes
+
+    monkeypatch.setattr(select, "detect_caches", lambda: CacheSizes(l1=32 << 10, l2=1 << 20))
+    space = {"notile": {"base": "cpu_vectorize", "fusion": "no", "tile": False},
+             "vec": {"base": "cpu_vectorize", "fusion": "no"}}
+    best, _cfg, results = select_kernel("bicg", "MINI", 2, lambda _line: None, space, report_size="LARGE")
+    assert str(results["notile"]).startswith("left out: untiled") and best == "vec"
+    # without a reported size the same candidate is measured
+    _best, _cfg, results = select_kernel("bicg", "MINI", 2, lambda _line: None, space)
+    assert isinstance(results["notile"], float)
