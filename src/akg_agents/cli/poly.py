@@ -127,7 +127,7 @@ def bench(kernels: str = typer.Option("all", help="comma list or 'all'"),
             from akg_agents.poly.select import select_all
 
             typer.echo(f"selecting a configuration per kernel at {select_on} ({max(ths)} threads) -> {selected}")
-            select_all(names, select_on, max(ths), selected, typer.echo)
+            select_all(names, select_on, max(ths), selected, typer.echo, report_size=size)
         new = run_bench(spec, log=typer.echo)
     except ConfigError as exc:
         _fail(str(exc))
