@@ -39,9 +39,12 @@ def innermost_iterators(kernel: Kernel, schedule: isl.Schedule | None) -> dict[s
         pma = isl.PwMultiAff.from_map(m)
         inner: set[str] = set()
         # the innermost loop is the last schedule dimension that moves with an iterator
+        # (the functions of its pieces, not their domains: under a sequence node every piece's
+        # domain bounds every iterator, and PwAff.involves_dims would see them all)
         for d in reversed(range(pma.dim(isl.dim_type.out))):
-            pa = pma.get_pw_aff(d)
-            inner = {it for k, it in enumerate(st.iters) if pa.involves_dims(isl.dim_type.in_, k, 1)}
+            affs = [aff for _dom, aff in pma.get_pw_aff(d).get_pieces()]
+            inner = {it for k, it in enumerate(st.iters)
+                     if any(aff.involves_dims(isl.dim_type.in_, k, 1) for aff in affs)}
             if inner:
                 break
         out[name] = inner

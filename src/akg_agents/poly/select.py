@@ -33,8 +33,8 @@ from .tilemodel import CacheSizes, detect_caches
 # below this a single run (cold cache, fresh process) varies by tens of percent at MEDIUM:
 # bicg's 0.22 ms single run that won the screening had a median of 0.35 ms
 SHORT_RUN_S = 0.02
-FINAL_RUNS = 2  # more runs for each finalist: the median of 3 decides
-FINAL_RUNS_SHORT = 6  # median of 7 for short ones
+FINAL_RUNS = 3  # runs of each finalist, its screening runs included: the median decides
+FINAL_RUNS_SHORT = 7  # for short ones
 
 SEARCH_SPACE: dict[str, dict[str, Any]] = {
     "isl_like": {"base": "isl_like"},
@@ -110,6 +110,7 @@ def select_kernel(name: str, size: str, threads: int, log: Callable[[str], None]
     With `report_size` (the size the choice will be reported on) and a kernel that is cache-blind
     at `size` (`cache_blind`), an untiled schedule whose innermost loops cross rows is left out
     (not measured); untiled schedules that stream rows (the stencils' feautrier_like) stay in.
+    "Untiled" is read from the built program (no band tiled), not from the config.
     """
     space = SEARCH_SPACE if space is None else space
     k = kreg.get(name)
@@ -126,19 +127,28 @@ def select_kernel(name: str, size: str, threads: int, log: Callable[[str], None]
     limit = max(3.0, 3 * t_orig)
     results: dict[str, Any] = {"orig": t_orig}
     exes: dict[str, Path] = {}  # compiled candidates, re-run for the finalists
+    runs_of: dict[str, list[float]] = {}  # every run of a candidate (screening, then finals)
     # many configurations produce the same C for a kernel (a key it has nothing for): each
-    # program is compiled and timed once, and a repeat is logged as the same code
+    # program is compiled and timed once, and a repeat is logged as the same code (a program
+    # left out is remembered as such: another configuration emitting it is left out too)
     seen_sources: dict[str, str] = {}
+    left_out: dict[str, str] = {}
     for cname, cdict in space.items():
         timed_so_far = [t for t in results.values() if isinstance(t, float)]
         # prune: a candidate slower than 1.5x the best so far cannot win
         limit = min(limit, max(1.0, 1.5 * min(timed_so_far)))
         try:
-            cfg = from_dict(dict(cdict), name=cname)
-            b = build(k, cfg, size)
+            b = build(k, from_dict(dict(cdict), name=cname), size)
             assert b is not None
-            if blind and not cfg.tile and (walks := strided_accesses(k, b.tree)):
-                results[cname] = f"left out: untiled, innermost loops cross rows in {walks} accesses"
+            if b.source in left_out:
+                results[cname] = left_out[b.source]
+                log(f"  {name:15s} {cname:18s} {results[cname]}")
+                continue
+            # untiled as built: a band the post-pass could not tile counts, whatever the config says
+            untiled = b.post is not None and not b.post.tiled_bands
+            if blind and untiled and (walks := strided_accesses(k, b.tree)):
+                results[cname] = left_out[b.source] = \
+                    f"left out: untiled, innermost loops cross rows in {walks} accesses"
                 log(f"  {name:15s} {cname:18s} {results[cname]}")
                 continue
             if b.source in seen_sources:
@@ -151,8 +161,10 @@ def select_kernel(name: str, size: str, threads: int, log: Callable[[str], None]
             t = run_once(cexe, threads, got, timeout=limit)
             ok, _, _ = compare(k, size, ref_bin, got)
             got.unlink(missing_ok=True)
+            runs_of[cname] = [t]
             if ok and t < SHORT_RUN_S:  # a short run is mostly noise: rank on a median of 3
-                t = sorted([t] + [run_once(cexe, threads, timeout=limit) for _ in range(2)])[1]
+                runs_of[cname] += [run_once(cexe, threads, timeout=limit) for _ in range(2)]
+                t = sorted(runs_of[cname])[1]
             results[cname] = t if ok else "wrong"
         except subprocess.TimeoutExpired:
             results[cname] = f"pruned: slower than {limit:.3f} s"
@@ -160,16 +172,17 @@ def select_kernel(name: str, size: str, threads: int, log: Callable[[str], None]
             results[cname] = f"error: {str(exc)[:60]}"
         log(f"  {name:15s} {cname:18s} {results[cname]}")
     timed = {c: t for c, t in results.items() if c != "orig" and isinstance(t, float)}
-    if not timed:  # nothing within 1.5x of the original: keep the Pluto-like default
+    if not timed:  # nothing measured right within the limits: keep the Pluto-like default
         return "pluto_like", {"base": "pluto_like"}, results
     # one run is noisy: the finalists (within 25% of the best screening time) get more runs
     # each (short ones more, they are cheap and noisier) and the lowest median wins
     fastest = min(timed.values())
     finalists = sorted((c for c, t in timed.items() if t <= 1.25 * fastest), key=timed.__getitem__)[:4]
-    extra = FINAL_RUNS_SHORT if fastest < SHORT_RUN_S else FINAL_RUNS
+    total = FINAL_RUNS_SHORT if fastest < SHORT_RUN_S else FINAL_RUNS
     medians: dict[str, float] = {}
     for cname in finalists:
-        runs = [timed[cname]] + [run_once(exes[cname], threads) for _ in range(extra)]
+        runs = runs_of[cname]
+        runs += [run_once(exes[cname], threads) for _ in range(max(0, total - len(runs)))]
         medians[cname] = sorted(runs)[len(runs) // 2]
         log(f"  {name:15s} {cname:18s} median of {len(runs)}: {medians[cname]:.6f}")
     results["finalists"] = json.dumps(medians)
