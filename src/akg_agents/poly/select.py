@@ -5,7 +5,8 @@ scheduled, compiled, checked against the original order and timed once, or as a 
 when the run is short (a candidate slower than 1.5x the best so far is cut off); the finalists
 get more runs and the lowest median wins. When the arrays fit in the L2 caches at the selection
 size but not at the reported one, an untiled schedule whose innermost loops cross rows is not a
-candidate: the small size hides exactly what it costs (`cache_blind`, locality.py).
+candidate: the small size hides exactly what it costs (`cache_blind`, locality.py), unless that
+would leave no candidate at all.
 `akg_cli poly bench --select-on MEDIUM --size LARGE` selects on one size and reports another, so
 no number in the report chose its own configuration; benchmarks/poly/tune.py writes a selection
 to the overrides YAML.
@@ -26,7 +27,7 @@ from . import kernels as kreg
 from .config import from_dict
 from .dsl import Kernel
 from .locality import strided_accesses
-from .pipeline import build
+from .pipeline import Built, build
 from .runner import build_dir, compare, compile_c, run_once
 from .tilemodel import CacheSizes, detect_caches
 
@@ -102,6 +103,25 @@ def cache_blind(kernel: Kernel, size: str, report_size: str | None, threads: int
     return footprint_bytes(kernel, size) <= budget < footprint_bytes(kernel, report_size)
 
 
+def _left_out(k: Kernel, built: dict[str, Built], blind: bool, name: str,
+              log: Callable[[str], None]) -> dict[str, str]:
+    """Programs the cache-blind rule leaves out (source -> reason); none when it would leave out
+    every one (ludcmp: no configuration tiles it, and the original crosses rows as they do):
+    then the rule cannot choose and the measurement decides."""
+    if not blind:
+        return {}
+    out: dict[str, str] = {}
+    for b in built.values():
+        # untiled as built: a band the post-pass could not tile counts, whatever the config says
+        untiled = b.post is not None and not b.post.tiled_bands
+        if untiled and (walks := strided_accesses(k, b.tree)):
+            out[b.source] = f"left out: untiled, innermost loops cross rows in {walks} accesses"
+    if built and all(b.source in out for b in built.values()):
+        log(f"  {name:15s} every configuration would be left out: all are measured")
+        return {}
+    return out
+
+
 def select_kernel(name: str, size: str, threads: int, log: Callable[[str], None],
                   space: dict[str, dict[str, Any]] | None = None,
                   report_size: str | None = None) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -132,23 +152,23 @@ def select_kernel(name: str, size: str, threads: int, log: Callable[[str], None]
     # program is compiled and timed once, and a repeat is logged as the same code (a program
     # left out is remembered as such: another configuration emitting it is left out too)
     seen_sources: dict[str, str] = {}
-    left_out: dict[str, str] = {}
-    for cname, cdict in space.items():
+    built: dict[str, Built] = {}
+    for cname, cdict in space.items():  # scheduling is cheap next to timing: all first
+        try:
+            b = build(k, from_dict(dict(cdict), name=cname), size)
+            assert b is not None
+            built[cname] = b
+        except Exception as exc:  # failing candidates simply lose
+            results[cname] = f"error: {str(exc)[:60]}"
+            log(f"  {name:15s} {cname:18s} {results[cname]}")
+    left_out = _left_out(k, built, blind, name, log)
+    for cname, b in built.items():
         timed_so_far = [t for t in results.values() if isinstance(t, float)]
         # prune: a candidate slower than 1.5x the best so far cannot win
         limit = min(limit, max(1.0, 1.5 * min(timed_so_far)))
         try:
-            b = build(k, from_dict(dict(cdict), name=cname), size)
-            assert b is not None
             if b.source in left_out:
                 results[cname] = left_out[b.source]
-                log(f"  {name:15s} {cname:18s} {results[cname]}")
-                continue
-            # untiled as built: a band the post-pass could not tile counts, whatever the config says
-            untiled = b.post is not None and not b.post.tiled_bands
-            if blind and untiled and (walks := strided_accesses(k, b.tree)):
-                results[cname] = left_out[b.source] = \
-                    f"left out: untiled, innermost loops cross rows in {walks} accesses"
                 log(f"  {name:15s} {cname:18s} {results[cname]}")
                 continue
             if b.source in seen_sources:

@@ -109,3 +109,20 @@ def test_an_untiled_row_crossing_schedule_is_left_out_when_the_selection_size_hi
     # without a reported size the same candidate is measured
     _best, _cfg, results = select_kernel("bicg", "MINI", 2, lambda _line: None, space)
     assert isinstance(results["notile"], float)
+
+
+@needs_gcc
+def test_the_rule_steps_aside_when_it_would_leave_out_every_configuration(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # ludcmp in session 8's protocol: no configuration tiled it and each crossed rows, so the
+    # rule left all out and the unmeasured default was taken; now the measurement decides
+    import akg_agents.poly.select as select
+    from akg_agents.poly.tilemodel import CacheSizes
+
+    monkeypatch.setattr(select, "detect_caches", lambda: CacheSizes(l1=32 << 10, l2=1 << 20))
+    space = {"notile": {"base": "cpu_vectorize", "fusion": "no", "tile": False},
+             "isl_notile": {"base": "isl_like", "tile": False}}
+    lines: list[str] = []
+    best, _cfg, results = select_kernel("bicg", "MINI", 2, lines.append, space, report_size="LARGE")
+    assert any("every configuration would be left out" in line for line in lines)
+    assert best in space and isinstance(results[best], float)
