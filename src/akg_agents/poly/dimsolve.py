@@ -270,7 +270,7 @@ def access_costs(kernel: Kernel, st: Statement) -> list[int]:
         for acc in [*st.reads, *st.writes]:
             if not acc.subscripts:
                 continue
-            uses = [it in _idents(s) for s in acc.subscripts]
+            uses = [it in identifiers(s) for s in acc.subscripts]
             if uses[-1] and not any(uses[:-1]):
                 c += 1
         costs.append(c)
@@ -292,7 +292,8 @@ def extent_costs(kernel: Kernel, st: Statement) -> list[int]:
     return [sum(1 for o in ext if o > e) for e in ext]
 
 
-def _idents(text: str) -> set[str]:
+def identifiers(text: str) -> set[str]:
+    """The names in an affine subscript text (iterators, parameters)."""
     import re
 
     return set(re.findall(r"\b[A-Za-z_]\w*\b", text))

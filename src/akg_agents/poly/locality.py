@@ -9,15 +9,10 @@ and 30 s against 15 s at LARGE. Timings at the small size cannot see that; the s
 
 from __future__ import annotations
 
-import re
-
 import islpy as isl
 
+from .dimsolve import identifiers
 from .dsl import Kernel, Statement
-
-
-def _idents(text: str) -> set[str]:
-    return set(re.findall(r"[A-Za-z_]\w*", text))
 
 
 def innermost_iterators(kernel: Kernel, schedule: isl.Schedule | None) -> dict[str, set[str]]:
@@ -53,7 +48,7 @@ def innermost_iterators(kernel: Kernel, schedule: isl.Schedule | None) -> dict[s
 
 def _strided(st: Statement, inner: set[str]) -> int:
     return sum(1 for acc in [*st.reads, *st.writes]
-               if len(acc.subscripts) >= 2 and any(inner & _idents(s) for s in acc.subscripts[:-1]))
+               if len(acc.subscripts) >= 2 and any(inner & identifiers(s) for s in acc.subscripts[:-1]))
 
 
 def strided_accesses(kernel: Kernel, schedule: isl.Schedule | None) -> int:
