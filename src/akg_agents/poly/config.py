@@ -64,8 +64,15 @@ class SchedConfig:
     elem_bytes: int = 8  # bytes per array element (PolyBench: double)
     cache_l2: int = 0  # per-core L2 bytes for the tile model; 0: this machine's (sysfs)
     intra_tile_stride1: bool = False
+    # unroll-and-jam of the second innermost point loop of each tiled band by this factor
+    # (post._unroll_jam; 0 or 1: off)
+    unroll_jam: int = 0
     wavefront: bool = False  # skew tile loops (T0+T1, T1..) when no tile loop is parallel
     parallel: bool = True  # omp parallel for on the outermost parallel loop
+    # "dynamic": parallel loops over tiles hand out one tile at a time, which balances triangular
+    # tile spaces (covariance's j >= i: static gives one of 2 threads 3x the other's work) but
+    # loses the thread-to-data affinity between successive regions (stencils measured slower)
+    omp_schedule: str = "static"
     simd: bool = False  # omp simd on the innermost parallel loop
     # sequential innermost reduction loops as omp simd reduction (reassociates sums)
     simd_reduction: bool = False
@@ -102,6 +109,10 @@ class SchedConfig:
             raise ConfigError("tile sizes must be positive")
         if not isinstance(self.privatize, (bool, str)) or self.privatize not in (False, True, "local"):
             raise ConfigError(f"privatize must be false, true or local, not {self.privatize!r}")
+        if self.omp_schedule not in ("static", "dynamic"):
+            raise ConfigError(f"omp_schedule must be static or dynamic, not {self.omp_schedule!r}")
+        if not isinstance(self.unroll_jam, int) or not 0 <= self.unroll_jam <= 16:
+            raise ConfigError(f"unroll_jam must be an integer in [0, 16], not {self.unroll_jam!r}")
         if not 0 < self.tile_share <= 1 or self.elem_bytes < 1 or self.cache_l2 < 0:
             raise ConfigError("tile_share must be in (0, 1], elem_bytes >= 1 and cache_l2 >= 0")
         return self

@@ -38,6 +38,9 @@ class PostInfo:
     simd_marks: int = 0
     reordered: int = 0
     wavefronts: int = 0
+    unroll_jams: int = 0
+    # partial schedules of the tile bands (no wavefront): their loops run over tiles
+    tile_loops: set[str] = field(default_factory=set)
     reduction_marks: list[str] = field(default_factory=list)  # the clauses of reduction loops
 
 
@@ -84,10 +87,14 @@ def _tile(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostIn
     point = node.child(0)
     if cfg.intra_tile_stride1:
         point = _stride1_last(point, kernel, info)
+    if cfg.unroll_jam > 1 and point.band_n_member() >= 2:
+        point = _unroll_jam(point, cfg.unroll_jam, info)
     # bands created here must not be tiled again by the walk (permutability is unused later)
     node = point.band_set_permutable(0).parent()
     if wave:
         node = node.band_set_permutable(0).parent()
+    else:
+        info.tile_loops.add(str(node.band_get_partial_schedule()))
     return node
 
 
@@ -111,6 +118,65 @@ def _wavefront(node: isl.ScheduleNode, info: PostInfo) -> isl.ScheduleNode:
     inner = node.child(0).band_set_permutable(1).band_member_set_coincident(0, 1)
     info.wavefronts += 1
     return inner.parent()
+
+
+def _unroll_jam(node: isl.ScheduleNode, factor: int, info: PostInfo) -> isl.ScheduleNode:
+    """Unroll-and-jam the second innermost point loop by `factor` (register reuse).
+
+    Point loops (..., k, j) become (..., k / factor, j) over a loop k % factor that isl's AST
+    unrolls: each iteration of j runs `factor` consecutive k, so a value that depends on j but
+    not on k (covariance's cov[i][j], gemm's C[i][j]) stays in a register across them instead of
+    a load and a store per k. Legal because the point band is permutable: any order of its
+    members and strip-mining respect the dependences. Returns the node at the first band.
+    """
+    n = node.band_n_member()
+    mupa = node.band_get_partial_schedule()
+    coinc = [node.band_member_get_coincident(m) for m in range(n)]
+    k = mupa.get_at(n - 2)
+    outer = k.scale_down_val(isl.Val(factor)).floor()
+    lst = isl.UnionPwAffList.alloc(node.get_ctx(), n)
+    for m in range(n - 2):
+        lst = lst.add(mupa.get_at(m))
+    lst = lst.add(outer).add(mupa.get_at(n - 1))
+    new = isl.MultiUnionPwAff.from_union_pw_aff_list(mupa.get_space(), lst)
+    inner = k.sub(outer.scale_val(isl.Val(factor)))
+    inner_space = isl.MultiUnionPwAff.from_union_pw_aff(inner)
+    node = node.delete().insert_partial_schedule(inner_space)
+    node = node.band_member_set_ast_loop_type(0, isl.ast_loop_type.unroll)
+    node = node.insert_partial_schedule(new).band_set_permutable(1)
+    for m in range(n):
+        node = node.band_member_set_coincident(m, coinc[m])
+    node = _isolate_full_groups(node, factor)
+    info.unroll_jams += 1
+    return node
+
+
+def _isolate_full_groups(node: isl.ScheduleNode, factor: int) -> isl.ScheduleNode:
+    """Have isl generate the points where all `factor` unrolled copies run apart (isolate).
+
+    Unrolling a loop whose trip count varies puts a guard before every copy, inside the
+    vector loop; isolating the full groups gives them guard-free code and leaves the guards
+    to the remainder. `node` is the point band, its child the unrolled band.
+    """
+    depth, n = node.get_schedule_depth(), node.band_n_member()
+    leaf = node.child(0).child(0)
+    points = leaf.get_prefix_schedule_union_map().intersect_domain(leaf.get_domain()).range()
+    if points.n_set() != 1:  # the schedule space is one anonymous tuple; anything else: leave it
+        return node
+    full_space = isl.Set.from_union_set(points)
+    groups = full_space.project_out(isl.dim_type.set, depth + n, 1)
+    copies = isl.Set(f"{{ [u] : 0 <= u < {factor} }}")
+    missing = groups.flat_product(copies).subtract(full_space).project_out(isl.dim_type.set, depth + n, 1)
+    full = groups.subtract(missing)
+    as_map = isl.Map.from_range(full).move_dims(isl.dim_type.in_, 0, isl.dim_type.out, 0, depth)
+    option = as_map.wrap().set_tuple_name("isolate")
+    return node.band_set_ast_build_options(isl.UnionSet.from_set(option))
+
+
+def is_unroll_band(node: isl.ScheduleNode) -> bool:
+    """The one-member band `_unroll_jam` leaves under the point band (isl unrolls it)."""
+    return node.get_type() == BAND and node.band_n_member() == 1 \
+        and node.band_member_get_ast_loop_type(0) == isl.ast_loop_type.unroll
 
 
 def _member_iters(node: isl.ScheduleNode, m: int, kernel: Kernel) -> dict[str, list[str]]:
@@ -149,16 +215,21 @@ def _stride1_last(node: isl.ScheduleNode, kernel: Kernel, info: PostInfo) -> isl
     if best == n - 1:
         return node
     order = [m for m in range(n) if m != best] + [best]
+    info.reordered += 1
+    return _permute(node, order)
+
+
+def _permute(node: isl.ScheduleNode, order: list[int]) -> isl.ScheduleNode:
+    """The band with its members in `order` (legal for a permutable band), coincidence kept."""
     mupa = node.band_get_partial_schedule()
-    coinc = [node.band_member_get_coincident(m) for m in range(n)]
-    lst = isl.UnionPwAffList.alloc(node.get_ctx(), n)
+    coinc = [node.band_member_get_coincident(m) for m in range(node.band_n_member())]
+    lst = isl.UnionPwAffList.alloc(node.get_ctx(), len(order))
     for m in order:
         lst = lst.add(mupa.get_at(m))
     new = isl.MultiUnionPwAff.from_union_pw_aff_list(mupa.get_space(), lst)
     node = node.delete().insert_partial_schedule(new).band_set_permutable(1)
     for pos, m in enumerate(order):
         node = node.band_member_set_coincident(pos, coinc[m])
-    info.reordered += 1
     return node
 
 
@@ -213,13 +284,17 @@ def _work_per_region(node: isl.ScheduleNode, par: int, sizes: dict[str, int]) ->
 
 
 def _is_leaf_band(node: isl.ScheduleNode) -> bool:
-    return node.n_children() == 1 and node.child(0).get_type() == LEAF
+    """Innermost: only a leaf below, or the unrolled band of unroll-and-jam over a leaf."""
+    if node.n_children() != 1:
+        return False
+    child = node.child(0)
+    return child.get_type() == LEAF or (is_unroll_band(child) and _is_leaf_band(child))
 
 
 def _mark(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostInfo,
           inside: bool, sizes: dict[str, int] | None) -> isl.ScheduleNode:
     depth = 0
-    if node.get_type() == BAND:
+    if node.get_type() == BAND and not is_unroll_band(node):
         node, inside, depth = _mark_band(node, kernel, cfg, info, inside, sizes)
     for i in range(node.n_children()):
         node = _mark(node.child(i), kernel, cfg, info, inside, sizes).parent()
@@ -250,6 +325,8 @@ def _mark_band(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: P
         # fork/join each time: only worth it when each region holds enough work
         par, clause = None, ""
     simd = n - 1 if cfg.simd and _is_leaf_band(node) and coinc[-1] else None
+    over_tiles = str(node.band_get_partial_schedule()) in info.tile_loops
+    dynamic = "schedule(dynamic)" if cfg.omp_schedule == "dynamic" and over_tiles else ""
     bounds = [0, *sorted({c for c in (par, simd) if c})]
     depth = 0
     for idx, b in enumerate(bounds):
@@ -259,8 +336,10 @@ def _mark_band(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: P
                 # of that depth (a degenerate marked loop must not pass it to a child loop)
                 tag = f"{name}@{node.get_schedule_depth()}"
                 if name == "omp_parallel" and clause:
-                    tag = f"omp_parallel {clause}@{node.get_schedule_depth()}"
                     info.reduction_marks.append(clause)
+                clauses = " ".join(c for c in (clause, dynamic) if c)
+                if name == "omp_parallel" and clauses:
+                    tag = f"omp_parallel {clauses}@{node.get_schedule_depth()}"
                 node = node.insert_mark(isl.Id(tag)).child(0)
                 depth += 1
                 if name == "omp_parallel":

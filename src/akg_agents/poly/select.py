@@ -80,6 +80,12 @@ SEARCH_SPACE: dict[str, dict[str, Any]] = {
     # off in the presets because the loaded machine measured it slower, so the selection decides
     "vec_priv": {"base": "cpu_vectorize", "privatize": True},
     "pluto_vec_priv": {"base": "pluto_like", "intra_tile_stride1": True, "simd": True, "privatize": True},
+    # unroll-and-jam by 8 (register reuse of the output across 8 reduction steps: covariance,
+    # correlation, gemm, 2mm) and tiles handed out dynamically (triangular tile spaces): post.py
+    "vec_uj8": {"base": "cpu_vectorize", "unroll_jam": 8},
+    "vec_uj8_dyn": {"base": "cpu_vectorize", "unroll_jam": 8, "omp_schedule": "dynamic"},
+    "vec_dyn": {"base": "cpu_vectorize", "omp_schedule": "dynamic"},
+    "pluto_nofuse_uj8": {"base": "pluto_like", "fusion": "no", "intra_tile_stride1": True, "unroll_jam": 8},
 }
 
 
