@@ -146,31 +146,41 @@ def _unroll_jam(node: isl.ScheduleNode, factor: int, info: PostInfo) -> isl.Sche
     node = node.insert_partial_schedule(new).band_set_permutable(1)
     for m in range(n):
         node = node.band_member_set_coincident(m, coinc[m])
-    node = _isolate_full_groups(node, factor)
+    option = _full_groups(node, factor)
+    if option is None:  # the guards would stay inside the vector loop: keep the point loops
+        node = node.child(0).delete().parent().delete().insert_partial_schedule(mupa)
+        node = node.band_set_permutable(1)
+        for m in range(n):
+            node = node.band_member_set_coincident(m, coinc[m])
+        return node
     info.unroll_jams += 1
-    return node
+    return node.band_set_ast_build_options(option)
 
 
-def _isolate_full_groups(node: isl.ScheduleNode, factor: int) -> isl.ScheduleNode:
-    """Have isl generate the points where all `factor` unrolled copies run apart (isolate).
+def _full_groups(node: isl.ScheduleNode, factor: int) -> isl.UnionSet | None:
+    """isl's `isolate` option for the points where all `factor` unrolled copies run.
 
-    Unrolling a loop whose trip count varies puts a guard before every copy, inside the
-    vector loop; isolating the full groups gives them guard-free code and leaves the guards
-    to the remainder. `node` is the point band, its child the unrolled band.
+    Unrolling a loop whose trip count varies puts a guard before every copy, inside the vector
+    loop; isolated, the full groups get guard-free code and the remainder keeps the guards.
+    None when the full groups are not one convex piece: isl then isolates nothing (trmm's
+    triangular k > i band: one piece off the diagonal tiles, another on them) and the guarded
+    copies measured 5x slower than no unroll-and-jam. `node` is the point band, its child the
+    unrolled band.
     """
     depth, n = node.get_schedule_depth(), node.band_n_member()
     leaf = node.child(0).child(0)
     points = leaf.get_prefix_schedule_union_map().intersect_domain(leaf.get_domain()).range()
     if points.n_set() != 1:  # the schedule space is one anonymous tuple; anything else: leave it
-        return node
+        return None
     full_space = isl.Set.from_union_set(points)
     groups = full_space.project_out(isl.dim_type.set, depth + n, 1)
     copies = isl.Set(f"{{ [u] : 0 <= u < {factor} }}")
     missing = groups.flat_product(copies).subtract(full_space).project_out(isl.dim_type.set, depth + n, 1)
-    full = groups.subtract(missing)
+    full = groups.subtract(missing).coalesce()
+    if full.n_basic_set() != 1:
+        return None
     as_map = isl.Map.from_range(full).move_dims(isl.dim_type.in_, 0, isl.dim_type.out, 0, depth)
-    option = as_map.wrap().set_tuple_name("isolate")
-    return node.band_set_ast_build_options(isl.UnionSet.from_set(option))
+    return isl.UnionSet.from_set(as_map.wrap().set_tuple_name("isolate"))
 
 
 def is_unroll_band(node: isl.ScheduleNode) -> bool:
