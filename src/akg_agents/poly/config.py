@@ -111,7 +111,9 @@ class SchedConfig:
             raise ConfigError(f"privatize must be false, true or local, not {self.privatize!r}")
         if self.omp_schedule not in ("static", "dynamic"):
             raise ConfigError(f"omp_schedule must be static or dynamic, not {self.omp_schedule!r}")
-        if not isinstance(self.unroll_jam, int) or not 0 <= self.unroll_jam <= 16:
+        # not bool: True == 1 would pass as "off"
+        if isinstance(self.unroll_jam, bool) or not isinstance(self.unroll_jam, int) \
+                or not 0 <= self.unroll_jam <= 16:
             raise ConfigError(f"unroll_jam must be an integer in [0, 16], not {self.unroll_jam!r}")
         if not 0 < self.tile_share <= 1 or self.elem_bytes < 1 or self.cache_l2 < 0:
             raise ConfigError("tile_share must be in (0, 1], elem_bytes >= 1 and cache_l2 >= 0")

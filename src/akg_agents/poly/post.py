@@ -131,30 +131,22 @@ def _unroll_jam(node: isl.ScheduleNode, factor: int, info: PostInfo) -> isl.Sche
     """
     n = node.band_n_member()
     mupa = node.band_get_partial_schedule()
-    coinc = [node.band_member_get_coincident(m) for m in range(n)]
+    coinc = [bool(node.band_member_get_coincident(m)) for m in range(n)]
     k = mupa.get_at(n - 2)
     outer = k.scale_down_val(isl.Val(factor)).floor()
-    lst = isl.UnionPwAffList.alloc(node.get_ctx(), n)
-    for m in range(n - 2):
-        lst = lst.add(mupa.get_at(m))
-    lst = lst.add(outer).add(mupa.get_at(n - 1))
-    new = isl.MultiUnionPwAff.from_union_pw_aff_list(mupa.get_space(), lst)
-    inner = k.sub(outer.scale_val(isl.Val(factor)))
-    inner_space = isl.MultiUnionPwAff.from_union_pw_aff(inner)
-    node = node.delete().insert_partial_schedule(inner_space)
+    members = [mupa.get_at(m) for m in range(n - 2)] + [outer, mupa.get_at(n - 1)]
+    copies = isl.MultiUnionPwAff.from_union_pw_aff(k.sub(outer.scale_val(isl.Val(factor))))
+    node = node.delete().insert_partial_schedule(copies)
     node = node.band_member_set_ast_loop_type(0, isl.ast_loop_type.unroll)
-    node = node.insert_partial_schedule(new).band_set_permutable(1)
-    for m in range(n):
-        node = node.band_member_set_coincident(m, coinc[m])
+    node = _insert_band(node, _multi(mupa.get_space(), members), coinc)
     option = _full_groups(node, factor)
     if option is None:  # the guards would stay inside the vector loop: keep the point loops
-        node = node.child(0).delete().parent().delete().insert_partial_schedule(mupa)
-        node = node.band_set_permutable(1)
-        for m in range(n):
-            node = node.band_member_set_coincident(m, coinc[m])
-        return node
+        return _insert_band(node.child(0).delete().parent().delete(), mupa, coinc)
     info.unroll_jams += 1
     return node.band_set_ast_build_options(option)
+
+
+FULL_GROUPS_OPS = 200000  # isl operations for the isolate set (a skewed 3-d stencil band's divisions)
 
 
 def _full_groups(node: isl.ScheduleNode, factor: int) -> isl.UnionSet | None:
@@ -162,21 +154,30 @@ def _full_groups(node: isl.ScheduleNode, factor: int) -> isl.UnionSet | None:
 
     Unrolling a loop whose trip count varies puts a guard before every copy, inside the vector
     loop; isolated, the full groups get guard-free code and the remainder keeps the guards.
-    None when the full groups are not one convex piece: isl then isolates nothing (trmm's
-    triangular k > i band: one piece off the diagonal tiles, another on them) and the guarded
-    copies measured 5x slower than no unroll-and-jam. `node` is the point band, its child the
-    unrolled band.
+    None when the full groups are not one convex piece: isl isolates the simple hull of the set,
+    which takes the partial groups back in with their guards (trmm's triangular k > i band: one
+    piece off the diagonal tiles, another on them; measured 5x slower than no unroll-and-jam),
+    and None when isl needs more than FULL_GROUPS_OPS operations. `node` is the point band, its
+    child the unrolled band.
     """
     depth, n = node.get_schedule_depth(), node.band_n_member()
-    leaf = node.child(0).child(0)
-    points = leaf.get_prefix_schedule_union_map().intersect_domain(leaf.get_domain()).range()
-    if points.n_set() != 1:  # the schedule space is one anonymous tuple; anything else: leave it
+    below = node.child(0).child(0)  # what the unrolled band holds: a leaf or a sequence
+    ctx = node.get_ctx()
+    ctx.set_max_operations(FULL_GROUPS_OPS)
+    ctx.reset_operations()
+    try:
+        points = below.get_prefix_schedule_union_map().intersect_domain(below.get_domain()).range()
+        if points.n_set() != 1:  # the schedule space is one anonymous tuple; anything else: leave it
+            return None
+        every = isl.Set.from_union_set(points)
+        groups = every.project_out(isl.dim_type.set, depth + n, 1)
+        copies = isl.Set(f"{{ [u] : 0 <= u < {factor} }}")
+        missing = groups.flat_product(copies).subtract(every).project_out(isl.dim_type.set, depth + n, 1)
+        full = groups.subtract(missing).coalesce()
+    except isl.Error:
         return None
-    full_space = isl.Set.from_union_set(points)
-    groups = full_space.project_out(isl.dim_type.set, depth + n, 1)
-    copies = isl.Set(f"{{ [u] : 0 <= u < {factor} }}")
-    missing = groups.flat_product(copies).subtract(full_space).project_out(isl.dim_type.set, depth + n, 1)
-    full = groups.subtract(missing).coalesce()
+    finally:
+        ctx.set_max_operations(0)
     if full.n_basic_set() != 1:
         return None
     as_map = isl.Map.from_range(full).move_dims(isl.dim_type.in_, 0, isl.dim_type.out, 0, depth)
@@ -232,14 +233,23 @@ def _stride1_last(node: isl.ScheduleNode, kernel: Kernel, info: PostInfo) -> isl
 def _permute(node: isl.ScheduleNode, order: list[int]) -> isl.ScheduleNode:
     """The band with its members in `order` (legal for a permutable band), coincidence kept."""
     mupa = node.band_get_partial_schedule()
-    coinc = [node.band_member_get_coincident(m) for m in range(node.band_n_member())]
-    lst = isl.UnionPwAffList.alloc(node.get_ctx(), len(order))
-    for m in order:
-        lst = lst.add(mupa.get_at(m))
-    new = isl.MultiUnionPwAff.from_union_pw_aff_list(mupa.get_space(), lst)
-    node = node.delete().insert_partial_schedule(new).band_set_permutable(1)
-    for pos, m in enumerate(order):
-        node = node.band_member_set_coincident(pos, coinc[m])
+    coinc = [bool(node.band_member_get_coincident(m)) for m in range(node.band_n_member())]
+    new = _multi(mupa.get_space(), [mupa.get_at(m) for m in order])
+    return _insert_band(node.delete(), new, [coinc[m] for m in order])
+
+
+def _multi(space: isl.Space, members: list[isl.UnionPwAff]) -> isl.MultiUnionPwAff:
+    lst = isl.UnionPwAffList.alloc(space.get_ctx(), len(members))
+    for member in members:
+        lst = lst.add(member)
+    return isl.MultiUnionPwAff.from_union_pw_aff_list(space, lst)
+
+
+def _insert_band(node: isl.ScheduleNode, mupa: isl.MultiUnionPwAff, coinc: list[bool]) -> isl.ScheduleNode:
+    """A permutable band of `mupa` inserted at `node`, its members' coincidence set to `coinc`."""
+    node = node.insert_partial_schedule(mupa).band_set_permutable(1)
+    for m, flag in enumerate(coinc):
+        node = node.band_member_set_coincident(m, flag)
     return node
 
 

@@ -33,10 +33,21 @@ def test_full_groups_are_unrolled_without_guards() -> None:
     assert offsets[1:] == [offsets[0].replace(")", f" + {u})") for u in (1, 2, 3)]
 
 
+def test_the_jammed_loop_stays_the_vector_loop() -> None:
+    got = build(kernels.get("gemm"), from_dict({"base": "cpu_vectorize", "unroll_jam": 4}), "LARGE")
+    assert got is not None
+    lines = [ln.strip() for ln in got.source.splitlines()]
+    # the loop right above the four jammed copies carries the omp simd mark
+    first = next(i for i, ln in enumerate(lines) if ln.startswith("S1(") and lines[i + 3].startswith("S1(")
+                 and all(x.startswith("S1(") for x in lines[i:i + 4]))
+    assert lines[first - 1].startswith("for (") and lines[first - 2] == "#pragma omp simd"
+
+
 def test_unroll_jam_off_leaves_the_point_loops() -> None:
     got = build(kernels.get("covariance"), from_dict({"base": "cpu_vectorize"}), "LARGE")
     assert got is not None and got.post is not None and got.post.unroll_jams == 0
-    assert all(len(b) <= 2 for b in _loop_bodies(got.source))
+    # one S5 per innermost body: no copies
+    assert max(sum(s.startswith("S5(") for s in b) for b in _loop_bodies(got.source)) == 1
 
 
 def test_dynamic_schedule_goes_on_tile_loops_only() -> None:
@@ -63,7 +74,15 @@ def test_triangular_point_bands_are_left_alone(name: str) -> None:
     assert jammed.post.unroll_jams == 0 and jammed.source == plain.source
 
 
-@pytest.mark.parametrize("bad", [{"unroll_jam": -1}, {"unroll_jam": "8"}, {"unroll_jam": 17},
+def test_wavefronts_keep_the_static_schedule() -> None:
+    """Tile wavefronts (seidel-2d) run one parallel region per front: no dynamic schedule there."""
+    got = build(kernels.get("seidel-2d"), from_dict({"base": "cpu_vectorize", "omp_schedule": "dynamic"}),
+                "LARGE")
+    assert got is not None and got.post is not None and got.post.wavefronts >= 1
+    assert "#pragma omp parallel for" in got.source and "schedule(" not in got.source
+
+
+@pytest.mark.parametrize("bad", [{"unroll_jam": -1}, {"unroll_jam": "8"}, {"unroll_jam": 17}, {"unroll_jam": True},
                                  {"omp_schedule": "guided"}])
 def test_bad_values_are_config_errors(bad: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
