@@ -4,7 +4,8 @@ Recording wraps any provider and appends {key, level, request, text, reasoning, 
 Replaying answers only from the file: a request it has not seen raises LLMError naming the
 request (its key and first lines), never a silent live call. Normalization keeps keys stable
 across machines and runs: absolute paths lose their directories, measured timings ("0.4321 ms",
-"2.31x") become "<t>" (the Conductor reads timings, and no two runs measure the same), and
+"2.31x") become "<t>" (the Conductor reads timings, and no two runs measure the same), so does
+the name of the fastest candidate where a prompt states it (a near tie flips under load), and
 whitespace at line ends is dropped. Entries store their normalized messages, so keys are
 recomputed on load and survive changes to this normalization.
 """
@@ -26,6 +27,9 @@ _TIMING = re.compile(r"\d+\.\d+(?=\s?ms\b)|\d+\.\d+(?=x\b)")
 # g++'s per-loop vectorization verdicts depend on the host CPU (-march=native): like timings,
 # they are masked so a recording replays on any machine.
 _VECTORIZATION = re.compile(r"(g\+\+ vectorization report[^:\n]*:).*")
+# which candidate is fastest is itself a measurement ("Best so far: llm-1, speedup 0.33x" in the
+# poly_config prompt): under load a near tie flips, so the name is masked like the timings
+_BEST = re.compile(r"(Best so far: )[\w.-]+")
 
 
 def normalize(text: str) -> str:
@@ -33,6 +37,7 @@ def normalize(text: str) -> str:
     text = _ADDR.sub("0x<addr>", text)
     text = _TIMING.sub("<t>", text)
     text = _VECTORIZATION.sub(r"\1 <report>", text)
+    text = _BEST.sub(r"\1<best>", text)
     return "\n".join(line.rstrip() for line in text.strip().splitlines())
 
 
