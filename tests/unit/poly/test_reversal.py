@@ -5,13 +5,13 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from poly_check import assert_same_results
 
 from akg_agents.poly import kernels
 from akg_agents.poly.config import from_dict
 from akg_agents.poly.deps import check_schedule, compute_dependences
 from akg_agents.poly.dsl import Kernel
 from akg_agents.poly.pipeline import build, dependences
-from akg_agents.poly.runner import build_dir, compare, compile_c, run_once
 from akg_agents.poly.scheduler import schedule
 from akg_agents.poly.tree import to_tree
 
@@ -88,13 +88,7 @@ def test_reversed_schedules_compute_the_same_results(name: str) -> None:
     got = build(k, from_dict(REV, name="rev"), "MINI")
     assert ref is not None and got is not None and got.result is not None
     assert not got.result.fallback
-    r_exe = compile_c(ref.source, "gcc", f"t-{name}-rev-orig")
-    g_exe = compile_c(got.source, "gcc", f"t-{name}-rev")
-    r_bin, g_bin = build_dir() / f"{name}-rev-r.bin", build_dir() / f"{name}-rev-g.bin"
-    run_once(r_exe, 1, r_bin)
-    run_once(g_exe, 2, g_bin)
-    ok, _, bad = compare(k, "MINI", r_bin, g_bin)
-    assert ok, bad
+    assert_same_results(k, "MINI", ref, got, f"{name}-rev")
 
 
 def test_milp_solver_agrees_on_the_reversed_nest() -> None:

@@ -6,11 +6,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from poly_check import assert_same_results
 
 from akg_agents.poly import kernels
 from akg_agents.poly.config import ConfigError, from_dict
 from akg_agents.poly.pipeline import build
-from akg_agents.poly.runner import build_dir, compare, compile_c, run_once
 from akg_agents.poly.tilemodel import CANDIDATE_SIZES, CacheSizes, detect_caches, footprint, model_sizes
 
 GEMM_ACCESSES = [{0, 1}, {0, 2}, {2, 1}]  # C[i][j], A[i][k], B[k][j] over members (i, j, k)
@@ -58,10 +58,4 @@ def test_modelled_tiles_are_partial_at_mini_and_correct(name: str) -> None:
     ref = build(k, "orig", "MINI")
     assert got is not None and ref is not None and got.post is not None
     assert got.post.tile_sizes and all(t <= 64 for sizes in got.post.tile_sizes for t in sizes)
-    r_exe = compile_c(ref.source, "gcc", f"tm-{name}-orig")
-    g_exe = compile_c(got.source, "gcc", f"tm-{name}-model")
-    r_bin, g_bin = build_dir() / f"tm-{name}-r.bin", build_dir() / f"tm-{name}-g.bin"
-    run_once(r_exe, 1, r_bin)
-    run_once(g_exe, 2, g_bin)
-    ok, _err, bad = compare(k, "MINI", r_bin, g_bin)
-    assert ok, bad
+    assert_same_results(k, "MINI", ref, got, f"tm-{name}")

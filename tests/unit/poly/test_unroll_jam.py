@@ -6,11 +6,11 @@ import re
 import shutil
 
 import pytest
+from poly_check import assert_same_results
 
 from akg_agents.poly import kernels
 from akg_agents.poly.config import ConfigError, from_dict
 from akg_agents.poly.pipeline import build
-from akg_agents.poly.runner import build_dir, compare, compile_c, run_once
 
 needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
 
@@ -100,10 +100,4 @@ def test_unroll_jam_computes_the_same_results(name: str) -> None:
                      "omp_schedule": "dynamic", "min_parallel_work": 0}, name="uj")
     got = build(k, cfg, "SMALL")
     assert ref is not None and got is not None and got.post is not None and got.post.unroll_jams >= 1
-    r_exe = compile_c(ref.source, "gcc", f"t-{name}-uj-orig")
-    g_exe = compile_c(got.source, "gcc", f"t-{name}-uj")
-    r_bin, g_bin = build_dir() / f"{name}-uj-r.bin", build_dir() / f"{name}-uj-g.bin"
-    run_once(r_exe, 1, r_bin)
-    run_once(g_exe, 2, g_bin)
-    ok, _, bad = compare(k, "SMALL", r_bin, g_bin)
-    assert ok, bad
+    assert_same_results(k, "SMALL", ref, got, f"{name}-uj")
