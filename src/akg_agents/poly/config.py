@@ -65,7 +65,7 @@ class SchedConfig:
     cache_l2: int = 0  # per-core L2 bytes for the tile model; 0: this machine's (sysfs)
     intra_tile_stride1: bool = False
     # unroll-and-jam of the second innermost point loop of each tiled band by this factor
-    # (post._unroll_jam; 0 or 1: off)
+    # (unroll.py; 0 or 1: off)
     unroll_jam: int = 0
     wavefront: bool = False  # skew tile loops (T0+T1, T1..) when no tile loop is parallel
     parallel: bool = True  # omp parallel for on the outermost parallel loop
