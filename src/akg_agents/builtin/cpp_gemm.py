@@ -35,14 +35,28 @@ class GemmParams:
     nc: int = 16  # output tile columns, in register tiles
     rows_outer: bool = True  # in a tile, finish a band of rows before the next (else a column band)
     threads: int = 0
+    # Read a row-major (not transposed) operand where it lies instead of packing it: MR rows of A
+    # are MR streams the micro-kernel broadcasts from; B's rows are read at its row stride.
+    a_in_place: bool = False
+    b_in_place: bool = False
 
 
-# The default first, then the variant that won most often after it (benchmarks/results/cpu_gemm:
-# best GEMM over 2 x 7 products at 2 threads: 6x4 rows-outer 7 times, 8x2 columns-outer 3,
-# 8x2 rows-outer 3, 12x2 none), then the others.
+def gemm_source(program: MatmulProgram, params: GemmParams) -> str:
+    return gemm_cpp(program, params.mr, params.nv, params.mc, params.kc, params.nc, params.threads, params.rows_outer,
+                    a_in_place=params.a_in_place, b_in_place=params.b_in_place)
+
+
+# The default first. Reading row-major operands in place (no packing) took 14_matmul from 0.86x
+# to 0.96-0.99x of MKL on one thread; packing B stays better where many row tiles re-read it
+# (1024^3: 16.0 ms packed, 19.0 ms in place), so both race. Then the session-7 variants
+# (benchmarks/results/cpu_gemm: 6x4 rows-outer won 7 of 14 products, 8x2 columns-outer 3,
+# 8x2 rows-outer 3). Variants that come out the same for a task (B in place when B is transposed)
+# are offered once.
 GEMM_VARIANTS = [
+    GemmParams(a_in_place=True, b_in_place=True),
+    GemmParams(a_in_place=True),
+    GemmParams(mr=8, nv=2, mc=256, kc=256, rows_outer=False, a_in_place=True),
     GemmParams(),
-    GemmParams(mr=8, nv=2, mc=256, kc=256, rows_outer=False),
     GemmParams(mr=8, nv=2, mc=256, kc=256),
     GemmParams(mr=12, nv=2, mc=192, kc=384),
 ]
@@ -114,7 +128,7 @@ def _guard_lines(program: MatmulProgram, names: list[str]) -> list[str]:
 
 
 def gemm_model_new(task: Task, program: MatmulProgram, params: GemmParams) -> str:
-    source = gemm_cpp(program, params.mr, params.nv, params.mc, params.kc, params.nc, params.threads, params.rows_outer)
+    source = gemm_source(program, params)
     kernel = f'KERNEL_SOURCE = r"""\n{source}"""\n\n_lib = load_cpp(KERNEL_SOURCE)'
     args = launch_args(program)
     names = args[:-1]
@@ -175,9 +189,17 @@ def gemm_candidates(task: Task, count: int, threads: int = 0) -> tuple[list[Cand
         return [], program
     summary = ", ".join(dict.fromkeys(program.ops))
     shape = f"{program.M}x{program.N}x{program.K} {program.dtype}"
-    candidates = []
-    for index, params in enumerate(GEMM_VARIANTS[: max(count, 1)]):
+    candidates: list[Candidate] = []
+    sources: set[str] = set()
+    for params in GEMM_VARIANTS:
+        if len(candidates) >= max(count, 1):
+            break
         params = GemmParams(**{**asdict(params), "threads": threads})
+        source = gemm_source(program, params)
+        if source in sources:  # an in-place flag that does not apply to this task's operands
+            continue
+        sources.add(source)
+        index = len(candidates)
         candidates.append(Candidate(
             id=f"builtin-gemm-{index}", dsl="cpp", code=gemm_model_new(task, program, params), agent="builtin",
             step=index, params={"generator": "gemm", **asdict(params)},

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 import torch.fx
 
-from akg_agents.builtin.cpp_gemm import GEMM_VARIANTS, GemmParams, _guard_lines, _shape_lines
-from akg_agents.builtin.cpp_gemm_kernel import EpilogueNotCovered, gemm_cpp
+from akg_agents.builtin.cpp_gemm import GEMM_VARIANTS, GemmParams, _guard_lines, _shape_lines, gemm_source
+from akg_agents.builtin.cpp_gemm_kernel import EpilogueNotCovered
 from akg_agents.builtin.generator import model_new_source
 from akg_agents.builtin.ir import InputSpec
 from akg_agents.builtin.lower import NotCovered
@@ -134,8 +134,7 @@ def chain_model_new(task: Task, first: MatmulProgram, second: MatmulProgram, arg
             names[s.name] = len(args) + len(names)
     combined = [InputSpec(a, "full", ()) for a in args] + [specs[n] for n in names]
     chain = Chain(combined, first, second, [*first.ops, *second.ops])
-    sources = [gemm_cpp(p, params.mr, params.nv, params.mc, params.kc, params.nc, params.threads, params.rows_outer)
-               for p in (first, second)]
+    sources = [gemm_source(p, params) for p in (first, second)]
     kernel = "\n\n".join(f'KERNEL_SOURCE_{i} = r"""\n{s}"""\n\n_lib{i} = load_cpp(KERNEL_SOURCE_{i})' for i, s in enumerate(sources))
     body = _launch(first, _names(first, names), "_u", "_lib0", SCRATCH)
     body += _launch(second, _names(second, names), "_v", "_lib1", "out")
@@ -158,10 +157,18 @@ def chain_candidates(task: Task, count: int, threads: int = 0) -> tuple[list[Can
     if isinstance(split, str):
         return [], split
     first, second, args = split
-    candidates = []
+    candidates: list[Candidate] = []
+    seen: set[tuple[str, str]] = set()
     try:
-        for index, params in enumerate(GEMM_VARIANTS[: max(count, 1)]):
+        for params in GEMM_VARIANTS:
+            if len(candidates) >= max(count, 1):
+                break
             params = GemmParams(**{**params.__dict__, "threads": threads})
+            sources = (gemm_source(first, params), gemm_source(second, params))
+            if sources in seen:  # an in-place flag that does not apply to these operands
+                continue
+            seen.add(sources)
+            index = len(candidates)
             candidates.append(Candidate(
                 id=f"builtin-gemm-chain-{index}", dsl="cpp", code=chain_model_new(task, first, second, args, params),
                 agent="builtin", step=index, params={"generator": "gemm_chain", **params.__dict__},

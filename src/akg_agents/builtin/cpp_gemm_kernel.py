@@ -68,8 +68,12 @@ static inline void v_store(float* p, vf x) { __builtin_memcpy(p, &x, sizeof x); 
 MICRO_KERNEL = r"""// c[MR][NR] (row stride ldc) = Ap (kc x MR micro-panel) times Bp (kc x NR micro-panel), plus what c
 // held when `accumulate`. Constant trip counts: g++ unrolls the r / v loops, the accumulators
 // live in vector registers.
+// A's element (r, k) is ap[k * AK + r * lda]: a packed micro-panel (AK = MR, lda = 1), or AK = 1 and
+// lda = A's row stride to read MR rows of a row-major A where they lie (no packing). Row k of B's
+// micro-panel starts at bp + k * ldb: packed (ldb = NR) or a row-major B read in place.
+template <int64_t AK = MR>
 static inline void micro(int64_t kc, const float* __restrict__ ap, const float* __restrict__ bp,
-                         float* __restrict__ c, int64_t ldc, bool accumulate) {
+                         float* __restrict__ c, int64_t ldc, bool accumulate, int64_t lda = 1, int64_t ldb = NR) {
   vf acc[MR][@NV@];
   #pragma GCC unroll 32
   for (int64_t r = 0; r < MR; ++r) {
@@ -80,10 +84,10 @@ static inline void micro(int64_t kc, const float* __restrict__ ap, const float* 
   for (int64_t k = 0; k < kc; ++k) {
     vf b[@NV@];
     #pragma GCC unroll 8
-    for (int64_t v = 0; v < @NV@; ++v) b[v] = v_load(bp + k * NR + v * VL);
+    for (int64_t v = 0; v < @NV@; ++v) b[v] = v_loadu(bp + k * ldb + v * VL);
     #pragma GCC unroll 32
     for (int64_t r = 0; r < MR; ++r) {
-      const vf a = v_set1(ap[k * MR + r]);
+      const vf a = v_set1(ap[k * AK + r * lda]);
       #pragma GCC unroll 8
       for (int64_t v = 0; v < @NV@; ++v) acc[r][v] = v_fma(a, b[v], acc[r][v]);
     }
@@ -103,11 +107,13 @@ static constexpr int64_t NR = @NV@ * VL;      // columns of the register tile
 static constexpr int64_t MC = @MC@;           // rows of an output tile (a multiple of MR)
 static constexpr int64_t KC = @KC@;           // depth of a K slice
 static constexpr int64_t NC = @NC@;           // columns of an output tile (a multiple of NR)
-static constexpr int64_t PACK_K = 64;
+static constexpr int64_t PACK_K = 64;         // K chunk of the strided packing loops
 static constexpr bool ROWS_OUTER = @ROWS_OUTER@;
-static constexpr bool DIRECT = @DIRECT@;  // the epilogue is the product itself         // K chunk of the strided packing loops
+static constexpr bool DIRECT = @DIRECT@;  // the epilogue is the product itself
+static constexpr bool A_IN_PLACE = @A_IN_PLACE@;  // A row-major and not packed (a_in_place)
+static constexpr bool B_IN_PLACE = @B_IN_PLACE@;  // B row-major and not packed (b_in_place)
 
-@MICRO@// Rows k_lo..k_hi of panel `p` of A (logical M x K) as dst[k - k_lo][0:MR], rows past M zero.
+@MICRO@@TRANSPOSE8@// Rows k_lo..k_hi of panel `p` of A (logical M x K) as dst[k - k_lo][0:MR], rows past M zero.
 static void pack_a(const float* __restrict__ a, int64_t M, int64_t K, int64_t p, float* __restrict__ dst,
                    int64_t k_lo, int64_t k_hi) {
   const int64_t i0 = p * MR, rows = std::min<int64_t>(MR, M - i0);
@@ -361,15 +367,21 @@ extern "C" void akg_kernel(@SIGNATURE@, float* __restrict__ out, int64_t batch, 
           if (dead_tile(i0, j0)) {
             for (int64_t e = 0; e < MR * NR; ++e) tmp[e] = 0.0f;
           } else {
-            const float* pa = panel(a_state + b * mp + ip, ap + b * a_size + ip * MR * K, own_a, MR, K, k0, kc,
-                                    [&](float* dst, int64_t lo, int64_t hi) { pack_a(a_mat, M, K, ip, dst, lo, hi); });
-            const float* pb = panel(b_state + b * np + jp, bp + b * b_size + jp * NR * K, own_b, NR, K, k0, kc,
-                                    [&](float* dst, int64_t lo, int64_t hi) { pack_b(b_mat, N, K, jp, dst, lo, hi); });
-            if (DIRECT && rows == MR && cols == NR) {  // no epilogue: accumulate in the output itself
-              micro(kc, pa + k0 * MR, pb + k0 * NR, out + (b * M + i0) * N + j0, N, s > 0);
-              continue;
+            const float* pb = B_IN_PLACE && cols == NR ? b_mat + j0 : nullptr;
+            if (!pb) pb = panel(b_state + b * np + jp, bp + b * b_size + jp * NR * K, own_b, NR, K, k0, kc,
+                                [&](float* dst, int64_t lo, int64_t hi) { pack_b(b_mat, N, K, jp, dst, lo, hi); });
+            const int64_t ldb = B_IN_PLACE && cols == NR ? N : NR;
+            float* c = DIRECT && rows == MR && cols == NR ? out + (b * M + i0) * N + j0 : tmp;
+            const int64_t ldc = c == tmp ? NR : N;
+            const bool accumulate = c != tmp && s > 0;  // no epilogue: accumulate in the output itself
+            if (A_IN_PLACE && rows == MR) {  // MR whole rows of a row-major A: read where they lie
+              micro<1>(kc, a_mat + i0 * K + k0, pb + k0 * ldb, c, ldc, accumulate, K, ldb);
+            } else {
+              const float* pa = panel(a_state + b * mp + ip, ap + b * a_size + ip * MR * K, own_a, MR, K, k0, kc,
+                                      [&](float* dst, int64_t lo, int64_t hi) { pack_a(a_mat, M, K, ip, dst, lo, hi); });
+              micro(kc, pa + k0 * MR, pb + k0 * ldb, c, ldc, accumulate, 1, ldb);
             }
-            micro(kc, pa + k0 * MR, pb + k0 * NR, tmp, NR, false);
+            if (c != tmp) continue;
           }
           for (int64_t r = 0; r < rows; ++r)
             store_row(tmp + r * NR, out + (b * M + i0 + r) * N + j0, @EXTRA_ARGS@b, i0 + r, j0, cols, M, N,
@@ -414,10 +426,21 @@ PACK_B_ROWS = """  // B stored (K, N): the panel's NR columns are contiguous per
     }
   }"""
 
-PACK_B_COLS = """  // B stored (N, K) (nn.Linear's weight, a transposed operand): column c is contiguous
+PACK_B_COLS = """  // B stored (N, K) (nn.Linear's weight, a transposed operand): column c is contiguous. A
+  // transposing copy: 8 x 8 blocks through AVX registers where there are 8 whole columns and 8 k,
+  // element by element at the edges (a scalar gather moves about one float per cycle).
   for (int64_t k0 = k_lo; k0 < k_hi; k0 += PACK_K) {
     const int64_t k1 = std::min<int64_t>(k_hi, k0 + PACK_K);
-    for (int64_t c = 0; c < NR; ++c) {
+    int64_t c0 = 0;
+#if defined(__AVX2__)
+    for (; c0 + 8 <= cols; c0 += 8) {
+      int64_t k = k0;
+      for (; k + 8 <= k1; k += 8) transpose8(b + (j0 + c0) * K + k, K, dst + (k - k_lo) * NR + c0, NR);
+      for (int64_t c = c0; c < c0 + 8; ++c)
+        for (int64_t kk = k; kk < k1; ++kk) dst[(kk - k_lo) * NR + c] = b[(j0 + c) * K + kk];
+    }
+#endif
+    for (int64_t c = c0; c < NR; ++c) {
       if (c < cols) {
         const float* src = b + (j0 + c) * K;
         for (int64_t k = k0; k < k1; ++k) dst[(k - k_lo) * NR + c] = src[k];
@@ -426,6 +449,30 @@ PACK_B_COLS = """  // B stored (N, K) (nn.Linear's weight, a transposed operand)
       }
     }
   }"""
+
+# dst[j * ldd + i] = src[i * lds + j] for an 8 x 8 block (AVX: unpack, shuffle, 128-bit permute).
+TRANSPOSE8 = r"""
+#if defined(__AVX2__)
+static inline void transpose8(const float* __restrict__ src, int64_t lds, float* __restrict__ dst, int64_t ldd) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    _mm256_storeu_ps(dst + i * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x20));
+    _mm256_storeu_ps(dst + (i + 4) * ldd, _mm256_permute2f128_ps(r[i], r[i + 4], 0x31));
+  }
+}
+#endif
+"""
 
 
 class EpilogueNotCovered(ValueError):
@@ -480,7 +527,8 @@ def _triangle(program: MatmulProgram) -> tuple[str, str]:
 
 
 def gemm_cpp(program: MatmulProgram, mr: int, nv: int, mc: int, kc: int, nc: int, threads: int,
-             rows_outer: bool = False, k_unroll: int = 1) -> str:
+             rows_outer: bool = False, k_unroll: int = 1, a_in_place: bool = False,
+             b_in_place: bool = False) -> str:
     """The kernel's C++ source. `mc` is rounded to a multiple of `mr`; `nc` counts NR panels."""
     n_in = len(program.inputs)
     extras = program.extras
@@ -502,9 +550,11 @@ def gemm_cpp(program: MatmulProgram, mr: int, nv: int, mc: int, kc: int, nc: int
         "@THREADS@": f"num_threads({threads})" if threads > 0 else "",
         "@NUM_THREADS@": str(threads), "@ROWS_OUTER@": "true" if rows_outer else "false",
         "@KUNROLL@": str(k_unroll),
+        "@A_IN_PLACE@": "true" if a_in_place and not program.a_transposed else "false",
+        "@B_IN_PLACE@": "true" if b_in_place and not program.b_transposed else "false",
         "@DIRECT@": "true" if program.epilogue == Acc() and not program.triangle else "false",
     }
-    body = KERNEL.replace("@MICRO@", MICRO_KERNEL)
+    body = KERNEL.replace("@MICRO@", MICRO_KERNEL).replace("@TRANSPOSE8@", TRANSPOSE8)
     for key, value in subs.items():
         body = body.replace(key, value)
     headers = "#include <algorithm>\n#include <cmath>\n#include <cstdint>\n#include <vector>\n#include <omp.h>\n"

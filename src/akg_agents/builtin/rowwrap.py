@@ -44,13 +44,17 @@ _FLOATS = (torch.float32, torch.float16, torch.bfloat16)
 
 def _full_shape(tensors, rank):
     """The shape the forward inputs broadcast to; the kernel was generated for rank `rank`."""
-    shape = tuple(torch.broadcast_shapes(*(t.shape for t in tensors)))
+    shape = tuple(tensors[0].shape)
+    if any(t.shape != shape for t in tensors[1:]):  # torch.broadcast_shapes costs ~10 us a call
+        shape = tuple(torch.broadcast_shapes(*(t.shape for t in tensors)))
     if len(shape) != rank:
         raise ValueError(f"this kernel was generated for rank-{rank} inputs; got shape {shape}")
     return shape
 
 
 def _float_dtype(tensors, names):
+    if tensors and tensors[0].dtype in _FLOATS and all(t.dtype == tensors[0].dtype for t in tensors[1:]):
+        return tensors[0].dtype  # the common case, checked in a few us
     dtypes = {t.dtype for t in tensors if t.is_floating_point()}
     for t, name in zip(tensors, names):
         if name is not None and not t.is_floating_point():
@@ -64,6 +68,8 @@ def _float_dtype(tensors, names):
 def _arrange(t, shape, varies, reshaped, name):
     """`t` as a contiguous tensor of shape `shape`, size 1 along the dims it does not vary along."""
     target = tuple(n if v else 1 for n, v in zip(shape, varies))
+    if t.shape == target and t.is_contiguous():  # already laid out: no view ops (each costs a dispatch)
+        return t
     if reshaped:  # aligned on other dims than the trailing ones (a per-channel weight, a label per row)
         if t.numel() != math.prod(target):
             raise ValueError(f"{name} has shape {tuple(t.shape)}; this kernel expects {math.prod(target)} elements")
