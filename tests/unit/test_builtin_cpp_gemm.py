@@ -135,6 +135,9 @@ def test_every_variant_reads_operands_in_place_or_packed(name: str) -> None:
     assert len(made) == len(GEMM_VARIANTS) - (name in B_T or name in A_T), why
     assert ("A_IN_PLACE = true" in made[0].code) == (name not in A_T)
     assert ("B_IN_PLACE = true" in made[0].code) == (name not in B_T)
+    for candidate in made:  # the recorded parameters say what the code does
+        assert candidate.params["a_in_place"] == ("A_IN_PLACE = true" in candidate.code)
+        assert candidate.params["b_in_place"] == ("B_IN_PLACE = true" in candidate.code)
     for candidate in made:
         _check(task, candidate)
         for dims in EVERY_VARIANT[name]:

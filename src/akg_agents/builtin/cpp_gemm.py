@@ -194,7 +194,10 @@ def gemm_candidates(task: Task, count: int, threads: int = 0) -> tuple[list[Cand
     for params in GEMM_VARIANTS:
         if len(candidates) >= max(count, 1):
             break
-        params = GemmParams(**{**asdict(params), "threads": threads})
+        # Record the flags as applied: an in-place flag means nothing for a transposed operand.
+        params = GemmParams(**{**asdict(params), "threads": threads,
+                               "a_in_place": params.a_in_place and not program.a_transposed,
+                               "b_in_place": params.b_in_place and not program.b_transposed})
         source = gemm_source(program, params)
         if source in sources:  # an in-place flag that does not apply to this task's operands
             continue

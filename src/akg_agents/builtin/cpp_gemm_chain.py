@@ -163,7 +163,10 @@ def chain_candidates(task: Task, count: int, threads: int = 0) -> tuple[list[Can
         for params in GEMM_VARIANTS:
             if len(candidates) >= max(count, 1):
                 break
-            params = GemmParams(**{**params.__dict__, "threads": threads})
+            # Record the flags as applied (to either product): meaningless for transposed operands.
+            params = GemmParams(**{**params.__dict__, "threads": threads,
+                                   "a_in_place": params.a_in_place and not (first.a_transposed and second.a_transposed),
+                                   "b_in_place": params.b_in_place and not (first.b_transposed and second.b_transposed)})
             sources = (gemm_source(first, params), gemm_source(second, params))
             if sources in seen:  # an in-place flag that does not apply to these operands
                 continue

@@ -4,10 +4,12 @@ candidates around it).
 BLIS-style, sized at run time (M, N, K and the batch are arguments, so one compilation serves
 every shape of the task's rank):
 
-- both operands are packed once per call into contiguous, zero-padded panels: A into MR-row
-  panels (Ap[panel][k][0:MR]), B into NR-column panels (Bp[panel][k][0:NR]). A transposed
-  operand is only a different gather in its packing routine; the micro-kernel never sees strides
-  or edges (the padding holds zeros);
+- operands are packed once per call into contiguous, zero-padded panels: A into MR-row panels
+  (Ap[panel][k][0:MR]), B into NR-column panels (Bp[panel][k][0:NR]). A transposed operand is only
+  a different gather in its packing routine (8 x 8 AVX transposes for a transposed B); the
+  micro-kernel never sees edges (the padding holds zeros). With `a_in_place` / `b_in_place` a
+  row-major operand's whole panels are read where they lie instead (the micro-kernel takes A's
+  row stride and B's row stride); only edge panels are packed then;
 - the output is cut into MC x NC tiles, OpenMP hands them out (rows of tiles fastest, so the two
   tiles running at once share their B panels); in a tile, K is walked in KC-deep slices, then the
   NR-wide B micro-panel (KC x NR floats, L1-sized) is held while every MR-row A micro-panel of the
@@ -432,7 +434,7 @@ PACK_B_COLS = """  // B stored (N, K) (nn.Linear's weight, a transposed operand)
   for (int64_t k0 = k_lo; k0 < k_hi; k0 += PACK_K) {
     const int64_t k1 = std::min<int64_t>(k_hi, k0 + PACK_K);
     int64_t c0 = 0;
-#if defined(__AVX2__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))  // immintrin.h (VECTOR_PRELUDE)
     for (; c0 + 8 <= cols; c0 += 8) {
       int64_t k = k0;
       for (; k + 8 <= k1; k += 8) transpose8(b + (j0 + c0) * K + k, K, dst + (k - k_lo) * NR + c0, NR);
@@ -452,7 +454,7 @@ PACK_B_COLS = """  // B stored (N, K) (nn.Linear's weight, a transposed operand)
 
 # dst[j * ldd + i] = src[i * lds + j] for an 8 x 8 block (AVX: unpack, shuffle, 128-bit permute).
 TRANSPOSE8 = r"""
-#if defined(__AVX2__)
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))  // immintrin.h (VECTOR_PRELUDE)
 static inline void transpose8(const float* __restrict__ src, int64_t lds, float* __restrict__ dst, int64_t ldd) {
   __m256 r[8], t[8];
   for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * lds);

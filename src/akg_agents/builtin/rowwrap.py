@@ -44,7 +44,7 @@ _FLOATS = (torch.float32, torch.float16, torch.bfloat16)
 
 def _full_shape(tensors, rank):
     """The shape the forward inputs broadcast to; the kernel was generated for rank `rank`."""
-    shape = tuple(tensors[0].shape)
+    shape = tuple(tensors[0].shape) if tensors else ()
     if any(t.shape != shape for t in tensors[1:]):  # torch.broadcast_shapes costs ~10 us a call
         shape = tuple(torch.broadcast_shapes(*(t.shape for t in tensors)))
     if len(shape) != rank:
