@@ -69,6 +69,11 @@ class SchedConfig:
     unroll_jam: int = 0
     wavefront: bool = False  # skew tile loops (T0+T1, T1..) when no tile loop is parallel
     parallel: bool = True  # omp parallel for on the outermost parallel loop
+    # in a tile band whose outer tile loop carries dependences but a later one does not, move the
+    # parallel tile loop outermost (any order of a permutable band is legal): one parallel region
+    # over the whole band instead of one per outer tile (gramschmidt's R[k][j] += Q[i][k] * A[i][j]
+    # had its i tiles outer and lost its parallel loop to min_parallel_work)
+    outer_parallel: bool = True
     # "dynamic": parallel loops over tiles hand out one tile at a time, which balances triangular
     # tile spaces (covariance's j >= i: static gives one of 2 threads 3x the other's work) but
     # loses the thread-to-data affinity between successive regions (stencils measured slower)

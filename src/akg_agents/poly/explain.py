@@ -30,7 +30,8 @@ def explain(kernel: Kernel, cfg: SchedConfig, size: str = "MINI", show_code: boo
     post = b.post
     if post is not None:
         out.append(f"post-pass: tiled bands {post.tiled_bands or 'none'}, wavefronts {post.wavefronts}, "
-                   f"stride-1 reorders {post.reordered}, unroll-and-jams {post.unroll_jams}, parallel marks {post.parallel_marks}, "
+                   f"stride-1 reorders {post.reordered}, unroll-and-jams {post.unroll_jams}, parallel tile loops moved out {post.outer_parallel}, "
+                   f"parallel marks {post.parallel_marks}, "
                    f"simd marks {post.simd_marks}, vectorized reductions "
                    f"{b.source.count('omp simd reduction')}; pragmas emitted {b.pragmas}")
     if show_code:

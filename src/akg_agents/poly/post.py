@@ -40,6 +40,7 @@ class PostInfo:
     reordered: int = 0
     wavefronts: int = 0
     unroll_jams: int = 0
+    outer_parallel: int = 0  # tile bands whose parallel tile loop was moved outermost
     # partial schedules of the tile bands (no wavefront): their loops run over tiles
     tile_loops: set[str] = field(default_factory=set)
     reduction_marks: list[str] = field(default_factory=list)  # the clauses of reduction loops
@@ -79,6 +80,8 @@ def _tile(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostIn
         sizes = sizes.set_val(i, isl.Val(chosen[i]))
     node = node.band_tile(sizes)
     info.tiled_bands.append(n)
+    if cfg.parallel and cfg.outer_parallel:
+        node = _outer_parallel(node, kernel, cfg, info)
     wave = cfg.wavefront and not any(node.band_member_get_coincident(m) for m in range(n))
     if wave and cfg.parallel and cfg.parallel_reductions and not _serial(node, 0, kernel, cfg) \
             and reduction_clause(node, 0, kernel):
@@ -98,6 +101,19 @@ def _tile(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostIn
     else:
         info.tile_loops.add(str(node.band_get_partial_schedule()))
     return node
+
+
+def _outer_parallel(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostInfo) -> isl.ScheduleNode:
+    """The tile band with its first parallel member moved outermost when the first member
+    carries dependences: the band is permutable, so any order is legal, and the parallel loop
+    then spans the whole band in one region instead of one region per outer tile."""
+    n = node.band_n_member()
+    coinc = [bool(node.band_member_get_coincident(m)) and not _serial(node, m, kernel, cfg) for m in range(n)]
+    if coinc[0] or not any(coinc):
+        return node
+    par = coinc.index(True)
+    info.outer_parallel += 1
+    return _permute(node, [par, *(m for m in range(n) if m != par)])
 
 
 def _wavefront(node: isl.ScheduleNode, info: PostInfo) -> isl.ScheduleNode:
