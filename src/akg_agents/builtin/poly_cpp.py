@@ -113,7 +113,7 @@ def scheduled_loops(program: PolyProgram, params: PolyParams, config: SchedConfi
     if cfg.relax_reductions:
         deps = relax_reductions(kernel, deps)
     tree = to_tree(schedule(kernel, deps, cfg))
-    final, _info = postpass(tree, kernel, cfg, {})
+    final, _info = postpass(tree, kernel, cfg, {}, deps.all)
     bad = check_schedule(final.get_map(), deps.all)
     if bad:  # never emit a schedule that breaks a dependence
         raise NotCovered(f"PolyTOPS produced an invalid schedule under {cfg.name}: {bad[0]}")

@@ -130,7 +130,7 @@ def _finish(kernel: Kernel, name: str, tree: isl.Schedule, cfg: SchedConfig, siz
         bad = check_schedule(tree.get_map(), deps.all)
         if bad:
             raise ScheduleError(f"{kernel.name}/{name}: invalid schedule: {bad[0]}")
-    final, info = postpass(tree, kernel, cfg, kernel.sizes[size])
+    final, info = postpass(tree, kernel, cfg, kernel.sizes[size], deps.all)
     if verify:
         bad = check_schedule(final.get_map(), deps.all)
         if bad:

@@ -47,11 +47,13 @@ class PostInfo:
 
 
 def postpass(sched: isl.Schedule, kernel: Kernel, cfg: SchedConfig,
-             sizes: dict[str, int] | None = None) -> tuple[isl.Schedule, PostInfo]:
+             sizes: dict[str, int] | None = None, deps: isl.UnionMap | None = None) -> tuple[isl.Schedule, PostInfo]:
+    """`deps` (the dependences the schedule was checked against) lets `outer_parallel` verify a
+    move exactly; without them no tile loop is moved."""
     info = PostInfo()
     node = sched.get_root()
     if cfg.tile:
-        node = _walk(node, lambda n: _tile(n, kernel, cfg, info))
+        node = _walk(node, lambda n: _tile(n, kernel, cfg, info, deps))
     node = _mark(node.root(), kernel, cfg, info, False, sizes)
     return node.get_schedule(), info
 
@@ -65,7 +67,8 @@ def _walk(node: isl.ScheduleNode, fn) -> isl.ScheduleNode:  # type: ignore[no-un
     return node
 
 
-def _tile(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostInfo) -> isl.ScheduleNode:
+def _tile(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostInfo,
+          deps: isl.UnionMap | None = None) -> isl.ScheduleNode:
     n = node.band_n_member()
     if n < 2 or not node.band_get_permutable():
         return node
@@ -80,8 +83,8 @@ def _tile(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostIn
         sizes = sizes.set_val(i, isl.Val(chosen[i]))
     node = node.band_tile(sizes)
     info.tiled_bands.append(n)
-    if cfg.parallel and cfg.outer_parallel:
-        node = _outer_parallel(node, kernel, cfg, info)
+    if cfg.parallel and cfg.outer_parallel and deps is not None:
+        node = _outer_parallel(node, kernel, cfg, info, deps)
     wave = cfg.wavefront and not any(node.band_member_get_coincident(m) for m in range(n))
     if wave and cfg.parallel and cfg.parallel_reductions and not _serial(node, 0, kernel, cfg) \
             and reduction_clause(node, 0, kernel):
@@ -103,7 +106,8 @@ def _tile(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostIn
     return node
 
 
-def _outer_parallel(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostInfo) -> isl.ScheduleNode:
+def _outer_parallel(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, info: PostInfo,
+                    deps: isl.UnionMap) -> isl.ScheduleNode:
     """The tile band with its first parallel member moved outermost when the first member
     carries dependences: the band is permutable, so any order is legal, and the parallel loop
     then spans the whole band in one region instead of one region per outer tile."""
@@ -112,8 +116,23 @@ def _outer_parallel(node: isl.ScheduleNode, kernel: Kernel, cfg: SchedConfig, in
     if coinc[0] or not any(coinc):
         return node
     par = coinc.index(True)
+    if not _parallel_outermost(node, par, deps):
+        return node
     info.outer_parallel += 1
     return _permute(node, [par, *(m for m in range(n) if m != par)])
+
+
+def _parallel_outermost(node: isl.ScheduleNode, m: int, deps: isl.UnionMap) -> bool:
+    """Member `m` has distance 0 on every dependence between instances of this band that the
+    schedule above it does not order. A member's coincidence flag only speaks for the
+    dependences its outer members leave (a distance (1, 1) leaves the second member flagged),
+    so it is not enough to make the member the outermost parallel loop."""
+    domain = node.get_domain()
+    active = deps.intersect_domain(domain).intersect_range(domain)
+    prefix = node.get_prefix_schedule_union_map()
+    active = active.intersect(prefix.apply_range(prefix.reverse()))
+    member = isl.UnionMap.from_union_pw_aff(node.band_get_partial_schedule().get_at(m))
+    return bool(active.is_subset(member.apply_range(member.reverse())))
 
 
 def _wavefront(node: isl.ScheduleNode, info: PostInfo) -> isl.ScheduleNode:

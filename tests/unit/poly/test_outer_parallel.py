@@ -56,3 +56,20 @@ def test_gramschmidt_with_the_parallel_tile_loop_outermost_computes_the_same(unr
     got = build(k, cfg, "SMALL")
     assert ref is not None and got is not None and got.post is not None and got.post.outer_parallel >= 1
     assert_same_results(k, "SMALL", ref, got, f"gramschmidt-outer-{unroll}")
+
+
+@pytest.mark.parametrize(("dep", "parallel"), [("S[i, j] -> S[i + 1, j]", True),
+                                                ("S[i, j] -> S[i + 1, j + 1]", False)])
+def test_the_move_is_checked_against_the_dependences_not_the_flag(dep: str, parallel: bool) -> None:
+    """A distance (1, 1) leaves j flagged coincident inside the band (i carries it), but j
+    outermost would carry it: only the exact check tells the two apart."""
+    import islpy as isl
+
+    from akg_agents.poly.post import _parallel_outermost
+
+    domain = isl.UnionSet("[N] -> { S[i, j] : 0 <= i < N and 0 <= j < N }")
+    band = isl.MultiUnionPwAff("[N] -> [{ S[i, j] -> [(i)] }, { S[i, j] -> [(j)] }]")
+    node = isl.Schedule.from_domain(domain).get_root().child(0).insert_partial_schedule(band)
+    node = node.band_set_permutable(1).band_member_set_coincident(1, 1)
+    deps = isl.UnionMap(f"[N] -> {{ {dep} : 0 <= i < N - 1 and 0 <= j < N - 1 }}")
+    assert _parallel_outermost(node, 1, deps) is parallel
