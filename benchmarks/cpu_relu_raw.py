@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from akg_agents.dsl.cpp_loader import load_cpp
+from akg_agents.profile.timer import time_rotated
 
 SOURCE = r"""
 #include <cstdint>
@@ -62,15 +62,8 @@ def main() -> None:
     }
     for name in ("flat16", "flat8", "avx2", "avx512"):
         calls[name] = lambda name=name: getattr(lib, name)(x, out, n)
-    names = list(calls)
-    samples: dict[str, list[float]] = {k: [] for k in names}
-    for r in range(rounds):
-        shift = r % len(names)
-        for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
-            calls[name]()
-            samples[name].append(time.perf_counter() - start)
-    for name in names:
+    samples = time_rotated(calls, rounds)
+    for name in calls:
         print(f"| relu raw | {name} | {statistics.median(samples[name]) * 1e3:.3f} | {min(samples[name]) * 1e3:.3f} |")
 
 

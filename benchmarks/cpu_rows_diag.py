@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 import torch
 
 from akg_agents.builtin.generator import generate
+from akg_agents.profile.timer import time_rotated
 from akg_agents.records import Task
 
 SUITE = Path(__file__).resolve().parents[1] / "src/akg_agents/bench/suites/cpu_small"
@@ -61,14 +61,8 @@ def diag(path: Path, rounds: int, threads: int) -> list[str]:
             if len(captured) == 1:
                 calls[c.id + " raw"] = (lambda real=real, a=captured[0]: real(*a))
     names = list(calls)
-    samples: dict[str, list[float]] = {n: [] for n in names}
     with torch.no_grad():
-        for r in range(rounds):
-            shift = r % len(names)
-            for name in names[shift:] + names[:shift]:
-                start = time.perf_counter()
-                calls[name]()
-                samples[name].append(time.perf_counter() - start)
+        samples = time_rotated(calls, rounds)
     med = {n: statistics.median(s) * 1e3 for n, s in samples.items()}
     low = {n: min(s) * 1e3 for n, s in samples.items()}
     notes = {c.id: c.note for c in candidates}

@@ -27,7 +27,8 @@ from typing import Any
 
 from akg_agents.builtin.conv_triton import _check, _init
 from akg_agents.builtin.cpp_gemm import fill_with_nests
-from akg_agents.builtin.cpp_gemm_kernel import MICRO_KERNEL, PACK_A_ROWS, VECTOR_PRELUDE
+from akg_agents.builtin.cpp_gemm_kernel import MICRO_KERNEL, VECTOR_PRELUDE
+from akg_agents.builtin.cpp_gemm_pack import PACK_A_ROWS
 from akg_agents.builtin.layer_task import TUPLE_HELPER, LayerTask, layer_model_new
 from akg_agents.builtin.lower import NotCovered
 from akg_agents.records import Candidate, Task
@@ -42,7 +43,7 @@ static inline float* aligned(float* p) { return p + (16 - ((uintptr_t)p / sizeof
 static inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Panel `p` of a group's weights `a` (M = COG rows of K) as dst[k][0:MR], rows past M zero: the
-// GEMM's own A packing (cpp_gemm_kernel.PACK_A_ROWS), over all of K.
+// GEMM's own A packing (cpp_gemm_pack.PACK_A_ROWS), over all of K.
 static constexpr int64_t PACK_K = 64;
 static void pack_a(const float* __restrict__ a, int64_t M, int64_t K, int64_t p, float* __restrict__ dst,
                    int64_t k_lo, int64_t k_hi) {

@@ -70,3 +70,18 @@ def time_interleaved(
         for index, fn in enumerate(fns):
             samples[index].append(timer.time_one(fn))
     return [summarize(s) for s in samples]
+
+
+def time_rotated(calls: dict[str, Callable[[], Any]], rounds: int) -> dict[str, list[float]]:
+    """Wall seconds of each call per round, one call of each per round, the order rotated every
+    round (whoever runs first after another's writes finds the caches in another state): the
+    benchmarks' side-by-side loop."""
+    names = list(calls)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            start = time.perf_counter()
+            calls[name]()
+            samples[name].append(time.perf_counter() - start)
+    return samples
